@@ -1,0 +1,61 @@
+//! What happened to one manifest row: the unit the pipeline hands to the report and export.
+//!
+//! Invariant: nothing here that is serialised holds a secret. The new password travels beside the
+//! row in [`RowResult::password`], which only the export ever reads.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::SecretString;
+
+/// Final status of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Succeeded,
+    Failed,
+    DryRun,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::DryRun => "dry_run",
+        }
+    }
+}
+
+/// One report row: redacted, safe to write anywhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    pub row: u64,
+    pub user: String,
+    pub method: String,
+    pub provider: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub operation_id: Option<String>,
+    pub request_id: Option<String>,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// RFC 3339, UTC.
+    pub finished_at: String,
+}
+
+/// A finished row plus, when it succeeded, the password now in force (for the export only).
+#[derive(Debug)]
+pub struct RowResult {
+    pub report: ReportRow,
+    pub password: Option<SecretString>,
+    /// Responses with status 429 seen for this row.
+    pub throttled: u32,
+}
+
+/// RFC 3339 UTC timestamp with millisecond precision.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
