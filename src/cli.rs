@@ -1,1 +1,402 @@
-//! TODO
+//! The command line (DESIGN.md §2, a stable public interface): the only module that knows clap.
+//! It parses argv into typed [`Command`] values; nothing below it sees strings from argv.
+//!
+//! Invariant: no flag takes a secret value (argv is visible in `ps`); flags that look like they
+//! would are refused with the file/environment alternative.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::demo::DemoOptions;
+use crate::commands::run::{ConfigSource, RunOptions};
+use crate::commands::sandbox::SandboxCommand;
+use crate::commands::validate::ValidateOptions;
+use crate::commands::Command;
+use crate::config::Overrides;
+use crate::logging::LogFormat;
+use crate::manifest::Format;
+use crate::pipeline::{Backoff, Rate};
+use crate::progress::ProgressMode;
+use crate::sandbox;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "credrotate",
+    version,
+    about = "Bulk credential rotation at identity providers: manifest in, redacted report and encrypted export out."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+    /// More log detail (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log format on stderr: text, or json (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text, global = true)]
+    log_format: LogFormatArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Reset the password of every user in the manifest.
+    Run(RunArgs),
+    /// Check the manifest and config, send nothing, and print the plan.
+    Validate(ValidateArgs),
+    /// Run the simulated identity provider on loopback.
+    Sandbox(SandboxArgs),
+    /// Rehearse end to end: in-process sandbox, example manifest, verified export.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct ManifestArgs {
+    /// The manifest: CSV with a header, a JSON array of objects, or JSON Lines.
+    #[arg(long, value_name = "PATH")]
+    manifest: PathBuf,
+    /// Manifest format, when the extension does not tell.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Config file (default ./credrotate.toml).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Provider for rows without a `provider` column (a name from the config).
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    manifest: ManifestArgs,
+    /// Output folder for report, summary and export (created 0700).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Encrypt the export to this age public key (age1...) or SSH public key; repeatable.
+    #[arg(long, value_name = "KEY")]
+    recipient: Vec<String>,
+    /// File of recipients, one per line (like age -R).
+    #[arg(long, value_name = "PATH")]
+    recipients_file: Option<PathBuf>,
+    /// Write passwords.csv UNENCRYPTED (mode 0600) instead of an age file.
+    #[arg(long)]
+    export_plaintext: bool,
+    /// Request rate per provider: N/s, N/m, N/h or unlimited (default: the provider's safe rate).
+    #[arg(long, value_name = "RATE")]
+    rate: Option<Rate>,
+    /// Requests that may leave at once after an idle spell.
+    #[arg(long, value_name = "N")]
+    burst: Option<u32>,
+    /// Rows in flight at once, per provider.
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Requests per row before giving up (429 answers not counted).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_attempts: u32,
+    /// Timeout of each HTTP request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Validate and write a report of what would be done, sending nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Progress bar: auto (only on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+    #[command(flatten)]
+    refused: RefusedSecrets,
+}
+
+/// Flags people reach for that would put a secret in argv: accepted by the parser only to be
+/// refused with the safe alternative.
+#[derive(Debug, Args)]
+struct RefusedSecrets {
+    #[arg(long, hide = true, value_name = "VALUE")]
+    token: Option<String>,
+    #[arg(long, hide = true, value_name = "VALUE")]
+    password: Option<String>,
+    #[arg(long, hide = true, value_name = "VALUE")]
+    client_secret: Option<String>,
+    #[arg(long, hide = true, value_name = "VALUE")]
+    api_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    manifest: ManifestArgs,
+}
+
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Fixed latency added to every response.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    latency: Duration,
+    /// Random extra latency, uniform in [0, jitter].
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    jitter: Duration,
+    /// Answer 429 once reset requests exceed this many per second (token bucket refill rate).
+    #[arg(long, value_name = "PER_SECOND")]
+    throttle_rate: Option<f64>,
+    /// Token bucket capacity for --throttle-rate.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    throttle_capacity: u32,
+    /// Fraction of reset requests answered 503 (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    error_ratio: f64,
+    /// How Graph resetPassword answers: async (202 + operation), sync200, sync204.
+    #[arg(long, value_enum, default_value_t = GraphModeArg::Async)]
+    graph_mode: GraphModeArg,
+    /// Time until a 202's operation succeeds.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    op_delay: Duration,
+    /// Retry-After seconds sent with a 202.
+    #[arg(long)]
+    op_retry_after: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Output folder (default: a fresh credrotate-demo/run-<time>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Manifest to rotate (default: examples/users.csv).
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProgressArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphModeArg {
+    Async,
+    Sync200,
+    Sync204,
+}
+
+/// What the binary needs from the command line.
+pub struct Parsed {
+    pub command: Command,
+    pub log_format: LogFormat,
+    pub verbosity: u8,
+}
+
+/// Parses argv (clap exits 2 itself on a usage error) and converts to typed options.
+pub fn parse() -> Result<Parsed> {
+    Cli::parse().into_parsed()
+}
+
+impl Cli {
+    fn into_parsed(self) -> Result<Parsed> {
+        let command = match self.command {
+            Commands::Run(a) => Command::Run(a.into_options()?),
+            Commands::Validate(a) => Command::Validate(a.into_options()),
+            Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
+            Commands::Demo(a) => Command::Demo(DemoOptions {
+                out: a.out,
+                manifest: a.manifest,
+                progress: a.progress.into(),
+            }),
+        };
+        let log_format = match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+        Ok(Parsed {
+            command,
+            log_format,
+            verbosity: self.verbose,
+        })
+    }
+}
+
+impl RunArgs {
+    fn into_options(self) -> Result<RunOptions> {
+        self.refused.check()?;
+        if self.max_attempts == 0 {
+            bail!("--max-attempts must be at least 1");
+        }
+        let overrides = Overrides {
+            rate: self.rate,
+            burst: self.burst,
+            concurrency: self.concurrency,
+            default_provider: self.manifest.provider,
+        };
+        Ok(RunOptions {
+            manifest: self.manifest.manifest,
+            format: self.manifest.format.map(Format::from),
+            out: self.out,
+            config: ConfigSource::File(self.manifest.config),
+            overrides,
+            recipients: self.recipient,
+            recipients_file: self.recipients_file,
+            export_plaintext: self.export_plaintext,
+            backoff: Backoff {
+                max_attempts: self.max_attempts,
+                ..Backoff::default()
+            },
+            timeout: self.timeout,
+            dry_run: self.dry_run,
+            yes: self.yes,
+            progress: self.progress.into(),
+        })
+    }
+}
+
+impl RefusedSecrets {
+    fn check(&self) -> Result<()> {
+        let refused = [
+            (
+                self.token.is_some(),
+                "--token",
+                "token_file in the config, or the environment variable CREDROTATE_TOKEN",
+            ),
+            (
+                self.password.is_some(),
+                "--password",
+                "a new_password column in the manifest (or let credrotate generate them)",
+            ),
+            (
+                self.client_secret.is_some(),
+                "--client-secret",
+                "client_secret_file in the config",
+            ),
+            (
+                self.api_key.is_some(),
+                "--api-key",
+                "a key file or environment variable named in the config",
+            ),
+        ];
+        for (given, flag, instead) in refused {
+            if given {
+                bail!("{flag} is refused: secrets on the command line are visible to every user in `ps` (hint: use {instead})");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ValidateArgs {
+    fn into_options(self) -> ValidateOptions {
+        ValidateOptions {
+            manifest: self.manifest.manifest,
+            format: self.manifest.format.map(Format::from),
+            config: ConfigSource::File(self.manifest.config),
+            overrides: Overrides {
+                default_provider: self.manifest.provider,
+                ..Overrides::default()
+            },
+        }
+    }
+}
+
+impl SandboxArgs {
+    fn into_command(self) -> Result<SandboxCommand> {
+        if !(0.0..=1.0).contains(&self.error_ratio) {
+            bail!("--error-ratio must be between 0.0 and 1.0");
+        }
+        let throttle = self.throttle_rate.map(|rate| sandbox::Bucket {
+            rate,
+            capacity: self.throttle_capacity,
+        });
+        let options = sandbox::Options {
+            listen: self.listen,
+            faults: sandbox::Faults {
+                latency: self.latency,
+                jitter: self.jitter,
+                throttle,
+                error_ratio: self.error_ratio,
+                ..sandbox::Faults::default()
+            },
+            graph_mode: match self.graph_mode {
+                GraphModeArg::Async => sandbox::GraphMode::Async,
+                GraphModeArg::Sync200 => sandbox::GraphMode::Sync200,
+                GraphModeArg::Sync204 => sandbox::GraphMode::Sync204,
+            },
+            op_delay: self.op_delay,
+            op_retry_after: self.op_retry_after,
+            token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
+            ..sandbox::Options::default()
+        };
+        Ok(SandboxCommand { options })
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+        }
+    }
+}
+
+impl From<ProgressArg> for ProgressMode {
+    fn from(p: ProgressArg) -> ProgressMode {
+        match p {
+            ProgressArg::Auto => ProgressMode::Auto,
+            ProgressArg::Always => ProgressMode::Always,
+            ProgressArg::Never => ProgressMode::Never,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn token_flag_is_refused() {
+        let cli = Cli::try_parse_from([
+            "credrotate",
+            "run",
+            "--manifest",
+            "m.csv",
+            "--out",
+            "o",
+            "--token",
+            "abc",
+        ])
+        .unwrap();
+        let err = cli.into_parsed().err().unwrap().to_string();
+        assert!(
+            err.contains("CREDROTATE_TOKEN") && !err.contains("abc"),
+            "{err}"
+        );
+    }
+}

@@ -1,1 +1,326 @@
-//! TODO
+//! Configuration: the TOML file, command-line overrides and the environment, merged once into a
+//! validated [`Config`].
+//!
+//! Invariants: a `Config` that exists is usable: every provider has an allowed base URL (https, or
+//! http on a loopback host), credentials that were found, and a satisfiable password policy.
+//! Secrets come only from files or the environment, never from the TOML itself or argv.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::auth::{Credential, CredentialSource};
+use crate::password::{Generate, Policy};
+use crate::pipeline::limiter::Rate;
+
+/// Graph's password authentication method id (the default method for `kind = "graph"`).
+pub const GRAPH_PASSWORD_METHOD: &str = "28c10230-6103-485e-b985-444c60001490";
+
+/// The TOML file as written by the user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub password: PasswordSection,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+}
+
+/// `[password]`: the policy for generated passwords.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSection {
+    pub length: usize,
+    pub allow_short: bool,
+    pub min_upper: usize,
+    pub min_lower: usize,
+    pub min_digit: usize,
+    pub min_special: usize,
+    pub special: String,
+    pub exclude: String,
+    pub generate: Generate,
+}
+
+impl Default for PasswordSection {
+    fn default() -> Self {
+        let p = Policy::default();
+        PasswordSection {
+            length: p.length,
+            allow_short: false,
+            min_upper: p.min_upper,
+            min_lower: p.min_lower,
+            min_digit: p.min_digit,
+            min_special: p.min_special,
+            special: p.special,
+            exclude: p.exclude,
+            generate: p.generate,
+        }
+    }
+}
+
+/// `[providers.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// File holding the bearer token (first line).
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the bearer token (default `CREDROTATE_TOKEN`).
+    pub token_env: Option<String>,
+    pub rate: Option<String>,
+    pub burst: Option<u32>,
+    pub concurrency: Option<usize>,
+    /// Default method id for rows without a `method`.
+    pub method: Option<String>,
+    /// Overrides `[password] generate` for this provider.
+    pub generate: Option<Generate>,
+    /// First wait before polling a long-running operation without `Retry-After` (e.g. "200ms").
+    pub poll_interval: Option<String>,
+    /// Give up polling a long-running operation after this long (e.g. "2m").
+    pub poll_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Microsoft Graph v1.0 `resetPassword`.
+    Graph,
+}
+
+/// Values from the command line that override the file, for every provider.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub rate: Option<Rate>,
+    pub burst: Option<u32>,
+    pub concurrency: Option<usize>,
+    /// `--provider`: the provider for rows without a `provider` column.
+    pub default_provider: Option<String>,
+}
+
+/// One configured, validated provider.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: reqwest::Url,
+    pub credential: Credential,
+    pub rate: Rate,
+    pub burst: u32,
+    pub concurrency: usize,
+    pub method: String,
+    pub generate: Generate,
+    pub poll_interval: Duration,
+    pub poll_timeout: Duration,
+}
+
+/// The validated configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub policy: Policy,
+    /// Provider for rows that name none.
+    pub default_provider: Option<String>,
+}
+
+/// Default pacing per provider kind: safe values below each provider's documented limits.
+pub fn default_rate(kind: ProviderKind) -> Rate {
+    match kind {
+        // Graph: about 3,000 writes per 150 s per app and tenant = 20/s.
+        ProviderKind::Graph => Rate::PerSecond(20),
+    }
+}
+
+impl Config {
+    /// Loads and validates the config file, applying overrides. Reads credentials.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let file: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        Config::from_file(file, overrides)
+            .with_context(|| format!("in config file {}", path.display()))
+    }
+
+    pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
+        let policy = policy_from(&file.password)?;
+        let mut providers = BTreeMap::new();
+        for (name, section) in file.providers {
+            let p = provider_from(&name, section, &policy, overrides)
+                .with_context(|| format!("[providers.{name}]"))?;
+            providers.insert(name, p);
+        }
+        let default_provider = resolve_default(&providers, overrides)?;
+        Ok(Config {
+            providers,
+            policy,
+            default_provider,
+        })
+    }
+
+    /// What manifest validation needs to know of the configured providers.
+    pub fn manifest_rules(&self) -> crate::manifest::Rules {
+        let providers = self
+            .providers
+            .values()
+            .map(|p| {
+                let rules = crate::manifest::ProviderRules {
+                    default_method: p.method.clone(),
+                    input_rule: crate::manifest::InputRule::None,
+                };
+                (p.name.clone(), rules)
+            })
+            .collect();
+        crate::manifest::Rules {
+            providers,
+            default_provider: self.default_provider.clone(),
+        }
+    }
+
+    /// The settings without any secret, for the journal header and `validate`'s plan.
+    pub fn describe(&self) -> serde_json::Value {
+        let providers: serde_json::Map<String, serde_json::Value> = self
+            .providers
+            .values()
+            .map(|p| {
+                let v = serde_json::json!({
+                    "kind": p.kind,
+                    "base_url": p.base_url.as_str(),
+                    "credential": p.credential.source.describe(),
+                    "rate": p.rate.to_string(),
+                    "burst": p.burst,
+                    "concurrency": p.concurrency,
+                    "method": p.method,
+                    "generate": p.generate,
+                });
+                (p.name.clone(), v)
+            })
+            .collect();
+        serde_json::json!({ "providers": providers, "password": self.policy })
+    }
+}
+
+fn policy_from(s: &PasswordSection) -> Result<Policy> {
+    let policy = Policy {
+        length: s.length,
+        min_upper: s.min_upper,
+        min_lower: s.min_lower,
+        min_digit: s.min_digit,
+        min_special: s.min_special,
+        special: s.special.clone(),
+        exclude: s.exclude.clone(),
+        generate: s.generate,
+    };
+    if policy.generate == Generate::Client {
+        policy.check(s.allow_short).context("[password]")?;
+    }
+    Ok(policy)
+}
+
+fn provider_from(
+    name: &str,
+    s: ProviderSection,
+    policy: &Policy,
+    o: &Overrides,
+) -> Result<ProviderConfig> {
+    let base_url = check_base_url(&s.base_url)?;
+    let source = CredentialSource::bearer(s.token_file, s.token_env);
+    let credential = source.load()?;
+    let rate = match (o.rate, &s.rate) {
+        (Some(r), _) => r,
+        (None, Some(text)) => text.parse().context("rate")?,
+        (None, None) => default_rate(s.kind),
+    };
+    let concurrency = o.concurrency.or(s.concurrency).unwrap_or(8);
+    if concurrency == 0 {
+        bail!("concurrency must be at least 1");
+    }
+    Ok(ProviderConfig {
+        name: name.to_owned(),
+        kind: s.kind,
+        base_url,
+        credential,
+        rate,
+        burst: o.burst.or(s.burst).unwrap_or(1).max(1),
+        concurrency,
+        method: s.method.unwrap_or_else(|| GRAPH_PASSWORD_METHOD.to_owned()),
+        generate: s.generate.unwrap_or(policy.generate),
+        poll_interval: duration(s.poll_interval.as_deref(), "200ms", "poll_interval")?,
+        poll_timeout: duration(s.poll_timeout.as_deref(), "2m", "poll_timeout")?,
+    })
+}
+
+fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {
+    let text = text.unwrap_or(default);
+    humantime::parse_duration(text).with_context(|| {
+        format!("{field}: expected a duration like \"200ms\" or \"2m\", got {text:?}")
+    })
+}
+
+fn resolve_default(
+    providers: &BTreeMap<String, ProviderConfig>,
+    o: &Overrides,
+) -> Result<Option<String>> {
+    match &o.default_provider {
+        Some(name) if !providers.contains_key(name) => {
+            let known: Vec<&str> = providers.keys().map(String::as_str).collect();
+            bail!(
+                "--provider {name}: no such provider in the config (configured: {})",
+                known.join(", ")
+            )
+        }
+        Some(name) => Ok(Some(name.clone())),
+        None if providers.len() == 1 => Ok(providers.keys().next().cloned()),
+        None => Ok(None),
+    }
+}
+
+/// Accepts https URLs, and http only for loopback hosts (the sandbox).
+pub fn check_base_url(text: &str) -> Result<reqwest::Url> {
+    let url =
+        reqwest::Url::parse(text).with_context(|| format!("base_url {text:?} is not a URL"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => bail!(
+            "base_url {text}: plain http is only allowed for loopback hosts (hint: use https://)"
+        ),
+        other => bail!("base_url {text}: unsupported scheme {other:?} (hint: use https://)"),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert!(check_base_url("https://graph.microsoft.com/v1.0").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8080/v1.0").is_ok());
+        assert!(check_base_url("http://[::1]:8080/").is_ok());
+        assert!(check_base_url("http://localhost:1/").is_ok());
+        assert!(check_base_url("http://graph.microsoft.com/v1.0").is_err());
+        assert!(check_base_url("ftp://127.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<FileConfig>(
+            "[providers.g]\nkind=\"graph\"\nbase_url=\"x\"\nrat=\"1/s\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rat"), "{err}");
+    }
+}

@@ -9,8 +9,11 @@
 //! (and the binary) know about clap.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod logging;
 pub mod manifest;
 pub mod outcome;
 pub mod password;
@@ -20,3 +23,4 @@ pub mod provider;
 pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub use commands::execute as run;

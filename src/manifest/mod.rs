@@ -183,3 +183,55 @@ pub const COLUMNS: &[&str] = &[
     "verification_code",
     "new_password",
 ];
+
+// TEMPORARY stand-in until the manifest branch lands (not committed).
+pub struct Rows(Box<dyn Iterator<Item = Result<Target, Problem>> + Send>);
+impl Iterator for Rows {
+    type Item = Result<Target, Problem>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+}
+pub fn validate(path: &Path, format: Option<Format>, rules: &Rules) -> Result<Plan, ManifestError> {
+    let mut plan = Plan::default();
+    for t in open(path, format, rules)? {
+        let t = t.map_err(|p| ManifestError::Invalid(vec![p]))?;
+        plan.rows += 1;
+        *plan.rows_by_provider.entry(t.provider).or_default() += 1;
+    }
+    Ok(plan)
+}
+pub fn open(path: &Path, _format: Option<Format>, rules: &Rules) -> Result<Rows, ManifestError> {
+    let file = Arc::new(path.to_path_buf());
+    let mut r = csv::Reader::from_path(path).map_err(|e| ManifestError::Io {
+        path: path.into(),
+        source: std::io::Error::other(e),
+    })?;
+    let rules = rules.clone();
+    let recs: Vec<_> = r.records().collect();
+    Ok(Rows(Box::new(recs.into_iter().enumerate().map(
+        move |(i, rec)| {
+            let rec = rec.unwrap();
+            let provider = rules.default_provider.clone().unwrap();
+            let method = rules
+                .providers
+                .get(&provider)
+                .map(|p| p.default_method.clone())
+                .unwrap_or_default();
+            Ok(Target {
+                row: i as u64 + 1,
+                location: Location {
+                    file: file.clone(),
+                    line: i as u64 + 2,
+                    column: None,
+                },
+                user: rec[0].to_string(),
+                provider,
+                method,
+                require_change: None,
+                inputs: Inputs::default(),
+                new_password: None,
+            })
+        },
+    ))))
+}

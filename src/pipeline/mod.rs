@@ -1,1 +1,195 @@
-//! TODO
+//! The pipeline: one feeder, a lane of workers per provider, one collector.
+//!
+//! ```text
+//! manifest rows ──feeder──▶ lane "graph": N workers (gate → pacer → provider → retry) ─┐
+//!                      └──▶ lane "ping":  M workers ...                                 ├─▶ collector (sink)
+//! ```
+//! Invariants: rows go to the lane of their provider; each lane has its own rate, burst,
+//! concurrency and Retry-After gate, so a 429 from one provider pauses only that provider; the
+//! sink sees every row exactly once, in completion order; per-row failures are data, never errors.
+
+pub mod backoff;
+pub mod gate;
+pub mod limiter;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::manifest::{Problem, Target};
+use crate::outcome::{timestamp, ReportRow, RowResult, Status};
+use crate::password::{Generate, Policy};
+use crate::provider::Provider;
+
+pub use backoff::Backoff;
+pub use gate::Gate;
+pub use limiter::{Pacer, Rate};
+
+/// One provider's share of the run.
+#[derive(Debug)]
+pub struct Lane {
+    pub name: String,
+    pub provider: Provider,
+    pub pacer: Pacer,
+    pub gate: Gate,
+    pub concurrency: usize,
+    pub generate: Generate,
+}
+
+/// Run-wide settings the workers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backoff: Backoff,
+    pub policy: Policy,
+    pub dry_run: bool,
+}
+
+/// Asks the pipeline to stop taking new rows (rows in flight finish).
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs every row through its lane and hands each result to `sink`.
+///
+/// Returns an error only for a run-level failure (the manifest became unreadable, the sink
+/// failed); rows already in flight are still finished and handed to the sink first.
+pub async fn execute<I, S>(
+    rows: I,
+    lanes: Vec<Lane>,
+    settings: Settings,
+    stop: Stop,
+    mut sink: S,
+) -> Result<()>
+where
+    I: Iterator<Item = Result<Target, Problem>> + Send + 'static,
+    S: FnMut(RowResult) -> Result<()>,
+{
+    let settings = Arc::new(settings);
+    let (result_tx, mut result_rx) = mpsc::channel::<RowResult>(1024);
+    let mut senders = BTreeMap::new();
+    let mut workers = Vec::new();
+    for lane in lanes {
+        let (tx, rx) = mpsc::channel::<Target>(lane.concurrency * 2);
+        senders.insert(lane.name.clone(), tx);
+        workers.extend(spawn_workers(Arc::new(lane), &settings, rx, &result_tx));
+    }
+    drop(result_tx);
+    let feeder = tokio::task::spawn_blocking({
+        let stop = stop.clone();
+        move || feed(rows, senders, stop)
+    });
+    let mut sink_error = None;
+    while let Some(result) = result_rx.recv().await {
+        if sink_error.is_none() {
+            if let Err(e) = sink(result) {
+                stop.request();
+                sink_error = Some(e);
+            }
+        }
+    }
+    for w in workers {
+        w.await.map_err(|e| anyhow!("worker task failed: {e}"))?;
+    }
+    let fed = feeder
+        .await
+        .map_err(|e| anyhow!("manifest reader failed: {e}"))?;
+    match sink_error {
+        Some(e) => Err(e),
+        None => fed,
+    }
+}
+
+fn spawn_workers(
+    lane: Arc<Lane>,
+    settings: &Arc<Settings>,
+    rx: mpsc::Receiver<Target>,
+    results: &mpsc::Sender<RowResult>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let rx = Arc::new(Mutex::new(rx));
+    (0..lane.concurrency)
+        .map(|_| {
+            let (lane, settings, rx, results) =
+                (lane.clone(), settings.clone(), rx.clone(), results.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(target) = rx.lock().await.recv().await else {
+                        break;
+                    };
+                    let result = run_isolated(&lane, &settings, target).await;
+                    if results.send(result).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Processes a row in its own task so that a panic becomes a failed row, not a lost one.
+async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target) -> RowResult {
+    let skeleton = ReportRow {
+        row: target.row,
+        user: target.user.clone(),
+        method: target.method.clone(),
+        provider: target.provider.clone(),
+        status: Status::Failed,
+        attempts: 0,
+        http_status: None,
+        error_code: Some("internal".into()),
+        error_message: Some("internal error while processing this row (see logs)".into()),
+        operation_id: None,
+        request_id: None,
+        started_at: timestamp(std::time::SystemTime::now()),
+        finished_at: timestamp(std::time::SystemTime::now()),
+    };
+    let (lane, settings) = (lane.clone(), settings.clone());
+    match tokio::spawn(async move { worker::process(&lane, &settings, target).await }).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(row = skeleton.row, "row processing failed: {e}");
+            RowResult {
+                report: skeleton,
+                password: None,
+                throttled: 0,
+            }
+        }
+    }
+}
+
+/// Routes manifest rows to their lanes until the manifest ends or a stop is requested.
+fn feed<I>(rows: I, senders: BTreeMap<String, mpsc::Sender<Target>>, stop: Stop) -> Result<()>
+where
+    I: Iterator<Item = Result<Target, Problem>>,
+{
+    for row in rows {
+        if stop.requested() {
+            break;
+        }
+        let target = row.map_err(|p| {
+            anyhow!("manifest changed while the run was reading it: {p} (hint: do not edit a manifest during a run; re-run to finish)")
+        })?;
+        let Some(tx) = senders.get(&target.provider) else {
+            return Err(anyhow!(
+                "row {}: provider {:?} has no lane",
+                target.row,
+                target.provider
+            ));
+        };
+        if tx.blocking_send(target).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -74,3 +74,31 @@ impl Provider {
         }
     }
 }
+
+/// Builds the provider a config section describes, with its own HTTP client.
+pub fn build(
+    config: &crate::config::ProviderConfig,
+    timeout: Duration,
+) -> anyhow::Result<Provider> {
+    use crate::config::ProviderKind;
+    use crate::password::Generate;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(config.concurrency)
+        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    match config.kind {
+        ProviderKind::Graph => Ok(Provider::Graph(graph::Graph::new(
+            client,
+            config.base_url.clone(),
+            config.credential.clone(),
+            config.generate == Generate::Server,
+            graph::Polling {
+                interval: config.poll_interval,
+                max_interval: Duration::from_secs(5).max(config.poll_interval),
+                timeout: config.poll_timeout,
+            },
+        ))),
+    }
+}

@@ -1,1 +1,12 @@
-//! TODO
+//! The run's artefacts in the output folder: `report.csv`, `report.json`, `summary.json` and the
+//! password export. This module only reads outcomes; it never decides them.
+
+pub mod export;
+pub mod files;
+pub mod summary;
+pub mod table;
+
+pub use export::{Destination, Export, EXPORT_AGE, EXPORT_PLAIN};
+pub use files::{prepare_out_dir, write_atomic};
+pub use summary::{Summary, SUMMARY_JSON};
+pub use table::{ReportWriter, REPORT_CSV, REPORT_JSON};

@@ -1,0 +1,104 @@
+//! The commands behind the CLI, taking typed options (no clap here) and returning an exit code.
+//!
+//! Exit codes (DESIGN.md §2, a public interface): 0 every row succeeded · 1 the run finished and
+//! some rows failed · 2 usage, config or manifest error (nothing was sent) · 3 aborted by canary
+//! or circuit breaker · 130/143 interrupted by SIGINT/SIGTERM.
+
+pub mod demo;
+pub mod run;
+pub mod sandbox;
+pub mod validate;
+
+use std::fmt;
+
+/// A process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    RowsFailed,
+    Usage,
+    Aborted,
+    Interrupted(i32),
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::RowsFailed => 1,
+            Exit::Usage => 2,
+            Exit::Aborted => 3,
+            Exit::Interrupted(signal) => (128 + signal) as u8,
+        }
+    }
+}
+
+/// An error that ends the command, with the exit code it deserves.
+#[derive(Debug)]
+pub struct Fatal {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+/// Marks errors found before anything was sent: exit 2.
+pub trait UsageContext<T> {
+    fn usage(self) -> Result<T, Fatal>;
+}
+
+impl<T, E: Into<anyhow::Error>> UsageContext<T> for Result<T, E> {
+    fn usage(self) -> Result<T, Fatal> {
+        self.map_err(|e| Fatal {
+            exit: Exit::Usage,
+            error: e.into(),
+        })
+    }
+}
+
+/// Errors during or after sending: exit 1 (some rows may not have been processed).
+pub trait RuntimeContext<T> {
+    fn runtime(self) -> Result<T, Fatal>;
+}
+
+impl<T, E: Into<anyhow::Error>> RuntimeContext<T> for Result<T, E> {
+    fn runtime(self) -> Result<T, Fatal> {
+        self.map_err(|e| Fatal {
+            exit: Exit::RowsFailed,
+            error: e.into(),
+        })
+    }
+}
+
+/// A parsed command line.
+#[derive(Debug)]
+pub enum Command {
+    Run(run::RunOptions),
+    Validate(validate::ValidateOptions),
+    Sandbox(sandbox::SandboxCommand),
+    Demo(demo::DemoOptions),
+}
+
+/// Runs a command and reports a fatal error on stderr. Returns the process exit code.
+pub async fn execute(command: Command) -> u8 {
+    let result = match command {
+        Command::Run(o) => run::run(o).await,
+        Command::Validate(o) => validate::validate(o),
+        Command::Sandbox(o) => sandbox::serve(o).await,
+        Command::Demo(o) => demo::demo(o).await,
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(fatal) => {
+            eprintln!("error: {fatal}");
+            if fatal.exit == Exit::Usage {
+                eprintln!("nothing was sent.");
+            }
+            fatal.exit.code()
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `report.csv` and `report.json`: one redacted row per manifest row, streamed as rows finish.
+//!
+//! Invariant: only [`ReportRow`] is written, which by construction holds no secret.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::files::AtomicFile;
+use crate::outcome::ReportRow;
+
+pub const REPORT_CSV: &str = "report.csv";
+pub const REPORT_JSON: &str = "report.json";
+
+pub struct ReportWriter {
+    csv: csv::Writer<AtomicFile>,
+    json: AtomicFile,
+    rows: u64,
+}
+
+impl ReportWriter {
+    pub fn create(dir: &Path) -> Result<ReportWriter> {
+        let csv = csv::Writer::from_writer(AtomicFile::create(dir.join(REPORT_CSV))?);
+        let mut json = AtomicFile::create(dir.join(REPORT_JSON))?;
+        json.write_all(b"[")?;
+        Ok(ReportWriter { csv, json, rows: 0 })
+    }
+
+    pub fn write(&mut self, row: &ReportRow) -> Result<()> {
+        self.csv.serialize(row)?;
+        let sep: &[u8] = if self.rows == 0 { b"\n  " } else { b",\n  " };
+        self.json.write_all(sep)?;
+        serde_json::to_writer(&mut self.json, row)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Completes both files and renames them into place.
+    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+        if self.rows == 0 {
+            // csv writes the header with the first record; keep the header for an empty report.
+            self.csv.write_record(HEADER)?;
+        }
+        self.json.write_all(b"\n]\n")?;
+        let csv = self.csv.into_inner().map_err(|e| e.into_error())?;
+        Ok(vec![csv.commit()?, self.json.commit()?])
+    }
+}
+
+const HEADER: &[&str] = &[
+    "row",
+    "user",
+    "method",
+    "provider",
+    "status",
+    "attempts",
+    "http_status",
+    "error_code",
+    "error_message",
+    "operation_id",
+    "request_id",
+    "started_at",
+    "finished_at",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Status;
+
+    fn row(n: u64) -> ReportRow {
+        ReportRow {
+            row: n,
+            user: format!("u{n}"),
+            method: "m".into(),
+            provider: "graph".into(),
+            status: Status::Succeeded,
+            attempts: 1,
+            http_status: Some(202),
+            error_code: None,
+            error_message: None,
+            operation_id: Some("op".into()),
+            request_id: Some("rid".into()),
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+        }
+    }
+
+    #[test]
+    fn writes_csv_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ReportWriter::create(dir.path()).unwrap();
+        w.write(&row(1)).unwrap();
+        w.write(&row(2)).unwrap();
+        w.finish().unwrap();
+        let csv = std::fs::read_to_string(dir.path().join(REPORT_CSV)).unwrap();
+        assert!(csv.starts_with(&HEADER.join(",")), "{csv}");
+        assert_eq!(csv.lines().count(), 3);
+        let json: Vec<ReportRow> =
+            serde_json::from_slice(&std::fs::read(dir.path().join(REPORT_JSON)).unwrap()).unwrap();
+        assert_eq!(json, vec![row(1), row(2)]);
+    }
+
+    #[test]
+    fn empty_report_keeps_header() {
+        let dir = tempfile::tempdir().unwrap();
+        ReportWriter::create(dir.path()).unwrap().finish().unwrap();
+        let csv = std::fs::read_to_string(dir.path().join(REPORT_CSV)).unwrap();
+        assert_eq!(csv.trim(), HEADER.join(","));
+        let json: Vec<ReportRow> =
+            serde_json::from_slice(&std::fs::read(dir.path().join(REPORT_JSON)).unwrap()).unwrap();
+        assert!(json.is_empty());
+    }
+}
