@@ -8,7 +8,10 @@ use credrotate::sandbox::Options;
 
 async fn assert_nothing_sent(env: &Env) {
     let stats = env.stats().await;
-    assert_eq!(stats["requests_total"], 0, "the sandbox saw requests: {stats}");
+    assert_eq!(
+        stats["requests_total"], 0,
+        "the sandbox saw requests: {stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,21 +34,133 @@ async fn refusals_exit_2_and_send_nothing() {
     let o = out_dir.to_str().unwrap();
     let r = env.recipient();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--yes"], "--recipient"),
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--recipient", &r], "--yes"),
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--recipient", "age1bogus", "--yes"], "recipient"),
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--recipient", &r, "--yes", "--token", "abc"], "CREDROTATE_TOKEN"),
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--recipient", &r, "--yes", "--rate", "fast"], "rate"),
-        (vec!["run", "--manifest", m, "--config", c, "--out", o, "--recipient", &r, "--yes", "--provider", "nope"], "nope"),
-        (vec!["run", "--manifest", "missing.csv", "--config", c, "--out", o, "--recipient", &r, "--yes"], "missing.csv"),
-        (vec!["run", "--manifest", m, "--config", "missing.toml", "--out", o, "--recipient", &r, "--yes"], "missing.toml"),
+        (
+            vec!["run", "--manifest", m, "--config", c, "--out", o, "--yes"],
+            "--recipient",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                &r,
+            ],
+            "--yes",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                "age1bogus",
+                "--yes",
+            ],
+            "recipient",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                &r,
+                "--yes",
+                "--token",
+                "abc",
+            ],
+            "CREDROTATE_TOKEN",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                &r,
+                "--yes",
+                "--rate",
+                "fast",
+            ],
+            "rate",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                &r,
+                "--yes",
+                "--provider",
+                "nope",
+            ],
+            "nope",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                "missing.csv",
+                "--config",
+                c,
+                "--out",
+                o,
+                "--recipient",
+                &r,
+                "--yes",
+            ],
+            "missing.csv",
+        ),
+        (
+            vec![
+                "run",
+                "--manifest",
+                m,
+                "--config",
+                "missing.toml",
+                "--out",
+                o,
+                "--recipient",
+                &r,
+                "--yes",
+            ],
+            "missing.toml",
+        ),
     ];
     for (args, expect) in cases {
         let out = env.credrotate(&args, &[]).await;
         assert_exit(&out, 2);
         let err = text(&out.stderr);
-        assert!(err.contains(expect), "{args:?}: stderr lacks {expect:?}:\n{err}");
-        assert!(!err.contains("abc") || !args.contains(&"--token"), "the refused token was echoed");
+        assert!(
+            err.contains(expect),
+            "{args:?}: stderr lacks {expect:?}:\n{err}"
+        );
+        assert!(
+            !err.contains("abc") || !args.contains(&"--token"),
+            "the refused token was echoed"
+        );
         assert!(!out_dir.join("report.csv").exists());
     }
     assert_nothing_sent(&env).await;
@@ -59,15 +174,30 @@ async fn missing_token_and_plain_http_are_config_errors() {
     let r = env.recipient();
     let (m, c) = (manifest.to_str().unwrap(), config.to_str().unwrap());
     let mut cmd = tokio::process::Command::new(common::BIN);
-    cmd.args(["run", "--manifest", m, "--config", c, "--out", "o", "--recipient", &r, "--yes"])
-        .env_remove("CREDROTATE_TOKEN")
-        .current_dir(env.dir.path());
+    cmd.args([
+        "run",
+        "--manifest",
+        m,
+        "--config",
+        c,
+        "--out",
+        "o",
+        "--recipient",
+        &r,
+        "--yes",
+    ])
+    .env_remove("CREDROTATE_TOKEN")
+    .current_dir(env.dir.path());
     let out = cmd.output().await.unwrap();
     assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("CREDROTATE_TOKEN"));
 
     let remote = env.path("remote.toml");
-    std::fs::write(&remote, "[providers.graph]\nkind = \"graph\"\nbase_url = \"http://graph.example.com/v1.0\"\n").unwrap();
+    std::fs::write(
+        &remote,
+        "[providers.graph]\nkind = \"graph\"\nbase_url = \"http://graph.example.com/v1.0\"\n",
+    )
+    .unwrap();
     let out = env.run(&manifest, &remote, &[]).await;
     assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("https"), "{}", text(&out.stderr));
@@ -83,7 +213,10 @@ async fn an_output_folder_with_results_is_not_overwritten() {
     let before = std::fs::read(env.path("out").join("passwords.csv.age")).unwrap();
     let out = env.run(&manifest, &config, &[]).await;
     assert_exit(&out, 2);
-    assert_eq!(std::fs::read(env.path("out").join("passwords.csv.age")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(env.path("out").join("passwords.csv.age")).unwrap(),
+        before
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,19 +225,36 @@ async fn validate_prints_the_plan_and_sends_nothing() {
     let manifest = env.users_csv(40);
     let config = env.config("rate = \"20/s\"", "");
     let out = env
-        .credrotate(&["validate", "--manifest", manifest.to_str().unwrap(), "--config", config.to_str().unwrap()], &[])
+        .credrotate(
+            &[
+                "validate",
+                "--manifest",
+                manifest.to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &[],
+        )
         .await;
     assert_exit(&out, 0);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("40 row(s)") && stdout.contains("graph") && stdout.contains("20/s"), "{stdout}");
-    assert!(stdout.contains("2s"), "estimated duration at 20/s for 40 rows: {stdout}");
+    assert!(
+        stdout.contains("40 row(s)") && stdout.contains("graph") && stdout.contains("20/s"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2s"),
+        "estimated duration at 20/s for 40 rows: {stdout}"
+    );
     assert_nothing_sent(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_reports_without_sending() {
     let env = Env::start(Options::default()).await;
-    let out = env.run(&env.users_csv(7), &env.config("", ""), &["--dry-run"]).await;
+    let out = env
+        .run(&env.users_csv(7), &env.config("", ""), &["--dry-run"])
+        .await;
     assert_exit(&out, 0);
     let report = env.report_json();
     assert_eq!(report.len(), 7);

@@ -16,8 +16,16 @@ async fn assert_export_verifies(env: &Env, users: usize) -> Vec<Vec<String>> {
     assert_eq!(rows.len(), users, "one exported password per user");
     let pairs: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[3].clone())).collect();
     let ok = env.verify(&pairs).await;
-    let failed: Vec<&String> = pairs.iter().zip(&ok).filter(|(_, ok)| !**ok).map(|(p, _)| &p.0).collect();
-    assert!(failed.is_empty(), "exported passwords that do not sign in: {failed:?}");
+    let failed: Vec<&String> = pairs
+        .iter()
+        .zip(&ok)
+        .filter(|(_, ok)| !**ok)
+        .map(|(p, _)| &p.0)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "exported passwords that do not sign in: {failed:?}"
+    );
     let distinct: HashSet<&String> = rows.iter().map(|r| &r[0]).collect();
     assert_eq!(distinct.len(), users);
     rows
@@ -28,19 +36,36 @@ async fn five_hundred_users_no_faults() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(500);
     let config = env.config("", "");
-    let out = env.run(&manifest, &config, &["--rate", "unlimited", "--concurrency", "16"]).await;
+    let out = env
+        .run(
+            &manifest,
+            &config,
+            &["--rate", "unlimited", "--concurrency", "16"],
+        )
+        .await;
     assert_exit(&out, 0);
 
     let rows = assert_export_verifies(&env, 500).await;
-    assert_eq!(rows[0].len(), 4, "export columns: user,method,provider,password");
+    assert_eq!(
+        rows[0].len(),
+        4,
+        "export columns: user,method,provider,password"
+    );
     let stats = env.stats().await;
     let resets = stats["resets_per_user"].as_object().unwrap();
     assert_eq!(resets.len(), 500);
-    assert!(resets.values().all(|v| v == 1), "each user reset exactly once");
+    assert!(
+        resets.values().all(|v| v == 1),
+        "each user reset exactly once"
+    );
     let report = env.report_json();
     assert_eq!(report.len(), 500);
-    assert!(report.iter().all(|r| r["status"] == "succeeded" && r["attempts"] == 1));
-    assert!(report.iter().all(|r| r["operation_id"].is_string() && r["request_id"].is_string()));
+    assert!(report
+        .iter()
+        .all(|r| r["status"] == "succeeded" && r["attempts"] == 1));
+    assert!(report
+        .iter()
+        .all(|r| r["operation_id"].is_string() && r["request_id"].is_string()));
     assert_eq!(env.summary()["succeeded"], 500);
     assert!(stats["peak_concurrency"].as_u64().unwrap() <= 16);
 }
@@ -53,34 +78,72 @@ async fn throttling_and_503s_are_survived_within_the_bucket() {
         error_ratio: 0.1,
         ..Faults::default()
     };
-    let env = Env::start(Options { faults, ..Options::default() }).await;
+    let env = Env::start(Options {
+        faults,
+        ..Options::default()
+    })
+    .await;
     let users = 200;
     let manifest = env.users_csv(users);
     let config = env.config("", "");
-    let args = ["--rate", "100/s", "--concurrency", "8", "--max-attempts", "10"];
+    let args = [
+        "--rate",
+        "100/s",
+        "--concurrency",
+        "8",
+        "--max-attempts",
+        "10",
+    ];
     let out = env.run(&manifest, &config, &args).await;
     assert_exit(&out, 0);
 
     assert_export_verifies(&env, users).await;
     let stats = env.stats().await;
-    assert!(stats["requests_by_status"]["429"].as_u64().unwrap_or(0) > 0, "the bucket did throttle: {stats}");
-    assert!(stats["requests_by_status"]["503"].as_u64().unwrap_or(0) > 0, "503s were injected");
-    assert!(stats["peak_concurrency"].as_u64().unwrap() <= 8, "peak concurrency {}", stats["peak_concurrency"]);
-    let first = stats["first_throttle_second"].as_u64().expect("a throttle second") as usize;
-    let series: Vec<u64> = stats["rps_series"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(
+        stats["requests_by_status"]["429"].as_u64().unwrap_or(0) > 0,
+        "the bucket did throttle: {stats}"
+    );
+    assert!(
+        stats["requests_by_status"]["503"].as_u64().unwrap_or(0) > 0,
+        "503s were injected"
+    );
+    assert!(
+        stats["peak_concurrency"].as_u64().unwrap() <= 8,
+        "peak concurrency {}",
+        stats["peak_concurrency"]
+    );
+    let first = stats["first_throttle_second"]
+        .as_u64()
+        .expect("a throttle second") as usize;
+    let series: Vec<u64> = stats["rps_series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
     let limit = rate as u64 + u64::from(capacity);
     for (second, n) in series.iter().enumerate().skip(first + 1) {
-        assert!(*n <= limit, "second {second}: {n} reset requests > bucket rate + capacity {limit}: {series:?}");
+        assert!(
+            *n <= limit,
+            "second {second}: {n} reset requests > bucket rate + capacity {limit}: {series:?}"
+        );
     }
     let summary = env.summary();
     assert!(summary["throttled"].as_u64().unwrap() > 0 && summary["retries"].as_u64().unwrap() > 0);
     let resets = stats["resets_per_user"].as_object().unwrap();
-    assert!(resets.values().all(|v| v == 1), "a row's retries reuse its password and reset it once");
+    assert!(
+        resets.values().all(|v| v == 1),
+        "a row's retries reuse its password and reset it once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_generated_passwords_are_exported() {
-    let env = Env::start(Options { op_delay: Duration::from_millis(20), ..Options::default() }).await;
+    let env = Env::start(Options {
+        op_delay: Duration::from_millis(20),
+        ..Options::default()
+    })
+    .await;
     let manifest = env.users_csv(25);
     let config = env.config("", "[password]\ngenerate = \"server\"\n");
     let out = env.run(&manifest, &config, &[]).await;
@@ -91,7 +154,11 @@ async fn server_generated_passwords_are_exported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn synchronous_200_and_204_answers_are_success() {
     for mode in [GraphMode::Sync200, GraphMode::Sync204] {
-        let env = Env::start(Options { graph_mode: mode, ..Options::default() }).await;
+        let env = Env::start(Options {
+            graph_mode: mode,
+            ..Options::default()
+        })
+        .await;
         let out = env.run(&env.users_csv(10), &env.config("", ""), &[]).await;
         assert_exit(&out, 0);
         assert_export_verifies(&env, 10).await;
@@ -101,7 +168,11 @@ async fn synchronous_200_and_204_answers_are_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_errors_are_reported_with_the_providers_code() {
     let known: Vec<String> = (1..=8).map(user).collect();
-    let env = Env::start(Options { users: Some(known), ..Options::default() }).await;
+    let env = Env::start(Options {
+        users: Some(known),
+        ..Options::default()
+    })
+    .await;
     let out = env.run(&env.users_csv(10), &env.config("", ""), &[]).await;
     assert_exit(&out, 1);
     let report = env.report_json();
@@ -117,15 +188,33 @@ async fn permanent_errors_are_reported_with_the_providers_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_password_or_token_in_any_output() {
-    let faults = Faults { error_ratio: 0.2, ..Faults::default() };
-    let env = Env::start(Options { faults, ..Options::default() }).await;
+    let faults = Faults {
+        error_ratio: 0.2,
+        ..Faults::default()
+    };
+    let env = Env::start(Options {
+        faults,
+        ..Options::default()
+    })
+    .await;
     let manifest = env.users_csv(60);
     let config = env.config("", "");
     let recipient = env.recipient();
     let outdir = env.path("out");
     let args = [
-        "-vv", "run", "--manifest", manifest.to_str().unwrap(), "--config", config.to_str().unwrap(),
-        "--out", outdir.to_str().unwrap(), "--recipient", &recipient, "--yes", "--progress", "always",
+        "-vv",
+        "run",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        outdir.to_str().unwrap(),
+        "--recipient",
+        &recipient,
+        "--yes",
+        "--progress",
+        "always",
     ];
     let out = env.credrotate(&args, &[("RUST_LOG", "debug")]).await;
     assert_exit(&out, 0);
@@ -134,11 +223,19 @@ async fn no_password_or_token_in_any_output() {
         a[0] = "--log-format=json";
         a.insert(0, "-vv");
         let out2 = env.path("out2");
-        let pos = a.iter().position(|x| *x == outdir.to_str().unwrap()).unwrap();
+        let pos = a
+            .iter()
+            .position(|x| *x == outdir.to_str().unwrap())
+            .unwrap();
         a[pos] = out2.to_str().unwrap();
         env.credrotate(&a, &[("RUST_LOG", "trace")]).await
     };
-    let mut outputs = vec![text(&out.stdout), text(&out.stderr), text(&json_logs.stdout), text(&json_logs.stderr)];
+    let mut outputs = vec![
+        text(&out.stdout),
+        text(&out.stderr),
+        text(&json_logs.stdout),
+        text(&json_logs.stderr),
+    ];
     for name in ["report.csv", "report.json", "summary.json"] {
         outputs.push(std::fs::read_to_string(outdir.join(name)).unwrap());
     }
@@ -146,9 +243,15 @@ async fn no_password_or_token_in_any_output() {
     assert_eq!(passwords.len(), 60);
     for (i, output) in outputs.iter().enumerate() {
         for p in &passwords {
-            assert!(!output.contains(p.as_str()), "output #{i} contains a generated password");
+            assert!(
+                !output.contains(p.as_str()),
+                "output #{i} contains a generated password"
+            );
         }
-        assert!(!output.contains(env.sandbox.token()), "output #{i} contains the bearer token");
+        assert!(
+            !output.contains(env.sandbox.token()),
+            "output #{i} contains the bearer token"
+        );
     }
     assert!(text(&out.stderr).contains("DEBUG"), "debug logging was on");
 }

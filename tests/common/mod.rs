@@ -19,7 +19,11 @@ pub struct Env {
 impl Env {
     pub async fn start(options: Options) -> Env {
         let sandbox = Sandbox::start(options).await.expect("sandbox starts");
-        Env { sandbox, dir: tempfile::tempdir().unwrap(), identity: age::x25519::Identity::generate() }
+        Env {
+            sandbox,
+            dir: tempfile::tempdir().unwrap(),
+            identity: age::x25519::Identity::generate(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -71,8 +75,18 @@ impl Env {
         let out = self.path("out");
         let recipient = self.recipient();
         let mut args = vec![
-            "run", "--manifest", manifest.to_str().unwrap(), "--config", config.to_str().unwrap(),
-            "--out", out.to_str().unwrap(), "--recipient", &recipient, "--yes", "--progress", "never",
+            "run",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--recipient",
+            &recipient,
+            "--yes",
+            "--progress",
+            "never",
         ];
         args.extend_from_slice(extra);
         self.credrotate(&args, &[]).await
@@ -89,8 +103,10 @@ impl Env {
 
     /// Asks the sandbox which (user, password) pairs sign in now.
     pub async fn verify(&self, pairs: &[(String, String)]) -> Vec<bool> {
-        let body: Vec<Value> =
-            pairs.iter().map(|(u, p)| serde_json::json!({"user": u, "password": p})).collect();
+        let body: Vec<Value> = pairs
+            .iter()
+            .map(|(u, p)| serde_json::json!({"user": u, "password": p}))
+            .collect();
         let answer: Vec<Value> = reqwest::Client::new()
             .post(format!("{}/_sandbox/verify", self.sandbox.base_url()))
             .json(&body)
@@ -100,7 +116,10 @@ impl Env {
             .json()
             .await
             .unwrap();
-        answer.iter().map(|a| a["ok"] == Value::Bool(true)).collect()
+        answer
+            .iter()
+            .map(|a| a["ok"] == Value::Bool(true))
+            .collect()
     }
 
     /// Decrypts `out/passwords.csv.age` with the test identity: rows of user,method,provider,password.
@@ -108,7 +127,9 @@ impl Env {
         let path = self.path("out").join("passwords.csv.age");
         let file = std::fs::File::open(&path).expect("export exists");
         let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
-        let reader = decryptor.decrypt(std::iter::once(&self.identity as &dyn age::Identity)).unwrap();
+        let reader = decryptor
+            .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
+            .unwrap();
         csv::Reader::from_reader(reader)
             .records()
             .map(|r| r.unwrap().iter().map(str::to_owned).collect())
@@ -116,11 +137,13 @@ impl Env {
     }
 
     pub fn report_json(&self) -> Vec<Value> {
-        serde_json::from_slice(&std::fs::read(self.path("out").join("report.json")).unwrap()).unwrap()
+        serde_json::from_slice(&std::fs::read(self.path("out").join("report.json")).unwrap())
+            .unwrap()
     }
 
     pub fn summary(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.path("out").join("summary.json")).unwrap()).unwrap()
+        serde_json::from_slice(&std::fs::read(self.path("out").join("summary.json")).unwrap())
+            .unwrap()
     }
 }
 
