@@ -1,7 +1,70 @@
-//! The built-in simulated identity provider (DESIGN.md section 6). Implementation pending.
+//! The built-in simulated identity provider (DESIGN.md section 6): speaks the providers' wire
+//! protocols on loopback, keeps server-side truth, and injects faults on request.
+//!
+//! Written from the providers' documentation only: nothing here is shared with
+//! `crate::provider` (no types, URL builders or parsers). The wire is the contract.
+//!
+//! # Routes
+//! - `POST /v1.0/users/{id}/authentication/methods/{methodId}/resetPassword` and
+//!   `GET /v1.0/users/{id}/authentication/operations/{opId}`: Microsoft Graph v1.0 (`graph_v1`).
+//!   `{methodId}` must be the password method `28c10230-6103-485e-b985-444c60001490`.
+//! - `GET /_sandbox/stats`, `POST /_sandbox/verify`: the sandbox's own, no auth (`admin`).
+//! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
+//!
+//! # `GET /_sandbox/stats`
+//! ```json
+//! {"requests_total": 10, "requests_by_status": {"200": 3, "202": 5, "401": 1, "429": 1},
+//!  "reset_requests_total": 7, "resets_total": 5, "resets_per_user": {"alice": 3, "bob": 2},
+//!  "operations_pending": 0, "operations_failed": 0, "peak_concurrency": 4, "in_flight": 0,
+//!  "peak_rps": 6, "rps_series": [6, 1], "throttled_series": [1, 0],
+//!  "first_throttle_second": 0, "polls_total": 3, "dropped_total": 0, "uptime_seconds": 1.9}
+//! ```
+//! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
+//! - `rps_series[i]`: reset (write) requests that arrived during whole second `i` since start,
+//!   whatever their answer (401, 429, 503 included); `peak_rps` is its maximum;
+//!   `reset_requests_total` its sum. `throttled_series[i]`: those answered 429 (same length);
+//!   `first_throttle_second`: index of the first 429, or `null`.
+//! - `resets_total`/`resets_per_user`: password changes actually applied (users with none are
+//!   omitted). An Async reset counts when its operation succeeds, not when it is accepted.
+//! - `peak_concurrency`: most API requests in flight at once (latency included); `in_flight`:
+//!   now. `polls_total`: operation GETs. `dropped_total`: responses lost to `drop_ratio`.
+//!
+//! # `POST /_sandbox/verify`
+//! Body `[{"user": "alice", "password": "..."}, ...]`, answer `[{"user": "alice", "ok": true}, ...]`
+//! in the same order; `ok` is true only if that is the user's current password (operations that
+//! have fallen due are applied first). A malformed body gets 400 `{"error": "..."}`.
+//!
+//! # Ready line
+//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":"http://127.0.0.1:PORT/v1.0","token":"..."}`.
+//!
+//! # Faults
+//! See `faults` for the order a reset meets them in. In short: latency + jitter on every API
+//! response; writes: 401 (free) → token bucket 429 → `error_ratio` 503 (after a token was
+//! taken) → validation → accepted; then `drop_ratio` may cut the connection instead of answering
+//! (an accepted reset still takes effect). `op_failure_ratio` makes Async operations end
+//! `failed` without changing the password.
+
+mod admin;
+mod auth;
+mod counters;
+mod faults;
+mod graph_v1;
+mod graph_wire;
+mod net;
+mod observe;
+mod random;
+mod server;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use server::{serve_until_signal, Sandbox};
 
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// Upper bound for latency, jitter and `op_delay`: anything longer is a configuration mistake.
+const MAX_FAULT_DELAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Switchable faults.
 #[derive(Debug, Clone, Default)]
@@ -12,11 +75,19 @@ pub struct Faults {
     pub jitter: Duration,
     /// 429 with Retry-After from a token bucket on reset (write) requests.
     pub throttle: Option<Bucket>,
+    /// Send 429's `Retry-After` as an HTTP-date (rounded up to the next second) instead of
+    /// delay-seconds. Both forms are allowed by RFC 9110.
+    pub retry_after_http_date: bool,
     /// Fraction (0.0..=1.0) of reset (write) requests answered 503.
     pub error_ratio: f64,
+    /// Fraction (0.0..=1.0) of reset (write) answers lost by closing the connection instead. The
+    /// request was processed: an accepted reset still takes effect.
+    pub drop_ratio: f64,
+    /// Fraction (0.0..=1.0) of Async operations that end `failed` (password unchanged).
+    pub op_failure_ratio: f64,
 }
 
-/// A token bucket: `rate` tokens per second refill, holding at most `capacity`.
+/// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
     pub rate: f64,
@@ -45,10 +116,13 @@ pub struct Options {
     pub graph_mode: GraphMode,
     /// Time from a 202 until its operation reports `succeeded` (and the password changes).
     pub op_delay: Duration,
-    /// `Retry-After` seconds sent with a 202, if any.
+    /// `Retry-After` seconds sent with a 202 (and with polls of a running operation), if any.
     pub op_retry_after: Option<u64>,
     /// Bearer token to accept; a random one when `None`.
     pub token: Option<String>,
+    /// Every user's password before any reset (so `verify` can show the old one stops working).
+    /// `None`: users have no password until their first reset.
+    pub initial_password: Option<String>,
 }
 
 impl Default for Options {
@@ -61,31 +135,52 @@ impl Default for Options {
             op_delay: Duration::ZERO,
             op_retry_after: None,
             token: None,
+            initial_password: None,
         }
     }
 }
 
-/// A running sandbox.
-pub struct Sandbox {
-    pub addr: SocketAddr,
-    token: String,
-}
-
-impl Sandbox {
-    pub async fn start(_opts: Options) -> anyhow::Result<Sandbox> {
-        anyhow::bail!("sandbox not implemented yet")
+impl Options {
+    /// Rejects settings that would make the sandbox misbehave silently.
+    fn validate(&self) -> anyhow::Result<()> {
+        let f = &self.faults;
+        for (name, p) in [
+            ("error_ratio", f.error_ratio),
+            ("drop_ratio", f.drop_ratio),
+            ("op_failure_ratio", f.op_failure_ratio),
+        ] {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&p),
+                "sandbox fault {name} must be between 0.0 and 1.0, got {p}"
+            );
+        }
+        // Bounds also keep `Instant + delay` arithmetic far from overflow.
+        for (name, d, max) in [
+            ("latency", f.latency, MAX_FAULT_DELAY),
+            ("jitter", f.jitter, MAX_FAULT_DELAY),
+            ("op_delay", self.op_delay, MAX_FAULT_DELAY),
+        ] {
+            anyhow::ensure!(
+                d <= max,
+                "sandbox {name} must be at most {}, got {}",
+                humantime::format_duration(max),
+                humantime::format_duration(d)
+            );
+        }
+        if let Some(b) = f.throttle {
+            anyhow::ensure!(
+                b.rate.is_finite() && b.rate > 0.0 && b.capacity >= 1,
+                "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",
+                b.rate,
+                b.capacity
+            );
+        }
+        if let Some(token) = &self.token {
+            anyhow::ensure!(
+                !token.trim().is_empty() && !token.contains(char::is_whitespace),
+                "sandbox token must be non-empty and contain no whitespace"
+            );
+        }
+        Ok(())
     }
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-    pub fn graph_url(&self) -> String {
-        format!("{}/v1.0", self.base_url())
-    }
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-    pub fn ready_line(&self) -> String {
-        String::new()
-    }
-    pub async fn shutdown(self) {}
 }

@@ -1,0 +1,90 @@
+//! Bearer-token check for the provider routes.
+//!
+//! The sandbox accepts exactly one token (its own, see `Sandbox::token`). How a failure is
+//! worded on the wire is the route family's business (Graph's is in `graph_wire`); this module
+//! only decides *which* failure it is. Later token kinds (expiring tokens, OAuth2-issued ones)
+//! belong here too.
+
+use axum::http::{header, HeaderMap};
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthFailure {
+    /// No `Authorization` header, a non-Bearer scheme, or an empty token.
+    Missing,
+    /// A bearer token that is not ours.
+    Invalid,
+}
+
+/// Checks `Authorization: Bearer <expected>` (scheme case-insensitive, as RFC 6750 allows).
+pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), AuthFailure> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(AuthFailure::Missing);
+    };
+    let value = value.to_str().map_err(|_| AuthFailure::Invalid)?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ if value.eq_ignore_ascii_case("bearer") => "",
+        _ => return Err(AuthFailure::Missing),
+    };
+    if token.is_empty() {
+        return Err(AuthFailure::Missing);
+    }
+    if constant_time_eq(token.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AuthFailure::Invalid)
+    }
+}
+
+/// Compares without an early exit, so response timing does not leak how much of a guessed token
+/// was right. Cheap habit, even for a sandbox that may listen beyond loopback.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn accepts_only_our_token() {
+        assert_eq!(check_bearer(&with("Bearer tok"), "tok"), Ok(()));
+        assert_eq!(check_bearer(&with("bearer  tok "), "tok"), Ok(()));
+        assert_eq!(
+            check_bearer(&with("Bearer tok2"), "tok"),
+            Err(AuthFailure::Invalid)
+        );
+        assert_eq!(
+            check_bearer(&with("Bearer to"), "tok"),
+            Err(AuthFailure::Invalid)
+        );
+    }
+
+    #[test]
+    fn missing_forms() {
+        assert_eq!(
+            check_bearer(&HeaderMap::new(), "tok"),
+            Err(AuthFailure::Missing)
+        );
+        assert_eq!(
+            check_bearer(&with("Bearer"), "tok"),
+            Err(AuthFailure::Missing)
+        );
+        assert_eq!(
+            check_bearer(&with("Bearer "), "tok"),
+            Err(AuthFailure::Missing)
+        );
+        assert_eq!(
+            check_bearer(&with("Basic dXNlcjpwdw=="), "tok"),
+            Err(AuthFailure::Missing)
+        );
+    }
+}

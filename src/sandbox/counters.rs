@@ -1,0 +1,144 @@
+//! Request counters behind `GET /_sandbox/stats`: statuses, per-second reset arrivals,
+//! throttles, polls, dropped connections, and in-flight concurrency.
+//!
+//! Invariants: `reset_series` and `throttled_series` always have the same length (index = whole
+//! second since the sandbox started); every throttled request was also counted as a reset
+//! arrival in the same second, so `throttled_series[i] <= reset_series[i]`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    by_status: BTreeMap<u16, u64>,
+    reset_series: Vec<u64>,
+    throttled_series: Vec<u64>,
+    first_throttle_second: Option<usize>,
+    polls_total: u64,
+    dropped_total: u64,
+}
+
+impl Counters {
+    /// One API response left the handlers with `status` (counted before any latency fault, so a
+    /// client that gives up during the delay is still counted).
+    pub(crate) fn response(&mut self, status: StatusCode) {
+        *self.by_status.entry(status.as_u16()).or_default() += 1;
+    }
+
+    /// A reset (write) request reached the server in `second`, whatever its answer will be.
+    pub(crate) fn reset_arrived(&mut self, second: usize) {
+        self.cover(second);
+        self.reset_series[second] += 1;
+    }
+
+    /// A reset that arrived in `second` was answered 429.
+    pub(crate) fn throttled(&mut self, second: usize) {
+        self.cover(second);
+        self.throttled_series[second] += 1;
+        self.first_throttle_second.get_or_insert(second);
+    }
+
+    /// Grows both series together so they stay aligned.
+    fn cover(&mut self, second: usize) {
+        if self.reset_series.len() <= second {
+            self.reset_series.resize(second + 1, 0);
+            self.throttled_series.resize(second + 1, 0);
+        }
+    }
+
+    pub(crate) fn poll(&mut self) {
+        self.polls_total += 1;
+    }
+
+    pub(crate) fn dropped(&mut self) {
+        self.dropped_total += 1;
+    }
+
+    /// The request-side fields of the stats document (see the module docs of `sandbox`).
+    pub(crate) fn snapshot(&self) -> Value {
+        let by_status: BTreeMap<String, u64> = self
+            .by_status
+            .iter()
+            .map(|(status, n)| (status.to_string(), *n))
+            .collect();
+        json!({
+            "requests_total": self.by_status.values().sum::<u64>(),
+            "requests_by_status": by_status,
+            "reset_requests_total": self.reset_series.iter().sum::<u64>(),
+            "peak_rps": self.reset_series.iter().copied().max().unwrap_or(0),
+            "rps_series": self.reset_series,
+            "throttled_series": self.throttled_series,
+            "first_throttle_second": self.first_throttle_second,
+            "polls_total": self.polls_total,
+            "dropped_total": self.dropped_total,
+        })
+    }
+}
+
+/// In-flight API requests and the highest number ever seen at once. Lock-free, since every API
+/// request touches it twice.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    /// Counts a request in; it is counted out when the guard drops (also when the client hangs up
+    /// and the request future is dropped mid-way).
+    pub(crate) fn enter(&self) -> InFlightGuard<'_> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        InFlightGuard(self)
+    }
+
+    pub(crate) fn current(&self) -> usize {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_stay_aligned() {
+        let mut c = Counters::default();
+        c.reset_arrived(0);
+        c.reset_arrived(3);
+        c.throttled(3);
+        c.throttled(5); // without arrival: still aligned
+        let s = c.snapshot();
+        assert_eq!(s["rps_series"], json!([1, 0, 0, 1, 0, 0]));
+        assert_eq!(s["throttled_series"], json!([0, 0, 0, 1, 0, 1]));
+        assert_eq!(s["first_throttle_second"], json!(3));
+        assert_eq!(s["peak_rps"], json!(1));
+    }
+
+    #[test]
+    fn in_flight_peak() {
+        let f = InFlight::default();
+        {
+            let _a = f.enter();
+            let _b = f.enter();
+            assert_eq!(f.current(), 2);
+        }
+        let _c = f.enter();
+        assert_eq!((f.current(), f.peak()), (1, 2));
+    }
+}

@@ -1,0 +1,251 @@
+//! Microsoft Graph v1.0 `resetPassword` and its long-running operation resource.
+//!
+//! `POST /v1.0/users/{id}/authentication/methods/{methodId}/resetPassword`, body
+//! `{"newPassword": "..."}` or `{}` (the server then generates one and returns it).
+//! `GET /v1.0/users/{id}/authentication/operations/{opId}` reports the operation.
+//!
+//! A reset write meets, in order: path (400), bearer token (401, no token charged), throttle
+//! bucket (429 + `Retry-After`), error ratio (503), user (404 when `Options::users` is set),
+//! method id (404 unless it is the password method), body (400), and is then accepted as
+//! [`GraphMode`] says. Only an accepted request changes a password: at once for Sync200/Sync204,
+//! when its operation succeeds (after `op_delay`) for Async. Every reset that reaches a handler
+//! is counted in the per-second series first, whatever the answer. The `drop_ratio` fault may then
+//! lose any answer (the reset still took effect when accepted).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde_json::{json, Map, Value};
+
+use super::graph_wire::{self, encode_segment, GraphError, RequestIds};
+use super::state::Shared;
+use super::{auth, faults, observe, random, GraphMode};
+
+/// The password authentication method's well-known id in Graph.
+pub(crate) const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
+type UserAnd = Result<Path<(String, String)>, PathRejection>;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route(
+            "/v1.0/users/{id}/authentication/methods/{method}/resetPassword",
+            post(reset_password),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/operations/{op}",
+            get(get_operation),
+        )
+}
+
+async fn reset_password(
+    State(sb): State<Arc<Shared>>,
+    Extension(ids): Extension<RequestIds>,
+    path: UserAnd,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let second = sb.second_now();
+    sb.counters().reset_arrived(second);
+    let mut resp = reset(&sb, path, &headers, body).unwrap_or_else(|e| {
+        if e.status() == StatusCode::TOO_MANY_REQUESTS {
+            sb.counters().throttled(second);
+        }
+        e.render(&ids)
+    });
+    observe::maybe_drop(&sb, &mut resp);
+    resp
+}
+
+/// The decision chain of one reset write.
+fn reset(
+    sb: &Shared,
+    path: UserAnd,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, GraphError> {
+    let Path((user, method)) = path.map_err(|e| GraphError::invalid_request(e.body_text()))?;
+    auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
+    gate_write(sb)?;
+    if !sb.directory().exists(&user) {
+        return Err(GraphError::not_found(&user));
+    }
+    if method != PASSWORD_METHOD_ID {
+        return Err(GraphError::not_found(&method));
+    }
+    // Mostly "body too large" (413); keep the rejection's own status.
+    let body = body.map_err(|e| GraphError::new(e.status(), "invalidRequest", e.body_text()))?;
+    let requested = parse_body(&body).map_err(GraphError::invalid_request)?;
+    let generated = requested.is_none();
+    let password = requested.unwrap_or_else(random::password);
+    Ok(match sb.opts.graph_mode {
+        GraphMode::Async => accepted(sb, &user, &method, password, generated),
+        GraphMode::Sync200 | GraphMode::Sync204 => applied(sb, &user, password, generated),
+    })
+}
+
+/// The throttle bucket (429) and the error ratio (503), in that order; see `faults`.
+fn gate_write(sb: &Shared) -> Result<(), GraphError> {
+    if let Err(wait) = sb.take_token() {
+        let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
+        return Err(GraphError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests. Please retry after the interval in the Retry-After header.",
+        )
+        .with_header(header::RETRY_AFTER, value));
+    }
+    if random::roll(sb.opts.faults.error_ratio) {
+        return Err(GraphError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "serviceNotAvailable",
+            "The service is temporarily unavailable (sandbox fault). Retry later.",
+        ));
+    }
+    Ok(())
+}
+
+/// `Ok(None)`: the server is to generate the password. `Err`: what is wrong with the body.
+fn parse_body(body: &[u8]) -> Result<Option<String>, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "The request body is not valid JSON ({e}); send {{\"newPassword\": \"...\"}} or {{}}."
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(
+            "The request body must be a JSON object: {\"newPassword\": \"...\"} or {}.".into(),
+        );
+    };
+    reject_unknown_parameters(&map)?;
+    match map.get("newPassword") {
+        None => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => {
+            Err("newPassword must not be empty; omit it to have the server generate one.".into())
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err("newPassword must be a string.".into()),
+    }
+}
+
+/// OData actions reject parameters they do not declare (a typo must not silently mean "generate").
+fn reject_unknown_parameters(map: &Map<String, Value>) -> Result<(), String> {
+    match map.keys().find(|k| k.as_str() != "newPassword") {
+        Some(key) => Err(format!(
+            "The parameter '{key}' in the request payload is not a valid parameter for the operation 'resetPassword'."
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Async mode: 202 + `Location` of an operation that succeeds after `op_delay`.
+fn accepted(sb: &Shared, user: &str, method: &str, password: String, generated: bool) -> Response {
+    let fail = random::roll(sb.opts.faults.op_failure_ratio);
+    let body = if generated {
+        json!({ "newPassword": password })
+    } else {
+        json!({})
+    };
+    let op_id = sb
+        .directory()
+        .accept(user, method, password, sb.opts.op_delay, fail);
+    let location = format!(
+        "{}/v1.0/users/{}/authentication/operations/{op_id}",
+        sb.base_url,
+        encode_segment(user)
+    );
+    let mut resp = graph_wire::odata(StatusCode::ACCEPTED, &body);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    if let Some(secs) = sb.opts.op_retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    resp
+}
+
+/// Sync modes: the password changes now. 204 only when there is nothing to return.
+fn applied(sb: &Shared, user: &str, password: String, generated: bool) -> Response {
+    let returned = generated.then(|| password.clone());
+    sb.directory().set_password(user, password);
+    if sb.opts.graph_mode == GraphMode::Sync204 && !generated {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#microsoft.graph.passwordResetResponse", sb.base_url),
+        "newPassword": returned,
+    });
+    graph_wire::odata(StatusCode::OK, &body)
+}
+
+async fn get_operation(
+    State(sb): State<Arc<Shared>>,
+    Extension(ids): Extension<RequestIds>,
+    path: UserAnd,
+    headers: HeaderMap,
+) -> Response {
+    sb.counters().poll();
+    operation(&sb, path, &headers).unwrap_or_else(|e| e.render(&ids))
+}
+
+fn operation(sb: &Shared, path: UserAnd, headers: &HeaderMap) -> Result<Response, GraphError> {
+    let Path((user, op_id)) = path.map_err(|e| GraphError::invalid_request(e.body_text()))?;
+    auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
+    let view = sb
+        .directory()
+        .operation(&user, &op_id)
+        .ok_or_else(|| GraphError::not_found(&op_id))?;
+    let base = &sb.base_url;
+    let status_detail =
+        (view.status == "failed").then_some("The password could not be reset (sandbox fault).");
+    let body = json!({
+        "@odata.context": format!(
+            "{base}/v1.0/$metadata#users('{}')/authentication/operations/$entity",
+            user.replace('\'', "''")
+        ),
+        "id": op_id,
+        "status": view.status,
+        "createdDateTime": graph_wire::timestamp(view.created),
+        "lastActionDateTime": graph_wire::timestamp(view.last_action),
+        "resourceLocation": format!(
+            "{base}/v1.0/users/{}/authentication/methods/{}",
+            encode_segment(&user),
+            encode_segment(&view.method)
+        ),
+        "statusDetail": status_detail,
+    });
+    let mut resp = graph_wire::odata(StatusCode::OK, &body);
+    if let (Some(secs), "running") = (sb.opts.op_retry_after, view.status) {
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body;
+
+    #[test]
+    fn bodies() {
+        assert_eq!(parse_body(br#"{"newPassword":"x"}"#), Ok(Some("x".into())));
+        assert_eq!(parse_body(b"{}"), Ok(None));
+        for bad in [
+            &b""[..],
+            b"not json",
+            b"[]",
+            b"null",
+            br#"{"newPassword":5}"#,
+            br#"{"newPassword":null}"#,
+            br#"{"newPassword":""}"#,
+            br#"{"newpassword":"x"}"#,
+        ] {
+            assert!(parse_body(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Starting and stopping the sandbox: bind, assemble the router, serve on a task.
+//!
+//! Invariant: once [`Sandbox::start`] returns, the socket is bound and listening, so clients may
+//! connect immediately (the kernel queues connections until the server task accepts them).
+//! Dropping a [`Sandbox`] without [`Sandbox::shutdown`] aborts the server task.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::middleware;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::net::{KillSwitch, KillableListener};
+use super::state::Shared;
+use super::{admin, graph_v1, observe, random, Options};
+
+/// How long `shutdown` waits for in-flight requests before abandoning them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running sandbox.
+pub struct Sandbox {
+    /// The address actually bound (the port is real even when `listen` asked for port 0).
+    pub addr: SocketAddr,
+    token: String,
+    base_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Sandbox {
+    /// Binds `opts.listen`, spawns the server task and returns once it is listening.
+    pub async fn start(opts: Options) -> anyhow::Result<Sandbox> {
+        opts.validate()?;
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} for the sandbox", opts.listen))?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{}", advertised(addr));
+        let token = opts.token.clone().unwrap_or_else(random::token);
+        let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
+        let app = router(shared).into_make_service_with_connect_info::<KillSwitch>();
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server =
+            axum::serve(KillableListener::new(listener), app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+        let task = tokio::spawn(async move { server.await });
+        tracing::debug!(%base_url, "sandbox listening");
+        Ok(Sandbox {
+            addr,
+            token,
+            base_url,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (a loopback address even when listening on all interfaces).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// `{base_url}/v1.0`: the Graph v1.0 root.
+    pub fn graph_url(&self) -> String {
+        format!("{}/v1.0", self.base_url)
+    }
+
+    /// The bearer token the provider routes accept.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// One JSON line for whoever started `credrotate sandbox`: where it is and which token.
+    pub fn ready_line(&self) -> String {
+        serde_json::json!({
+            "base_url": self.base_url(),
+            "graph_v1": self.graph_url(),
+            "token": self.token,
+        })
+        .to_string()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a grace period), then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "sandbox server ended with an error"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "sandbox server task failed"),
+                Err(_) => {
+                    tracing::warn!(
+                        "sandbox: requests still running after the grace period; aborting"
+                    );
+                    task.abort();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Runs a sandbox until SIGINT (Ctrl-C) or SIGTERM, printing [`Sandbox::ready_line`] to stdout
+/// once it listens; for `credrotate sandbox`.
+pub async fn serve_until_signal(opts: Options) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(opts).await?;
+    println!("{}", sandbox.ready_line());
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Provider routes (wrapped by `observe`, with the API fallback) merged with the admin routes.
+fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .merge(graph_v1::routes())
+        .fallback(observe::fallback)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            observe::observe,
+        ));
+    admin::routes().merge(api).with_state(shared)
+}
+
+/// The address clients should use: loopback of the same family when bound to "any".
+fn advertised(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}

@@ -1,0 +1,323 @@
+//! Server-side truth: who exists, each user's current password, resets applied, long-running
+//! operations; plus the handle ([`Shared`]) every route receives.
+//!
+//! Invariants:
+//! - A password changes only through [`Directory::set_password`] (synchronous answers) or when a
+//!   pending operation falls due in [`Directory::apply_due`]; a 4xx/5xx answer never changes one.
+//! - Every access goes through [`Shared::directory`], which applies due operations first, so
+//!   anything observable (poll, verify, stats, another reset) sees them applied, even if the
+//!   client never polls. No timer is needed.
+//! - Operations fall due in acceptance order: their delay is one constant per sandbox and they
+//!   are stamped under the lock, so the pending queue is a FIFO sorted by due time.
+//! - Locks are never nested and never held across an `.await`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::counters::{Counters, InFlight};
+use super::faults::TokenBucket;
+use super::{random, Options};
+
+/// Everything a route handler needs, behind one `Arc`.
+pub(crate) struct Shared {
+    pub(crate) opts: Options,
+    pub(crate) token: String,
+    /// `http://127.0.0.1:PORT`, used to build `Location` and `@odata.context` URLs.
+    pub(crate) base_url: String,
+    started: Instant,
+    directory: Mutex<Directory>,
+    counters: Mutex<Counters>,
+    bucket: Option<Mutex<TokenBucket>>,
+    pub(crate) in_flight: InFlight,
+}
+
+/// A poisoned lock only means another request panicked mid-update; the counters and passwords
+/// are still the best truth we have, so keep serving rather than cascade the panic.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(opts: Options, token: String, base_url: String) -> Self {
+        let now = Instant::now();
+        let directory = Directory::new(opts.users.as_deref(), opts.initial_password.clone());
+        let bucket = opts
+            .faults
+            .throttle
+            .map(|spec| Mutex::new(TokenBucket::new(spec, now)));
+        Shared {
+            opts,
+            token,
+            base_url,
+            started: now,
+            directory: Mutex::new(directory),
+            counters: Mutex::new(Counters::default()),
+            bucket,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// The directory, with every operation that has fallen due already applied.
+    pub(crate) fn directory(&self) -> MutexGuard<'_, Directory> {
+        let mut dir = lock(&self.directory);
+        dir.apply_due(Instant::now());
+        dir
+    }
+
+    pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
+        lock(&self.counters)
+    }
+
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Whole seconds since the sandbox started: the index into the per-second series.
+    pub(crate) fn second_now(&self) -> usize {
+        usize::try_from(self.uptime().as_secs()).unwrap_or(usize::MAX - 1)
+    }
+
+    /// Charges one token to the throttle bucket; `Err(wait)` when it is empty.
+    pub(crate) fn take_token(&self) -> Result<(), Duration> {
+        match &self.bucket {
+            Some(bucket) => lock(bucket).try_take(Instant::now()),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct UserRecord {
+    /// `None` until the first reset, unless `Options::initial_password` was given.
+    password: Option<String>,
+    resets: u64,
+}
+
+/// What became (or will become) of an accepted operation.
+#[derive(Debug)]
+enum Fate {
+    Pending { password: String, fail: bool },
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Operation {
+    user: String,
+    method: String,
+    created: SystemTime,
+    due: Instant,
+    delay: Duration,
+    fate: Fate,
+}
+
+/// A read-only picture of one operation, for the operation resource.
+#[derive(Debug, Clone)]
+pub(crate) struct OperationView {
+    pub(crate) method: String,
+    /// `running`, `succeeded` or `failed`.
+    pub(crate) status: &'static str,
+    pub(crate) created: SystemTime,
+    pub(crate) last_action: SystemTime,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    /// When true only the listed users exist; otherwise any id exists on first use.
+    restricted: bool,
+    initial_password: Option<String>,
+    users: HashMap<String, UserRecord>,
+    operations: HashMap<String, Operation>,
+    pending: VecDeque<String>,
+    resets_total: u64,
+    operations_failed: u64,
+}
+
+impl Directory {
+    fn new(users: Option<&[String]>, initial_password: Option<String>) -> Self {
+        let mut dir = Directory {
+            restricted: users.is_some(),
+            initial_password,
+            ..Directory::default()
+        };
+        for user in users.unwrap_or_default() {
+            dir.users.insert(user.clone(), dir.fresh_record());
+        }
+        dir
+    }
+
+    fn fresh_record(&self) -> UserRecord {
+        UserRecord {
+            password: self.initial_password.clone(),
+            resets: 0,
+        }
+    }
+
+    pub(crate) fn exists(&self, user: &str) -> bool {
+        !self.restricted || self.users.contains_key(user)
+    }
+
+    /// Sets `user`'s password now and counts one applied reset. Callers check `exists` first.
+    pub(crate) fn set_password(&mut self, user: &str, password: String) {
+        if !self.users.contains_key(user) {
+            let record = self.fresh_record();
+            self.users.insert(user.to_owned(), record);
+        }
+        if let Some(record) = self.users.get_mut(user) {
+            record.password = Some(password);
+            record.resets += 1;
+            self.resets_total += 1;
+        }
+    }
+
+    /// Records an accepted reset that takes effect after `delay` (or fails then, if `fail`).
+    /// Returns the operation id.
+    pub(crate) fn accept(
+        &mut self,
+        user: &str,
+        method: &str,
+        password: String,
+        delay: Duration,
+        fail: bool,
+    ) -> String {
+        let id = random::guid();
+        let op = Operation {
+            user: user.to_owned(),
+            method: method.to_owned(),
+            created: SystemTime::now(),
+            due: Instant::now() + delay,
+            delay,
+            fate: Fate::Pending { password, fail },
+        };
+        self.operations.insert(id.clone(), op);
+        self.pending.push_back(id.clone());
+        id
+    }
+
+    /// Completes every pending operation whose time has come, in acceptance order.
+    fn apply_due(&mut self, now: Instant) {
+        while let Some(id) = self.pending.front() {
+            let Some(op) = self.operations.get_mut(id) else {
+                self.pending.pop_front();
+                continue;
+            };
+            if op.due > now {
+                break;
+            }
+            let fate = std::mem::replace(&mut op.fate, Fate::Succeeded);
+            let user = op.user.clone();
+            match fate {
+                Fate::Pending { fail: true, .. } => {
+                    op.fate = Fate::Failed;
+                    self.operations_failed += 1;
+                }
+                Fate::Pending { password, .. } => self.set_password(&user, password),
+                done => op.fate = done,
+            }
+            self.pending.pop_front();
+        }
+    }
+
+    /// The operation `id` if it belongs to `user`.
+    pub(crate) fn operation(&self, user: &str, id: &str) -> Option<OperationView> {
+        let op = self.operations.get(id).filter(|op| op.user == user)?;
+        let (status, last_action) = match op.fate {
+            Fate::Pending { .. } => ("running", op.created),
+            Fate::Succeeded => ("succeeded", op.created + op.delay),
+            Fate::Failed => ("failed", op.created + op.delay),
+        };
+        Some(OperationView {
+            method: op.method.clone(),
+            status,
+            created: op.created,
+            last_action,
+        })
+    }
+
+    /// Would signing in as `user` with `password` succeed now?
+    pub(crate) fn password_matches(&self, user: &str, password: &str) -> bool {
+        let current = match self.users.get(user) {
+            Some(record) => record.password.as_deref(),
+            // Unlisted users of an unrestricted sandbox exist with the initial password.
+            None if !self.restricted => self.initial_password.as_deref(),
+            None => None,
+        };
+        current == Some(password)
+    }
+
+    pub(crate) fn resets_total(&self) -> u64 {
+        self.resets_total
+    }
+
+    pub(crate) fn resets_per_user(&self) -> BTreeMap<&str, u64> {
+        self.users
+            .iter()
+            .filter(|(_, r)| r.resets > 0)
+            .map(|(user, r)| (user.as_str(), r.resets))
+            .collect()
+    }
+
+    pub(crate) fn operations_pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub(crate) fn operations_failed(&self) -> u64 {
+        self.operations_failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(users: &[&str]) -> Directory {
+        let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+        Directory::new(Some(&users), Some("initial".into()))
+    }
+
+    #[test]
+    fn operations_apply_in_order_when_due() {
+        let mut dir = listed(&["alice"]);
+        let t0 = Instant::now();
+        let d = Duration::from_secs(60);
+        let first = dir.accept("alice", "m", "one".into(), d, false);
+        dir.accept("alice", "m", "two".into(), d, false);
+        dir.apply_due(t0);
+        assert!(dir.password_matches("alice", "initial"));
+        assert_eq!(dir.operation("alice", &first).unwrap().status, "running");
+        dir.apply_due(t0 + Duration::from_secs(120));
+        assert!(dir.password_matches("alice", "two"));
+        assert_eq!(dir.operation("alice", &first).unwrap().status, "succeeded");
+        assert_eq!(dir.resets_total(), 2);
+        assert_eq!(dir.operations_pending(), 0);
+    }
+
+    #[test]
+    fn failed_operations_leave_the_password() {
+        let mut dir = listed(&["alice"]);
+        let id = dir.accept("alice", "m", "new".into(), Duration::ZERO, true);
+        dir.apply_due(Instant::now() + Duration::from_millis(1));
+        assert!(dir.password_matches("alice", "initial"));
+        assert_eq!(dir.operation("alice", &id).unwrap().status, "failed");
+        assert_eq!((dir.resets_total(), dir.operations_failed()), (0, 1));
+    }
+
+    #[test]
+    fn operations_are_scoped_to_their_user() {
+        let mut dir = listed(&["alice", "bob"]);
+        let id = dir.accept("alice", "m", "x".into(), Duration::ZERO, false);
+        assert!(dir.operation("bob", &id).is_none());
+        assert!(dir.operation("alice", "nope").is_none());
+    }
+
+    #[test]
+    fn restricted_and_open_directories() {
+        let dir = listed(&["alice"]);
+        assert!(dir.exists("alice") && !dir.exists("mallory"));
+        assert!(!dir.password_matches("mallory", "initial"));
+        let open = Directory::new(None, None);
+        assert!(open.exists("anyone"));
+        assert!(!open.password_matches("anyone", ""));
+    }
+}
