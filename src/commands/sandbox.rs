@@ -10,6 +10,8 @@ pub struct SandboxCommand {
 }
 
 pub async fn serve(cmd: SandboxCommand) -> Result<Exit, Fatal> {
-    crate::sandbox::serve_until_signal(cmd.options).await.usage()?;
+    crate::sandbox::serve_until_signal(cmd.options)
+        .await
+        .usage()?;
     Ok(Exit::Success)
 }
