@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod journal;
 pub mod logging;
 pub mod manifest;
 pub mod outcome;

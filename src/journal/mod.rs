@@ -1,0 +1,140 @@
+//! The write-ahead journal: the crash-safety protocol of DESIGN.md section 4.
+//!
+//! A run's output folder `DIR` holds three files owned by this module:
+//! - `journal.jsonl`: one JSON record per line ([`Record`]), append-only. The first line is the
+//!   [`Header`]; then [`SessionRecord`]s (one per process start), [`Intent`]s (durable *before* a
+//!   request leaves), [`OutcomeRecord`]s (after the provider answered) and [`EndRecord`]s.
+//! - `journal.key`: the run's ephemeral age X25519 identity ([`RunKey`]), mode 0600, so a resuming
+//!   process can read back the passwords it sealed. Removed once a run completes.
+//! - `run.lock`: the pid of the process working on `DIR` ([`RunLock`]).
+//!
+//! Invariants:
+//! - No password is ever written in the clear, except in plaintext mode (the operator chose
+//!   `--export-plaintext` and gave no recipient; the header says so). Otherwise every password in
+//!   the journal is an armored age file encrypted to every export recipient plus the run key
+//!   ([`Sealer`]), so `age -d` with an operator key decrypts it too.
+//! - [`JournalWriter::intent`] resolves only once its record is on disk (fsync'd when asked);
+//!   many concurrent intents share one fsync (group commit). An I/O error reaches every waiting
+//!   caller and every later call: a record is never dropped silently.
+//! - A torn last line (a crash mid-write) is ignored when reading and cut off before appending;
+//!   damage anywhere else is an error naming the line.
+//!
+//! The pipeline wires these pieces together; this module knows nothing of providers or HTTP.
+
+mod key;
+mod lock;
+mod reader;
+mod record;
+mod seal;
+mod state;
+mod writer;
+
+pub use key::RunKey;
+pub use lock::{LockError, RunLock};
+pub use reader::{read_journal, JournalContents};
+pub use record::{
+    EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord, OutcomeStatus, Record,
+    SessionCommand, SessionRecord, JOURNAL_VERSION,
+};
+pub use seal::{Opener, Sealer};
+pub use state::{JournalState, RowState};
+pub use writer::JournalWriter;
+
+/// The journal's file name inside the output folder.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// The run key's file name inside the output folder.
+pub const KEY_FILE: &str = "journal.key";
+/// The lock's file name inside the output folder.
+pub const LOCK_FILE: &str = "run.lock";
+
+/// Makes a directory entry (a created, renamed or removed file) durable.
+fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{secret, ExposeSecret};
+
+    fn header(run_recipient: String, recipients: Vec<String>) -> Header {
+        Header {
+            version: JOURNAL_VERSION,
+            created_at: crate::outcome::timestamp(std::time::SystemTime::now()),
+            manifest: ManifestInfo {
+                path: "users.csv".into(),
+                sha256: "00".repeat(32),
+                rows: 2,
+            },
+            config: serde_json::json!({}),
+            recipients,
+            plaintext: false,
+            run_recipient,
+        }
+    }
+
+    fn intent(session: u32, row: u64, password: Option<String>) -> Intent {
+        Intent {
+            session,
+            row,
+            provider: "graph".into(),
+            user: format!("u{row}"),
+            method: "password".into(),
+            attempt: 1,
+            at: "t".into(),
+            password,
+        }
+    }
+
+    #[test]
+    fn shareable_across_tasks() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<JournalWriter>();
+        send_sync::<Sealer>();
+        send_sync::<Opener>();
+        send_sync::<RunKey>();
+    }
+
+    /// A run crashes with one request in flight; a resume reads back every candidate password.
+    #[tokio::test]
+    async fn crash_and_resume_recovers_every_candidate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let operator = age::x25519::Identity::generate();
+        let key = RunKey::create(dir.path()).expect("key");
+        let h = header(key.public(), vec![operator.to_public().to_string()]);
+        let sealer = Sealer::for_header(&h).expect("sealer");
+        let w = JournalWriter::create(dir.path(), &h, true).expect("journal");
+        let first = sealer.seal(&secret("first-Pw-1".into())).expect("seal");
+        w.intent(intent(1, 1, Some(first))).await.expect("intent");
+        w.close().await.expect("closed (the process then dies)");
+
+        let contents = read_journal(dir.path()).expect("reads");
+        let state = JournalState::from(&contents);
+        assert_eq!(
+            state.rows_uncertain().into_iter().collect::<Vec<_>>(),
+            vec![1]
+        );
+        let w = JournalWriter::append(dir.path(), true).expect("appends");
+        let second = sealer.seal(&secret("second-Pw-2".into())).expect("seal");
+        w.intent(intent(state.next_session(), 1, Some(second)))
+            .await
+            .expect("intent");
+        w.close().await.expect("closed");
+
+        let state = JournalState::from(&read_journal(dir.path()).expect("reads"));
+        let row = state.rows.get(&1).expect("row 1");
+        let opener = RunKey::load(dir.path()).expect("key").opener();
+        let opened: Vec<String> = row
+            .candidates
+            .iter()
+            .map(|c| opener.open(c).expect("opens").expose_secret().to_owned())
+            .collect();
+        assert_eq!(opened, ["first-Pw-1", "second-Pw-2"]);
+        let by_operator = Opener::new(operator)
+            .open(&row.candidates[1])
+            .expect("opens");
+        assert_eq!(by_operator.expose_secret(), "second-Pw-2");
+        let raw = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).expect("raw");
+        assert!(!raw.contains("first-Pw-1") && !raw.contains("second-Pw-2"));
+    }
+}

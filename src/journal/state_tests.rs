@@ -1,0 +1,164 @@
+//! Tests of the journal state: how records settle each row.
+
+use super::*;
+use crate::journal::record::tests::{header, intent, outcome};
+use crate::journal::record::{EndRecord, SessionCommand, SessionRecord};
+use crate::outcome::Status;
+
+fn session(n: u32) -> Record {
+    Record::Session(SessionRecord {
+        session: n,
+        pid: 100 + n,
+        started_at: "t".into(),
+        command: if n == 1 {
+            SessionCommand::Run
+        } else {
+            SessionCommand::Resume
+        },
+    })
+}
+
+fn state(records: Vec<Record>) -> JournalState {
+    JournalState::from(&JournalContents {
+        header: header(),
+        records,
+        torn: false,
+    })
+}
+
+fn row(s: &JournalState, n: u64) -> &RowState {
+    s.rows.get(&n).expect("row present")
+}
+
+#[test]
+fn succeeded_row_confirms_its_intent_password() {
+    let s = state(vec![
+        session(1),
+        Record::Intent(intent(1, 1, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 1, 1, OutcomeStatus::Retry))),
+        Record::Intent(intent(1, 1, 2, Some("B"))),
+        Record::Outcome(Box::new(outcome(1, 1, 2, OutcomeStatus::Succeeded))),
+    ]);
+    let r = row(&s, 1);
+    assert!(!r.uncertain() && r.succeeded());
+    assert_eq!((r.attempts, r.sessions, r.candidates.len()), (2, 1, 2));
+    assert_eq!(r.confirmed_password(), Some("B"));
+    assert_eq!(r.report.as_ref().map(|r| r.status), Some(Status::Succeeded));
+    assert_eq!(r.user, "user1@example.com");
+    assert_eq!(s.rows_succeeded(), BTreeSet::from([1]));
+}
+
+#[test]
+fn failed_row_is_settled_without_confirmation() {
+    let s = state(vec![
+        session(1),
+        Record::Intent(intent(1, 2, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 2, 1, OutcomeStatus::Failed))),
+    ]);
+    let r = row(&s, 2);
+    assert!(!r.uncertain() && !r.succeeded());
+    assert_eq!(
+        (r.confirmed, r.final_status),
+        (None, Some(OutcomeStatus::Failed))
+    );
+    assert_eq!(r.report.as_ref().map(|r| r.status), Some(Status::Failed));
+    assert_eq!(
+        s.counts(),
+        Counts {
+            rows: 1,
+            succeeded: 0,
+            failed: 1,
+            uncertain: 0
+        }
+    );
+}
+
+#[test]
+fn unanswered_intents_across_sessions_keep_every_candidate() {
+    let s = state(vec![
+        session(1),
+        Record::Intent(intent(1, 3, 1, Some("A"))),
+        session(2),
+        Record::Intent(intent(2, 3, 1, Some("B"))),
+        Record::Intent(intent(2, 4, 1, Some("C"))),
+        Record::Outcome(Box::new(outcome(2, 4, 1, OutcomeStatus::Retry))),
+    ]);
+    let r = row(&s, 3);
+    assert!(r.uncertain() && !r.succeeded());
+    assert_eq!(r.candidates, vec!["A".to_owned(), "B".to_owned()]);
+    assert_eq!((r.attempts, r.sessions, r.confirmed), (2, 2, None));
+    assert_eq!(r.unanswered, BTreeSet::from([(1, 1), (2, 1)]));
+    assert!(
+        row(&s, 4).uncertain(),
+        "a retry without a final outcome is uncertain"
+    );
+    assert_eq!(s.rows_uncertain(), BTreeSet::from([3, 4]));
+    assert_eq!((s.sessions, s.next_session(), s.last_end), (2, 3, None));
+    assert!(
+        !format!("{r:?}").contains("\"A\""),
+        "Debug shows no sealed text"
+    );
+}
+
+#[test]
+fn a_later_success_settles_earlier_unanswered_intents() {
+    let s = state(vec![
+        Record::Intent(intent(1, 5, 1, Some("A"))),
+        Record::Intent(intent(2, 5, 1, Some("A"))),
+        Record::Intent(intent(2, 5, 2, Some("B"))),
+        Record::Outcome(Box::new(outcome(2, 5, 2, OutcomeStatus::Succeeded))),
+    ]);
+    let r = row(&s, 5);
+    assert!(r.succeeded() && r.unanswered.is_empty());
+    assert_eq!(
+        r.candidates,
+        vec!["A".to_owned(), "B".to_owned()],
+        "deduplicated"
+    );
+    assert_eq!(r.confirmed_password(), Some("B"));
+}
+
+#[test]
+fn server_generated_password_is_confirmed() {
+    let mut done = outcome(1, 6, 1, OutcomeStatus::Succeeded);
+    done.password = Some("SERVER".into());
+    let s = state(vec![
+        Record::Intent(intent(1, 6, 1, None)),
+        Record::Outcome(Box::new(done)),
+    ]);
+    let r = row(&s, 6);
+    assert!(r.succeeded());
+    assert_eq!(r.candidates, vec!["SERVER".to_owned()]);
+    assert_eq!(r.confirmed_password(), Some("SERVER"));
+}
+
+#[test]
+fn retrying_a_failed_row_reopens_it() {
+    let s = state(vec![
+        Record::Intent(intent(1, 7, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 7, 1, OutcomeStatus::Failed))),
+        Record::Intent(intent(2, 7, 1, Some("B"))),
+    ]);
+    let r = row(&s, 7);
+    assert!(r.uncertain());
+    assert_eq!((r.report.as_ref(), r.final_status), (None, None));
+}
+
+#[test]
+fn last_end_and_next_session() {
+    let end = |session, reason| {
+        Record::End(EndRecord {
+            session,
+            at: "t".into(),
+            reason,
+        })
+    };
+    let s = state(vec![session(1), end(1, EndReason::Interrupted)]);
+    assert_eq!(
+        (s.last_end, s.next_session()),
+        (Some(EndReason::Interrupted), 2)
+    );
+    let s = state(vec![session(1), end(1, EndReason::Interrupted), session(2)]);
+    assert_eq!((s.last_end, s.next_session()), (None, 3));
+    assert_eq!(state(vec![]).next_session(), 1);
+}

@@ -1,0 +1,308 @@
+//! Appending to `journal.jsonl` with group commit.
+//!
+//! One background thread owns the file. Callers serialise their record and queue the line; the
+//! thread takes everything queued so far, writes it in one go, calls `sync_data` once for the
+//! whole batch (when fsync is on) and only then acknowledges each line. So an `intent` resolves
+//! once it is durable, and 64 workers waiting on intents share a handful of fsyncs.
+//!
+//! Invariants: lines reach the file in queue order; a failed write or sync is sticky: every
+//! waiting caller and every later call gets the error, and nothing more is written (a line is
+//! never dropped silently). After `close`, every call fails.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::sync::oneshot;
+
+use super::record::{Header, Intent, OutcomeRecord, Record};
+use super::{reader, sync_dir, JOURNAL_FILE};
+
+/// Most messages taken per batch, so acknowledgements are not held back by an endless queue.
+const MAX_BATCH: usize = 4096;
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+enum Msg {
+    Line { bytes: Vec<u8>, ack: Option<Ack> },
+    Flush(Ack),
+    Close(Ack),
+}
+
+/// State shared by the callers and the writer thread.
+struct Shared {
+    path: PathBuf,
+    /// `None` once closed. The lock orders `close` after every line queued before it.
+    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    /// The first I/O error; once set, nothing more is written.
+    failure: OnceLock<String>,
+    batches: AtomicU64,
+}
+
+/// The journal's appender: cheap to clone, shared by every worker.
+#[derive(Clone)]
+pub struct JournalWriter {
+    shared: Arc<Shared>,
+}
+
+impl JournalWriter {
+    /// Starts `DIR/journal.jsonl` with `header` (durable on return); fails if the file exists.
+    pub fn create(dir: &Path, header: &Header, fsync: bool) -> Result<JournalWriter> {
+        let path = dir.join(JOURNAL_FILE);
+        let open = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        let mut file = match open {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => bail!(
+                "{} already exists (hint: continue that run with `credrotate resume --out {}`, or choose a new --out folder)",
+                path.display(),
+                dir.display()
+            ),
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        };
+        file.write_all(&encode(&Record::Header(header.clone()))?)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| sync_dir(dir))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        JournalWriter::spawn(file, path, fsync)
+    }
+
+    /// Opens an existing journal for more records (resume), first cutting off a torn last line.
+    pub fn append(dir: &Path, fsync: bool) -> Result<JournalWriter> {
+        let path = dir.join(JOURNAL_FILE);
+        let scan = reader::scan(&path)?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {} for writing", path.display()))?;
+        repair(&mut file, &scan, &path)
+            .with_context(|| format!("cannot repair {}", path.display()))?;
+        JournalWriter::spawn(file, path, fsync)
+    }
+
+    /// Starts the writer thread on an open file.
+    fn spawn(file: File, path: PathBuf, fsync: bool) -> Result<JournalWriter> {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            path,
+            tx: Mutex::new(Some(tx)),
+            failure: OnceLock::new(),
+            batches: AtomicU64::new(0),
+        });
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || write_loop(file, &rx, fsync, &thread_shared))
+            .context("cannot start the journal writer thread")?;
+        Ok(JournalWriter { shared })
+    }
+
+    /// Appends an intent and resolves once it is durable: only then may the request leave.
+    /// Dropping the future after it was first polled still writes the record (the row then
+    /// reads as uncertain, which is safe).
+    pub async fn intent(&self, rec: Intent) -> Result<()> {
+        self.record_durable(Record::Intent(rec)).await
+    }
+
+    /// Queues an outcome; it becomes durable with the next batch (see [`JournalWriter::flush`]).
+    pub fn outcome(&self, rec: OutcomeRecord) -> Result<()> {
+        self.record(Record::Outcome(Box::new(rec)))
+    }
+
+    /// Queues any record without waiting.
+    pub fn record(&self, rec: Record) -> Result<()> {
+        let bytes = encode_appended(&rec)?;
+        self.send(Msg::Line { bytes, ack: None })
+    }
+
+    /// Appends any record and resolves once it is durable.
+    pub async fn record_durable(&self, rec: Record) -> Result<()> {
+        let bytes = encode_appended(&rec)?;
+        let (ack, done) = oneshot::channel();
+        self.send(Msg::Line {
+            bytes,
+            ack: Some(ack),
+        })?;
+        self.wait(done).await
+    }
+
+    /// Resolves once everything queued before it is durable.
+    pub async fn flush(&self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.send(Msg::Flush(ack))?;
+        self.wait(done).await
+    }
+
+    /// Makes everything queued durable and stops the writer; later calls on any clone fail.
+    pub async fn close(self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        {
+            let mut tx = self
+                .shared
+                .tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let sender = tx.take().ok_or_else(|| self.closed())?;
+            sender.send(Msg::Close(ack)).map_err(|_| self.stopped())?;
+        }
+        self.wait(done).await
+    }
+
+    /// How many batches were written so far (one `sync_data` each when fsync is on).
+    pub fn batches(&self) -> u64 {
+        self.shared.batches.load(Ordering::Relaxed)
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    fn send(&self, msg: Msg) -> Result<()> {
+        let tx = self
+            .shared
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(failure) = self.shared.failure.get() {
+            return Err(anyhow!("{failure}"));
+        }
+        let sender = tx.as_ref().ok_or_else(|| self.closed())?;
+        sender.send(msg).map_err(|_| self.stopped())
+    }
+
+    async fn wait(&self, done: oneshot::Receiver<Result<(), String>>) -> Result<()> {
+        match done.await {
+            Ok(result) => result.map_err(|failure| anyhow!("{failure}")),
+            Err(_) => Err(self.stopped()),
+        }
+    }
+
+    fn closed(&self) -> anyhow::Error {
+        anyhow!(
+            "the journal {} is already closed",
+            self.shared.path.display()
+        )
+    }
+
+    fn stopped(&self) -> anyhow::Error {
+        let path = self.shared.path.display();
+        anyhow!("the journal writer for {path} stopped unexpectedly; records may be missing")
+    }
+}
+
+/// Cuts what follows the last valid line and ends that line, so appends start on a fresh line.
+fn repair(file: &mut File, scan: &reader::Scan, path: &Path) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == scan.valid_len && !scan.needs_newline {
+        return Ok(());
+    }
+    if len != scan.valid_len {
+        let cut = len.saturating_sub(scan.valid_len);
+        tracing::warn!(journal = %path.display(), "cutting {cut} bytes of a torn last line");
+        file.set_len(scan.valid_len)?;
+    }
+    if scan.needs_newline {
+        file.write_all(b"\n")?;
+    }
+    file.sync_all()
+}
+
+/// A record after the header: anything but a second header.
+fn encode_appended(rec: &Record) -> Result<Vec<u8>> {
+    if matches!(rec, Record::Header(_)) {
+        bail!("a journal has one header, written by JournalWriter::create");
+    }
+    encode(rec)
+}
+
+/// One JSON line, newline included.
+fn encode(rec: &Record) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec(rec).context("cannot serialise a journal record")?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// The writer thread: batch, write, sync once, acknowledge; until closed or every writer dropped.
+fn write_loop(mut file: File, rx: &mpsc::Receiver<Msg>, fsync: bool, shared: &Shared) {
+    let (acks, result) = loop {
+        let Ok(first) = rx.recv() else { return };
+        let mut buf = Vec::new();
+        let mut acks = Vec::new();
+        let mut closing = take(first, &mut buf, &mut acks);
+        let mut taken = 1;
+        while !closing && taken < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => closing = take(msg, &mut buf, &mut acks),
+                Err(_) => break,
+            }
+            taken += 1;
+        }
+        let result = commit(&mut file, &buf, fsync, shared);
+        if closing {
+            break (acks, result);
+        }
+        acknowledge(acks, &result);
+    };
+    drop(file);
+    acknowledge(acks, &result);
+}
+
+fn acknowledge(acks: Vec<Ack>, result: &Result<(), String>) {
+    for ack in acks {
+        // A caller that stopped waiting no longer needs the answer.
+        let _ = ack.send(result.clone());
+    }
+}
+
+/// Adds `msg` to the batch; true when it asks to close.
+fn take(msg: Msg, buf: &mut Vec<u8>, acks: &mut Vec<Ack>) -> bool {
+    match msg {
+        Msg::Line { bytes, ack } => {
+            buf.extend_from_slice(&bytes);
+            acks.extend(ack);
+            false
+        }
+        Msg::Flush(ack) => {
+            acks.push(ack);
+            false
+        }
+        Msg::Close(ack) => {
+            acks.push(ack);
+            true
+        }
+    }
+}
+
+/// Writes and syncs one batch, or reports the sticky failure.
+fn commit(file: &mut File, buf: &[u8], fsync: bool, shared: &Shared) -> Result<(), String> {
+    if let Some(failure) = shared.failure.get() {
+        return Err(failure.clone());
+    }
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let written = file
+        .write_all(buf)
+        .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
+    shared.batches.fetch_add(1, Ordering::Relaxed);
+    written.map_err(|e| {
+        let failure = format!(
+            "cannot write the journal {}: {e} (hint: check the space and health of that filesystem; the run stops here and can be resumed)",
+            shared.path.display()
+        );
+        tracing::error!("{failure}");
+        shared.failure.get_or_init(|| failure).clone()
+    })
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -1,0 +1,147 @@
+//! Tests of the journal writer: durability order, group commit, sticky errors, append repair.
+
+use super::*;
+use crate::journal::read_journal;
+use crate::journal::record::tests::{header, intent, outcome};
+use crate::journal::record::{EndReason, EndRecord, OutcomeStatus};
+
+fn lines(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join(JOURNAL_FILE))
+        .expect("reads")
+        .lines()
+        .count()
+}
+
+#[tokio::test]
+async fn writes_records_in_order_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), true).expect("created");
+    assert!(JournalWriter::create(dir.path(), &header(), true).is_err());
+    assert!(
+        w.record(Record::Header(header())).is_err(),
+        "one header only"
+    );
+    w.intent(intent(1, 1, 1, Some("sealed")))
+        .await
+        .expect("intent");
+    w.outcome(outcome(1, 1, 1, OutcomeStatus::Succeeded))
+        .expect("queued");
+    w.flush().await.expect("flushed");
+    assert_eq!(lines(dir.path()), 3, "flush makes queued outcomes durable");
+    w.record(Record::End(EndRecord {
+        session: 1,
+        at: "t".into(),
+        reason: EndReason::Completed,
+    }))
+    .expect("queued");
+    let other = w.clone();
+    w.close().await.expect("closed");
+    let c = read_journal(dir.path()).expect("reads");
+    assert_eq!((c.header, c.records.len(), c.torn), (header(), 3, false));
+    assert!(matches!(c.records[0], Record::Intent(_)) && matches!(c.records[2], Record::End(_)));
+    assert!(
+        other
+            .outcome(outcome(1, 2, 1, OutcomeStatus::Failed))
+            .is_err(),
+        "closed for every clone"
+    );
+    assert!(other.flush().await.is_err());
+    let mode =
+        std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(other.path()).expect("meta"));
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_intents_share_fsyncs() {
+    const N: u64 = 128;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), true).expect("created");
+    let tasks: Vec<_> = (0..N)
+        .map(|row| {
+            let w = w.clone();
+            tokio::spawn(async move { w.intent(intent(1, row, 1, Some("sealed"))).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("acknowledged");
+    }
+    let batches = w.batches();
+    eprintln!("{N} concurrent intents took {batches} fsync batches");
+    assert!(batches < N, "{N} intents took {batches} fsync batches");
+    w.close().await.expect("closed");
+    assert_eq!(lines(dir.path()), N as usize + 1);
+}
+
+#[tokio::test]
+async fn io_errors_reach_waiters_and_later_calls() {
+    let full = OpenOptions::new()
+        .append(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let w = JournalWriter::spawn(full, PathBuf::from("/dev/full"), true).expect("spawned");
+    w.outcome(outcome(1, 1, 1, OutcomeStatus::Succeeded))
+        .expect("queued before the failure");
+    let err = w
+        .intent(intent(1, 2, 1, None))
+        .await
+        .expect_err("disk full");
+    assert!(
+        format!("{err:#}").contains("cannot write the journal"),
+        "{err:#}"
+    );
+    assert!(w.outcome(outcome(1, 2, 1, OutcomeStatus::Failed)).is_err());
+    assert!(w.flush().await.is_err());
+    assert!(w.close().await.is_err());
+}
+
+#[tokio::test]
+async fn dropping_every_writer_still_writes_queued_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), false).expect("created");
+    w.outcome(outcome(1, 1, 1, OutcomeStatus::Retry))
+        .expect("queued");
+    drop(w);
+    for _ in 0..200 {
+        if lines(dir.path()) == 2 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the queued outcome never reached the file");
+}
+
+#[tokio::test]
+async fn append_after_torn_line_yields_valid_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), true).expect("created");
+    w.intent(intent(1, 1, 1, Some("a"))).await.expect("intent");
+    w.close().await.expect("closed");
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+    f.write_all(b"{\"type\":\"outcome\",\"sess").expect("tear");
+    drop(f);
+    assert!(read_journal(dir.path()).expect("reads").torn);
+
+    let w = JournalWriter::append(dir.path(), true).expect("appends");
+    w.intent(intent(2, 1, 1, Some("b"))).await.expect("intent");
+    w.close().await.expect("closed");
+    let c = read_journal(dir.path()).expect("reads");
+    assert_eq!((c.records.len(), c.torn), (2, false));
+}
+
+#[tokio::test]
+async fn append_adds_a_missing_newline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), false).expect("created");
+    w.intent(intent(1, 1, 1, None)).await.expect("intent");
+    w.close().await.expect("closed");
+    let path = dir.path().join(JOURNAL_FILE);
+    let text = std::fs::read_to_string(&path).expect("reads");
+    std::fs::write(&path, text.trim_end()).expect("drop the newline");
+
+    let w = JournalWriter::append(dir.path(), false).expect("appends");
+    w.intent(intent(2, 1, 1, None)).await.expect("intent");
+    w.close().await.expect("closed");
+    let c = read_journal(dir.path()).expect("reads");
+    assert_eq!((c.records.len(), c.torn), (2, false));
+}
