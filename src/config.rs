@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::auth::{Credential, CredentialSource};
+use crate::auth::{AuthSection, Credential};
 use crate::password::{Generate, Policy};
 use crate::pipeline::limiter::Rate;
 
@@ -71,6 +71,8 @@ pub struct ProviderSection {
     pub token_file: Option<PathBuf>,
     /// Environment variable holding the bearer token (default `CREDROTATE_TOKEN`).
     pub token_env: Option<String>,
+    /// `[providers.NAME.auth]`: the full credential table (instead of token_file/token_env).
+    pub auth: Option<AuthSection>,
     pub rate: Option<String>,
     pub burst: Option<u32>,
     pub concurrency: Option<usize>,
@@ -189,7 +191,7 @@ impl Config {
                 let v = serde_json::json!({
                     "kind": p.kind,
                     "base_url": p.base_url.as_str(),
-                    "credential": p.credential.source.describe(),
+                    "credential": p.credential.describe(),
                     "rate": p.rate.to_string(),
                     "burst": p.burst,
                     "concurrency": p.concurrency,
@@ -227,8 +229,12 @@ fn provider_from(
     o: &Overrides,
 ) -> Result<ProviderConfig> {
     let base_url = check_base_url(&s.base_url)?;
-    let source = CredentialSource::bearer(s.token_file, s.token_env);
-    let credential = source.load()?;
+    let auth = match (s.auth, s.token_file.is_some() || s.token_env.is_some()) {
+        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
+        (Some(auth), false) => auth,
+        (None, _) => AuthSection::bearer(s.token_file, s.token_env),
+    };
+    let credential = auth.load()?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
         (None, Some(text)) => text.parse().context("rate")?,

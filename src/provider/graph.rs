@@ -67,16 +67,40 @@ impl Graph {
             Some(p) => json!({ "newPassword": p.expose_secret() }),
             None => json!({}),
         };
-        let request = self.credential.apply(self.client.post(url)).json(&body);
-        let response = match request.send().await {
+        let response = match self.send(self.client.post(url).json(&body)).await {
             Ok(r) => r,
-            Err(e) => return failure_from_error(e),
+            Err(a) => return a,
         };
         match response.status() {
             StatusCode::ACCEPTED => self.accepted(response).await,
             StatusCode::OK | StatusCode::NO_CONTENT => self.done(response).await,
             _ => failure(response).await,
         }
+    }
+
+    /// Signs and sends a request; on a 401 asks the credential for a fresh token and sends once more.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Attempt> {
+        let retry = request.try_clone();
+        let response = self.signed(request).await?;
+        if response.status() != StatusCode::UNAUTHORIZED || !self.credential.on_unauthorized().await
+        {
+            return Ok(response);
+        }
+        match retry {
+            Some(again) => self.signed(again).await,
+            None => Ok(response),
+        }
+    }
+
+    async fn signed(&self, request: reqwest::RequestBuilder) -> Result<Response, Attempt> {
+        let request = self.credential.apply(request).await.map_err(|e| {
+            Attempt::Permanent(Failure {
+                code: "credential".into(),
+                message: format!("{e:#}"),
+                ..Failure::default()
+            })
+        })?;
+        request.send().await.map_err(failure_from_error)
     }
 
     fn reset_url(&self, user: &str, method: &str) -> Url {
@@ -198,18 +222,14 @@ impl Graph {
             }
             tokio::time::sleep(wait).await;
             interval = (interval * 2).min(self.polling.max_interval);
-            let response = match self
-                .credential
-                .apply(self.client.get(url.clone()))
-                .send()
-                .await
-            {
+            let response = match self.send(self.client.get(url.clone())).await {
                 Ok(r) => r,
                 // A lost poll says nothing about the operation: poll again until the deadline.
-                Err(_) => {
+                Err(Attempt::Transient { .. }) => {
                     wait = interval;
                     continue;
                 }
+                Err(a) => return Err(a),
             };
             let status = response.status();
             let hinted = retry_after(response.headers());
