@@ -16,7 +16,7 @@ use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, Overrides};
 use crate::journal::{
     Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer, SessionCommand,
-    SessionRecord, JOURNAL_FILE, JOURNAL_VERSION,
+    SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
 };
 use crate::manifest::{self, Format, ManifestError, Plan};
 use crate::outcome::{timestamp, RowResult};
@@ -84,6 +84,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         return dry_run(&opts, &config, rows, lanes).await;
     }
     let lock = RunLock::acquire(&opts.out).usage()?;
+    discard_orphan_key(&opts.out).usage()?;
     let key = RunKey::create(&opts.out).usage()?;
     let header = header(&opts, &config, &plan, &recipients, &key).usage()?;
     let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
@@ -104,6 +105,17 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         grace: opts.grace,
     };
     drive(session).await
+}
+
+/// A run key without a journal is left by a run killed before its journal existed: no intent
+/// was written, so the key protects nothing and would only block this run. (Called under the lock,
+/// after `check_out_dir` saw no journal.)
+fn discard_orphan_key(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(KEY_FILE).exists() && !dir.join(JOURNAL_FILE).exists() {
+        tracing::warn!("removing a run key left by a run that stopped before writing its journal");
+        RunKey::remove(dir)?;
+    }
+    Ok(())
 }
 
 /// The pipeline settings of a run or resume.
