@@ -356,3 +356,36 @@ async fn a_panicking_row_fails_alone() {
     assert_eq!(failed[0]["row"], 7);
     assert_eq!(failed[0]["error_code"], "internal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_torn_mid_record_is_read_up_to_its_last_whole_record() {
+    let env = Env::start(slow()).await;
+    let (manifest, config) = (env.users_csv(150), env.config("", ""));
+    let (out, recipient) = (env.path("out"), env.recipient());
+    let args = run_args(
+        &env,
+        manifest.to_str().unwrap(),
+        config.to_str().unwrap(),
+        out.to_str().unwrap(),
+        &recipient,
+    );
+    let mut child = spawn(&env, &args);
+    wait_for_journal(&env, 30).await;
+    child.kill().await.unwrap();
+    // A crash while writing: the last record is cut in half.
+    let journal = out.join("journal.jsonl");
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, &lines[..lines.len() - 40]).unwrap();
+
+    let report = env
+        .credrotate(&["report", "--out", out.to_str().unwrap()], &[])
+        .await;
+    assert_exit(&report, 1);
+    assert!(
+        text(&report.stderr).contains("torn last line"),
+        "{}",
+        text(&report.stderr)
+    );
+    assert_exit(&resume(&env).await, 0);
+    assert_complete_and_verified(&env, 150).await;
+}
