@@ -23,6 +23,9 @@ use crate::pipeline::{Backoff, Rate};
 use crate::progress::ProgressMode;
 use crate::sandbox;
 
+mod security;
+use security::SecurityArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "credrotate",
@@ -110,6 +113,8 @@ struct RunArgs {
     progress: ProgressArg,
     #[command(flatten)]
     refused: RefusedSecrets,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 /// Flags people reach for that would put a secret in argv: accepted by the parser only to be
@@ -130,6 +135,8 @@ struct RefusedSecrets {
 struct ValidateArgs {
     #[command(flatten)]
     manifest: ManifestArgs,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +256,8 @@ impl RunArgs {
             burst: self.burst,
             concurrency: self.concurrency,
             default_provider: self.manifest.provider,
+            ca_file: self.security.ca_file(),
+            password: self.security.password(),
         };
         Ok(RunOptions {
             manifest: self.manifest.manifest,
@@ -312,6 +321,8 @@ impl ValidateArgs {
             config: ConfigSource::File(self.manifest.config),
             overrides: Overrides {
                 default_provider: self.manifest.provider,
+                ca_file: self.security.ca_file(),
+                password: self.security.password(),
                 ..Overrides::default()
             },
         }

@@ -67,6 +67,9 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
     check_out_dir(&opts.out).usage()?;
     confirm(&opts, &plan, &config).usage()?;
+    if !opts.dry_run {
+        config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+    }
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
     let destination = match (&recipients, opts.export_plaintext) {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
-use super::{admin, graph_v1, observe, random, Options};
+use super::{admin, graph_v1, observe, random, token, Options};
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -27,6 +27,8 @@ pub struct Sandbox {
     /// The address actually bound (the port is real even when `listen` asked for port 0).
     pub addr: SocketAddr,
     token: String,
+    client_id: String,
+    client_secret: String,
     base_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -34,7 +36,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Binds `opts.listen`, spawns the server task and returns once it is listening.
-    pub async fn start(opts: Options) -> anyhow::Result<Sandbox> {
+    pub async fn start(mut opts: Options) -> anyhow::Result<Sandbox> {
         opts.validate()?;
         let listener = TcpListener::bind(opts.listen)
             .await
@@ -42,6 +44,12 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let base_url = format!("http://{}", advertised(addr));
         let token = opts.token.clone().unwrap_or_else(random::token);
+        let client_secret = opts
+            .oauth
+            .client_secret
+            .get_or_insert_with(random::token)
+            .clone();
+        let client_id = opts.oauth.client_id.clone();
         let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
         let app = router(shared).into_make_service_with_connect_info::<KillSwitch>();
 
@@ -55,6 +63,8 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             token,
+            client_id,
+            client_secret,
             base_url,
             stop: Some(stop),
             task: Some(task),
@@ -76,12 +86,20 @@ impl Sandbox {
         &self.token
     }
 
+    /// The OAuth2 client secret its token endpoint accepts (for `OAuthOptions::client_id`).
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
     /// One JSON line for whoever started `credrotate sandbox`: where it is and which token.
     pub fn ready_line(&self) -> String {
         serde_json::json!({
             "base_url": self.base_url(),
             "graph_v1": self.graph_url(),
             "token": self.token,
+            "oauth_authority": self.base_url(),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
         })
         .to_string()
     }
@@ -149,7 +167,10 @@ fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             observe::observe,
         ));
-    admin::routes().merge(api).with_state(shared)
+    admin::routes()
+        .merge(token::routes())
+        .merge(api)
+        .with_state(shared)
 }
 
 /// The address clients should use: loopback of the same family when bound to "any".
