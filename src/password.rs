@@ -249,7 +249,10 @@ mod tests {
         };
         assert_eq!(exact.check(false), Ok(()), "minimums may fill the length");
         let s = exact.generate();
-        assert_eq!(s.expose_secret().bytes().filter(u8::is_ascii_digit).count(), 5);
+        assert_eq!(
+            s.expose_secret().bytes().filter(u8::is_ascii_digit).count(),
+            5
+        );
         let nineteen = Policy {
             length: 19,
             ..Policy::default()
@@ -275,7 +278,10 @@ mod tests {
             special: String::new(),
             ..Policy::default()
         };
-        assert_eq!(no_special.check(false), Err(PolicyError::EmptyClass("special")));
+        assert_eq!(
+            no_special.check(false),
+            Err(PolicyError::EmptyClass("special"))
+        );
         let letters_only = Policy {
             min_digit: 0,
             min_special: 0,
@@ -300,7 +306,9 @@ mod tests {
             let pw = p.generate();
             let s = pw.expose_secret();
             assert!(s.bytes().filter(|b| b"-_".contains(b)).count() >= 3);
-            assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+            assert!(s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
         }
     }
 
@@ -326,7 +334,9 @@ mod tests {
         let mut counts = vec![0u64; alphabet.len()];
         for _ in 0..n {
             for b in p.generate().expose_secret().bytes() {
-                let i = alphabet.binary_search(&b).expect("character from the alphabet");
+                let i = alphabet
+                    .binary_search(&b)
+                    .expect("character from the alphabet");
                 counts[i] += 1;
             }
         }
@@ -346,7 +356,10 @@ mod tests {
         let alphabet = free.alphabet();
         let counts = histogram(&free, 100_000, &alphabet);
         let (x2, limit) = (chi_square(&counts), critical(alphabet.len() - 1));
-        assert!(x2 < limit, "chi-square {x2:.1} over {limit:.1}: not uniform");
+        assert!(
+            x2 < limit,
+            "chi-square {x2:.1} over {limit:.1}: not uniform"
+        );
         // With minimums, characters are uniform within each class.
         let p = Policy::default();
         let counts = histogram(&p, 100_000, &p.alphabet());

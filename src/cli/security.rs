@@ -20,10 +20,10 @@ pub(super) struct SecurityArgs {
     #[arg(long, value_name = "N")]
     password_length: Option<usize>,
     /// Special characters generated passwords draw from (default !#$%&()*+,-./:;<=>?@[]^_{|}~).
-    #[arg(long, value_name = "CHARS")]
+    #[arg(long, value_name = "CHARS", allow_hyphen_values = true)]
     password_special: Option<String>,
     /// Characters never to use, e.g. the ambiguous 0O1lI.
-    #[arg(long, value_name = "CHARS")]
+    #[arg(long, value_name = "CHARS", allow_hyphen_values = true)]
     password_exclude: Option<String>,
     /// Who generates passwords: client (credrotate) or server (providers that can).
     #[arg(long, value_enum, value_name = "WHO")]
