@@ -12,6 +12,8 @@ use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands::demo::DemoOptions;
+use crate::commands::report::ReportOptions;
+use crate::commands::resume::ResumeOptions;
 use crate::commands::run::{ConfigSource, RunOptions};
 use crate::commands::sandbox::SandboxCommand;
 use crate::commands::validate::ValidateOptions;
@@ -47,6 +49,10 @@ pub struct Cli {
 enum Commands {
     /// Reset the password of every user in the manifest.
     Run(RunArgs),
+    /// Continue an interrupted run from its journal.
+    Resume(ResumeArgs),
+    /// Rebuild report, summary and export from a run's journal.
+    Report(ReportArgs),
     /// Check the manifest and config, send nothing, and print the plan.
     Validate(ValidateArgs),
     /// Run the simulated identity provider on loopback.
@@ -112,9 +118,49 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
     #[command(flatten)]
+    session: SessionArgs,
+    /// Benchmarking only: do not fsync the journal (a crash may then lose passwords).
+    #[arg(long, hide = true)]
+    no_fsync: bool,
+    #[command(flatten)]
     refused: RefusedSecrets,
     #[command(flatten)]
     security: SecurityArgs,
+}
+
+/// Flags shared by `run` and `resume`.
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// After SIGINT/SIGTERM, how long requests in flight may finish before aborting.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    grace: Duration,
+}
+
+#[derive(Debug, Args)]
+struct ResumeArgs {
+    /// The output folder of the interrupted run.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    yes: bool,
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+    #[command(flatten)]
+    session: SessionArgs,
+    #[arg(long, hide = true)]
+    no_fsync: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The output folder of a run.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// An age identity file (like age -i) to rebuild the export of a completed run, whose own
+    /// run key is gone.
+    #[arg(long, value_name = "PATH")]
+    identity: Option<PathBuf>,
 }
 
 /// Flags people reach for that would put a secret in argv: accepted by the parser only to be
@@ -226,6 +272,17 @@ impl Cli {
         let command = match self.command {
             Commands::Run(a) => Command::Run(a.into_options()?),
             Commands::Validate(a) => Command::Validate(a.into_options()),
+            Commands::Resume(a) => Command::Resume(ResumeOptions {
+                out: a.out,
+                yes: a.yes,
+                progress: a.progress.into(),
+                grace: a.session.grace,
+                fsync: !a.no_fsync,
+            }),
+            Commands::Report(a) => Command::Report(ReportOptions {
+                out: a.out,
+                identity: a.identity,
+            }),
             Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {
                 out: a.out,
@@ -276,6 +333,8 @@ impl RunArgs {
             dry_run: self.dry_run,
             yes: self.yes,
             progress: self.progress.into(),
+            grace: self.session.grace,
+            fsync: !self.no_fsync,
         })
     }
 }

@@ -108,7 +108,7 @@ pub struct Overrides {
 }
 
 /// Password policy values from the command line (`allow_short` only ever comes from the file).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
 pub struct PasswordOverrides {
     pub length: Option<usize>,
     pub special: Option<String>,

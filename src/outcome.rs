@@ -53,6 +53,8 @@ pub struct RowResult {
     pub password: Option<SecretString>,
     /// Responses with status 429 seen for this row.
     pub throttled: u32,
+    /// The password came from the provider's answer (not from an intent).
+    pub server_generated: bool,
 }
 
 /// RFC 3339 UTC timestamp with millisecond precision.

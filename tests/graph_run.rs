@@ -48,9 +48,10 @@ async fn five_hundred_users_no_faults() {
     let rows = assert_export_verifies(&env, 500).await;
     assert_eq!(
         rows[0].len(),
-        4,
-        "export columns: user,method,provider,password"
+        5,
+        "export columns: user,method,provider,password,state"
     );
+    assert!(rows.iter().all(|r| r[4] == "confirmed"));
     let stats = env.stats().await;
     let resets = stats["resets_per_user"].as_object().unwrap();
     assert_eq!(resets.len(), 500);

@@ -57,6 +57,8 @@ pub async fn demo(opts: DemoOptions) -> Result<Exit, Fatal> {
         dry_run: false,
         yes: true,
         progress: opts.progress,
+        grace: Duration::from_secs(20),
+        fsync: true,
     };
     let finished = rotate(run).await?;
     let export = finished

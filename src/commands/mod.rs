@@ -5,8 +5,12 @@
 //! or circuit breaker · 130/143 interrupted by SIGINT/SIGTERM.
 
 pub mod demo;
+pub mod report;
+pub mod resume;
 pub mod run;
 pub mod sandbox;
+pub mod session;
+pub mod signals;
 pub mod validate;
 
 use std::fmt;
@@ -78,6 +82,8 @@ impl<T, E: Into<anyhow::Error>> RuntimeContext<T> for Result<T, E> {
 #[derive(Debug)]
 pub enum Command {
     Run(run::RunOptions),
+    Resume(resume::ResumeOptions),
+    Report(report::ReportOptions),
     Validate(validate::ValidateOptions),
     Sandbox(sandbox::SandboxCommand),
     Demo(demo::DemoOptions),
@@ -87,6 +93,8 @@ pub enum Command {
 pub async fn execute(command: Command) -> u8 {
     let result = match command {
         Command::Run(o) => run::run(o).await,
+        Command::Resume(o) => resume::resume(o).await,
+        Command::Report(o) => report::report(o),
         Command::Validate(o) => validate::validate(o),
         Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,

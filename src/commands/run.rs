@@ -6,18 +6,24 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail};
 
+use super::session::{drive, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, Overrides};
+use crate::journal::{
+    Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer, SessionCommand,
+    SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
+};
 use crate::manifest::{self, Format, ManifestError, Plan};
-use crate::outcome::{RowResult, Status};
-use crate::pipeline::{self, Backoff, Gate, Lane, Pacer, Settings, Stop};
-use crate::progress::{Progress, ProgressMode};
+use crate::outcome::{timestamp, RowResult};
+use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop};
+use crate::progress::ProgressMode;
 use crate::provider;
-use crate::report::{self, export, Destination, Export, ReportWriter, Summary};
+use crate::report::{self, export, ReportWriter, Summary};
 
 /// Where the configuration comes from.
 #[derive(Debug)]
@@ -43,6 +49,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub yes: bool,
     pub progress: ProgressMode,
+    /// How long in-flight requests may finish after SIGINT/SIGTERM.
+    pub grace: Duration,
+    /// fsync the journal (off only for benchmarking).
+    pub fsync: bool,
 }
 
 /// What a finished run left behind.
@@ -72,32 +82,183 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     }
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
-    let destination = match (&recipients, opts.export_plaintext) {
-        (_, true) => Destination::Plaintext,
-        (r, false) => Destination::Encrypted(r),
-    };
-    let mut artefacts = Artefacts::create(
-        &opts.out,
-        destination,
-        plan.rows,
-        opts.progress,
-        opts.dry_run,
-    )
-    .usage()?;
     let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules()).usage()?;
-    let settings = Settings {
+    if opts.dry_run {
+        return dry_run(&opts, &config, rows, lanes).await;
+    }
+    let lock = RunLock::acquire(&opts.out).usage()?;
+    discard_orphan_key(&opts.out).usage()?;
+    let key = RunKey::create(&opts.out).usage()?;
+    let header = header(&opts, &config, &plan, &recipients, &key).usage()?;
+    let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
+    let journal = start_session(writer, &header, 1, SessionCommand::Run)
+        .await
+        .usage()?;
+    tracing::info!(rows = plan.rows, out = %opts.out.display(), "rotation started");
+    let session = Session {
+        dir: opts.out.clone(),
+        lock,
+        key,
+        settings: settings(&opts, &config, Some(journal.clone())),
+        journal,
+        lanes,
+        rows: Box::new(rows),
+        todo: plan.rows,
+        progress: opts.progress,
+        grace: opts.grace,
+    };
+    drive(session).await
+}
+
+/// A run key without a journal is left by a run killed before its journal existed: no intent
+/// was written, so the key protects nothing and would only block this run. (Called under the lock,
+/// after `check_out_dir` saw no journal.)
+fn discard_orphan_key(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(KEY_FILE).exists() && !dir.join(JOURNAL_FILE).exists() {
+        tracing::warn!("removing a run key left by a run that stopped before writing its journal");
+        RunKey::remove(dir)?;
+    }
+    Ok(())
+}
+
+/// The pipeline settings of a run or resume.
+pub fn settings(opts: &RunOptions, config: &Config, journal: Option<Journal>) -> Settings {
+    Settings {
         backoff: opts.backoff,
         policy: config.policy.clone(),
         dry_run: opts.dry_run,
+        journal,
+        stop: Stop::default(),
+        test_panic_row: std::env::var("CREDROTATE_TEST_PANIC_ROW")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+/// Appends this process's session record (durable) and returns the journal handle.
+pub async fn start_session(
+    writer: JournalWriter,
+    header: &Header,
+    session: u32,
+    command: SessionCommand,
+) -> anyhow::Result<Journal> {
+    let record = SessionRecord {
+        session,
+        pid: std::process::id(),
+        started_at: timestamp(SystemTime::now()),
+        command,
     };
-    tracing::info!(rows = plan.rows, out = %opts.out.display(), "rotation started");
-    let outcome = pipeline::execute(rows, lanes, settings, Stop::default(), |r| {
-        artefacts.record(r)
+    writer.record_durable(Record::Session(record)).await?;
+    Ok(Journal {
+        writer,
+        sealer: Arc::new(Sealer::for_header(header)?),
+        session,
+    })
+}
+
+/// The journal header: what `resume` needs to continue and to refuse a changed manifest or config.
+fn header(
+    opts: &RunOptions,
+    config: &Config,
+    plan: &Plan,
+    recipients: &[String],
+    key: &RunKey,
+) -> anyhow::Result<Header> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let config_path = match &opts.config {
+        ConfigSource::File(Some(p)) => Some(absolute(p)),
+        ConfigSource::File(None) => Some(absolute(Path::new("credrotate.toml"))),
+        ConfigSource::Loaded(_) => None,
+    };
+    let run = RunRecord {
+        manifest_path: absolute(&opts.manifest),
+        format: opts.format.map(|f| format!("{f:?}").to_lowercase()),
+        config_path,
+        default_provider: opts.overrides.default_provider.clone(),
+        rate: opts.overrides.rate.map(|r| r.to_string()),
+        burst: opts.overrides.burst,
+        concurrency: opts.overrides.concurrency,
+        max_attempts: opts.backoff.max_attempts,
+        timeout: humantime::format_duration(opts.timeout).to_string(),
+        export_plaintext: opts.export_plaintext,
+        ca_file: opts.overrides.ca_file.as_deref().map(absolute),
+        password: opts.overrides.password.clone(),
+    };
+    Ok(Header {
+        version: JOURNAL_VERSION,
+        created_at: timestamp(SystemTime::now()),
+        manifest: ManifestInfo {
+            path: run.manifest_path.display().to_string(),
+            sha256: plan.sha256.clone(),
+            rows: plan.rows,
+        },
+        config: serde_json::json!({ "effective": config.describe(), "run": run }),
+        recipients: recipients.to_vec(),
+        plaintext: false,
+        run_recipient: key.public(),
+    })
+}
+
+/// The options of the first session, kept in the journal header for `resume`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    pub manifest_path: PathBuf,
+    pub format: Option<String>,
+    pub config_path: Option<PathBuf>,
+    pub default_provider: Option<String>,
+    pub rate: Option<String>,
+    pub burst: Option<u32>,
+    pub concurrency: Option<usize>,
+    pub max_attempts: u32,
+    pub timeout: String,
+    pub export_plaintext: bool,
+    /// `--ca-file` (absolute).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `--password-*`.
+    #[serde(default)]
+    pub password: crate::config::PasswordOverrides,
+}
+
+/// A dry run: every row reported as `dry_run`, nothing sent, no journal.
+async fn dry_run(
+    opts: &RunOptions,
+    config: &Config,
+    rows: manifest::Rows,
+    lanes: Vec<Lane>,
+) -> Result<Finished, Fatal> {
+    let started = timestamp(SystemTime::now());
+    let clock = std::time::Instant::now();
+    let mut results = Vec::new();
+    let outcome = pipeline::execute(rows, lanes, settings(opts, config, None), |r: RowResult| {
+        results.push(r.report);
+        Ok(())
     })
     .await;
-    let finished = artefacts.finish(&opts.out).runtime()?;
     outcome.runtime()?;
-    Ok(finished)
+    results.sort_by_key(|r| r.row);
+    let mut report = ReportWriter::create(&opts.out).runtime()?;
+    let mut summary = Summary::default();
+    for row in &results {
+        report.write(row).runtime()?;
+        summary.record(row, 0);
+    }
+    let mut files = report.finish().runtime()?;
+    summary.manifest_rows = results.len() as u64;
+    summary.sessions = 1;
+    summary.set_timing(
+        started,
+        timestamp(SystemTime::now()),
+        clock.elapsed().as_secs_f64(),
+    );
+    let json = serde_json::to_vec_pretty(&summary).runtime()?;
+    files.push(report::write_atomic(opts.out.join(report::SUMMARY_JSON), &json).runtime()?);
+    Ok(Finished {
+        summary,
+        files,
+        export: None,
+        exit: Exit::Success,
+    })
 }
 
 pub fn load_config(source: &ConfigSource, overrides: &Overrides) -> anyhow::Result<Config> {
@@ -156,14 +317,16 @@ pub fn check_manifest(path: &Path, format: Option<Format>, config: &Config) -> R
     }
 }
 
-/// Refuses a folder that already holds a run's results: overwriting an export loses passwords.
+/// Refuses a folder that already holds a run: overwriting an export or journal loses passwords.
 fn check_out_dir(dir: &Path) -> anyhow::Result<()> {
-    for name in [
-        report::EXPORT_AGE,
-        report::EXPORT_PLAIN,
-        report::REPORT_CSV,
-        "journal.jsonl",
-    ] {
+    if dir.join(JOURNAL_FILE).exists() {
+        bail!(
+            "{} holds the journal of an earlier run; starting over could lose its passwords (hint: finish it with `credrotate resume --out {}`, or choose a new --out folder)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    for name in [report::EXPORT_AGE, report::EXPORT_PLAIN, report::REPORT_CSV] {
         if dir.join(name).exists() {
             bail!(
                 "{} already holds the results of a run ({name}); overwriting them could lose passwords (hint: choose a new --out folder)",
@@ -208,7 +371,7 @@ fn describe_plan(plan: &Plan, config: &Config) -> String {
     format!("{} password(s): {}", plan.rows, parts.join(", "))
 }
 
-fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::Result<Vec<Lane>> {
+pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::Result<Vec<Lane>> {
     let mut lanes = Vec::new();
     for name in plan.rows_by_provider.keys() {
         let p = config
@@ -227,77 +390,7 @@ fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::Resul
     Ok(lanes)
 }
 
-/// The files a run writes while rows finish.
-struct Artefacts {
-    report: ReportWriter,
-    export: Option<Export>,
-    summary: Summary,
-    progress: Progress,
-}
-
-impl Artefacts {
-    fn create(
-        dir: &Path,
-        to: Destination<'_>,
-        rows: u64,
-        mode: ProgressMode,
-        dry_run: bool,
-    ) -> anyhow::Result<Artefacts> {
-        Ok(Artefacts {
-            report: ReportWriter::create(dir)?,
-            export: if dry_run {
-                None
-            } else {
-                Some(Export::create(dir, to)?)
-            },
-            summary: Summary::start(),
-            progress: Progress::new(rows, mode),
-        })
-    }
-
-    fn record(&mut self, r: RowResult) -> anyhow::Result<()> {
-        let row = &r.report;
-        if let (Some(export), Some(password)) = (&mut self.export, &r.password) {
-            export.write(&row.user, &row.method, &row.provider, password)?;
-        }
-        self.report.write(row)?;
-        self.summary.record(&r);
-        self.progress.row_done(row.status == Status::Failed);
-        if row.status == Status::Failed {
-            tracing::warn!(
-                row = row.row, user = %row.user, provider = %row.provider,
-                code = row.error_code.as_deref().unwrap_or(""), "reset failed: {}",
-                row.error_message.as_deref().unwrap_or("")
-            );
-        }
-        Ok(())
-    }
-
-    fn finish(mut self, dir: &Path) -> anyhow::Result<Finished> {
-        self.progress.finish();
-        let mut files = self.report.finish()?;
-        let export = self.export.map(Export::finish).transpose()?;
-        files.extend(export.clone());
-        self.summary.finish();
-        files.push(report::write_atomic(
-            dir.join(report::SUMMARY_JSON),
-            &serde_json::to_vec_pretty(&self.summary)?,
-        )?);
-        let exit = if self.summary.totals.failed > 0 {
-            Exit::RowsFailed
-        } else {
-            Exit::Success
-        };
-        Ok(Finished {
-            summary: self.summary,
-            files,
-            export,
-            exit,
-        })
-    }
-}
-
-fn print_summary(f: &Finished) {
+pub fn print_summary(f: &Finished) {
     let t = &f.summary.totals;
     println!(
         "credrotate: {} row(s): {} succeeded, {} failed, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s",

@@ -19,6 +19,9 @@ use super::reader::JournalContents;
 use super::record::{EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
 use crate::outcome::ReportRow;
 
+/// Error codes of answers that do not tell whether the provider applied the request.
+pub const AMBIGUOUS_CODES: &[&str] = &["timeout", "transport", "operation_timeout"];
+
 /// One row as the journal knows it.
 #[derive(Clone, Default, PartialEq)]
 pub struct RowState {
@@ -40,6 +43,11 @@ pub struct RowState {
     pub report: Option<ReportRow>,
     /// (session, attempt) of intents without any outcome.
     pub unanswered: BTreeSet<(u32, u32)>,
+    /// Some answer left it open whether the request reached the provider (a timeout, a broken
+    /// connection, an operation that never finished): its password may be in force.
+    pub ambiguous: bool,
+    /// 429 answers recorded for the row.
+    pub throttled: u32,
     session_set: BTreeSet<u32>,
     intents: BTreeMap<(u32, u32), Option<usize>>,
 }
@@ -89,6 +97,16 @@ impl RowState {
     fn apply_outcome(&mut self, rec: &OutcomeRecord) {
         let key = (rec.session, rec.attempt);
         self.unanswered.remove(&key);
+        if rec
+            .error_code
+            .as_deref()
+            .is_some_and(|c| AMBIGUOUS_CODES.contains(&c))
+        {
+            self.ambiguous = true;
+        }
+        if rec.http_status == Some(429) {
+            self.throttled += 1;
+        }
         let server = self.add_candidate(&rec.password);
         if let (true, Some(r)) = (self.user.is_empty(), &rec.report) {
             (self.provider, self.user, self.method) =

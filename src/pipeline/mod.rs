@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod gate;
+pub mod journaling;
 pub mod limiter;
 pub mod worker;
 
@@ -27,6 +28,7 @@ use crate::provider::Provider;
 
 pub use backoff::Backoff;
 pub use gate::Gate;
+pub use journaling::Journal;
 pub use limiter::{Pacer, Rate};
 
 /// One provider's share of the run.
@@ -46,6 +48,12 @@ pub struct Settings {
     pub backoff: Backoff,
     pub policy: Policy,
     pub dry_run: bool,
+    /// The write-ahead journal (absent only for dry runs, which send nothing).
+    pub journal: Option<Journal>,
+    /// Set to stop taking new rows (signals, journal failure).
+    pub stop: Stop,
+    /// Test hook (`CREDROTATE_TEST_PANIC_ROW`): panic while processing this row.
+    pub test_panic_row: Option<u64>,
 }
 
 /// Asks the pipeline to stop taking new rows (rows in flight finish).
@@ -64,26 +72,22 @@ impl Stop {
 /// Runs every row through its lane and hands each result to `sink`.
 ///
 /// Returns an error only for a run-level failure (the manifest became unreadable, the sink
-/// failed); rows already in flight are still finished and handed to the sink first.
-pub async fn execute<I, S>(
-    rows: I,
-    lanes: Vec<Lane>,
-    settings: Settings,
-    stop: Stop,
-    mut sink: S,
-) -> Result<()>
+/// failed); rows already in flight are still finished and handed to the sink first. Dropping the
+/// returned future (an abort) aborts every worker and the request it has in flight.
+pub async fn execute<I, S>(rows: I, lanes: Vec<Lane>, settings: Settings, mut sink: S) -> Result<()>
 where
     I: Iterator<Item = Result<Target, Problem>> + Send + 'static,
     S: FnMut(RowResult) -> Result<()>,
 {
+    let stop = settings.stop.clone();
     let settings = Arc::new(settings);
     let (result_tx, mut result_rx) = mpsc::channel::<RowResult>(1024);
     let mut senders = BTreeMap::new();
-    let mut workers = Vec::new();
+    let mut workers = tokio::task::JoinSet::new();
     for lane in lanes {
         let (tx, rx) = mpsc::channel::<Target>(lane.concurrency * 2);
         senders.insert(lane.name.clone(), tx);
-        workers.extend(spawn_workers(Arc::new(lane), &settings, rx, &result_tx));
+        spawn_workers(&mut workers, Arc::new(lane), &settings, rx, &result_tx);
     }
     drop(result_tx);
     let feeder = tokio::task::spawn_blocking({
@@ -99,8 +103,8 @@ where
             }
         }
     }
-    for w in workers {
-        w.await.map_err(|e| anyhow!("worker task failed: {e}"))?;
+    while let Some(w) = workers.join_next().await {
+        w.map_err(|e| anyhow!("worker task failed: {e}"))?;
     }
     let fed = feeder
         .await
@@ -112,29 +116,28 @@ where
 }
 
 fn spawn_workers(
+    workers: &mut tokio::task::JoinSet<()>,
     lane: Arc<Lane>,
     settings: &Arc<Settings>,
     rx: mpsc::Receiver<Target>,
     results: &mpsc::Sender<RowResult>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) {
     let rx = Arc::new(Mutex::new(rx));
-    (0..lane.concurrency)
-        .map(|_| {
-            let (lane, settings, rx, results) =
-                (lane.clone(), settings.clone(), rx.clone(), results.clone());
-            tokio::spawn(async move {
-                loop {
-                    let Some(target) = rx.lock().await.recv().await else {
-                        break;
-                    };
-                    let result = run_isolated(&lane, &settings, target).await;
-                    if results.send(result).await.is_err() {
-                        break;
-                    }
+    for _ in 0..lane.concurrency {
+        let (lane, settings, rx, results) =
+            (lane.clone(), settings.clone(), rx.clone(), results.clone());
+        workers.spawn(async move {
+            loop {
+                let Some(target) = rx.lock().await.recv().await else {
+                    break;
+                };
+                let result = run_isolated(&lane, &settings, target).await;
+                if results.send(result).await.is_err() {
+                    break;
                 }
-            })
-        })
-        .collect()
+            }
+        });
+    }
 }
 
 /// Processes a row in its own task so that a panic becomes a failed row, not a lost one.
@@ -155,7 +158,10 @@ async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target
         finished_at: timestamp(std::time::SystemTime::now()),
     };
     let (lane, settings) = (lane.clone(), settings.clone());
-    match tokio::spawn(async move { worker::process(&lane, &settings, target).await }).await {
+    let mut task = AbortOnDrop(tokio::spawn(async move {
+        worker::process(&lane, &settings, target).await
+    }));
+    match (&mut task.0).await {
         Ok(result) => result,
         Err(e) => {
             tracing::error!(row = skeleton.row, "row processing failed: {e}");
@@ -163,8 +169,18 @@ async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target
                 report: skeleton,
                 password: None,
                 throttled: 0,
+                server_generated: false,
             }
         }
+    }
+}
+
+/// Aborts the row's task when its worker is aborted, so an aborted run stops sending at once.
+struct AbortOnDrop(tokio::task::JoinHandle<RowResult>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

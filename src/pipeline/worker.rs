@@ -1,10 +1,10 @@
-//! One row, start to finish: pace, send, classify, retry, and turn the last attempt into a
-//! [`RowResult`].
+//! One row, start to finish: pace, journal the intent, send, classify, retry, and turn the last
+//! attempt into a [`RowResult`].
 //!
-//! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first; a
-//! row's password is chosen once and reused by all its retries, so however the provider orders
-//! a timed-out attempt and its retry, the password in force is the one we export; error messages
-//! are scrubbed of the row's secrets before they leave.
+//! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first, and
+//! on its durable journal intent; a row's password is chosen (and sealed) once and reused by all
+//! its retries, so however the provider orders a timed-out attempt and its retry, the password in
+//! force is one the journal holds; error messages are scrubbed of the row's secrets.
 
 use std::time::SystemTime;
 
@@ -23,19 +23,38 @@ struct Ended {
     throttled: u32,
 }
 
+/// The row's password: chosen once, sealed once for the journal.
+struct RowPassword {
+    value: Option<SecretString>,
+    sealed: Option<String>,
+}
+
 /// Processes one row. Never fails: every failure is a report row.
 pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> RowResult {
     let started = SystemTime::now();
+    if settings.test_panic_row == Some(target.row) {
+        panic!(
+            "test panic requested for row {} (CREDROTATE_TEST_PANIC_ROW)",
+            target.row
+        );
+    }
     if settings.dry_run {
         return finish(&target, started, None, dry_run());
     }
-    let password = choose_password(lane, settings, &mut target);
-    let ended = attempt_loop(lane, settings, &target, password.as_ref()).await;
-    finish(&target, started, password, ended)
+    let password = match choose_password(lane, settings, &mut target) {
+        Ok(p) => p,
+        Err(failure) => return finish(&target, started, None, not_sent(failure)),
+    };
+    let ended = attempt_loop(lane, settings, &target, &password).await;
+    finish(&target, started, password.value, ended)
 }
 
-fn choose_password(lane: &Lane, settings: &Settings, target: &mut Target) -> Option<SecretString> {
-    match lane.generate {
+fn choose_password(
+    lane: &Lane,
+    settings: &Settings,
+    target: &mut Target,
+) -> Result<RowPassword, Failure> {
+    let value = match lane.generate {
         Generate::Server => None,
         Generate::Client => Some(
             target
@@ -43,14 +62,22 @@ fn choose_password(lane: &Lane, settings: &Settings, target: &mut Target) -> Opt
                 .take()
                 .unwrap_or_else(|| settings.policy.generate()),
         ),
-    }
+    };
+    let sealed = match (&settings.journal, &value) {
+        (Some(j), Some(p)) => Some(
+            j.seal(p)
+                .map_err(|e| journal_failure("cannot seal the password", e))?,
+        ),
+        _ => None,
+    };
+    Ok(RowPassword { value, sealed })
 }
 
 async fn attempt_loop(
     lane: &Lane,
     settings: &Settings,
     target: &Target,
-    password: Option<&SecretString>,
+    password: &RowPassword,
 ) -> Ended {
     let backoff = settings.backoff;
     let (mut attempts, mut throttled) = (0u32, 0u32);
@@ -59,9 +86,32 @@ async fn attempt_loop(
         lane.pacer.ready().await;
         // A 429 may have closed the gate while this worker waited for its pacing slot.
         lane.gate.wait().await;
+        if let Some(journal) = &settings.journal {
+            if let Err(e) = journal
+                .intent(target, attempts + 1, password.sealed.as_ref())
+                .await
+            {
+                // Without a durable intent the request must not leave: stop the whole run.
+                settings.stop.request();
+                let failure =
+                    journal_failure("cannot write the journal; nothing was sent for this row", e);
+                return Ended {
+                    attempt: Attempt::Permanent(failure),
+                    attempts,
+                    throttled,
+                };
+            }
+        }
         attempts += 1;
-        let attempt = lane.provider.reset(target, password).await;
-        let Attempt::Transient { retry_after, .. } = &attempt else {
+        let attempt = lane.provider.reset(target, password.value.as_ref()).await;
+        if matches!(attempt, Attempt::Succeeded(_)) {
+            lane.pacer.on_success();
+        }
+        let Attempt::Transient {
+            retry_after,
+            failure,
+        } = &attempt
+        else {
             return Ended {
                 attempt,
                 attempts,
@@ -69,32 +119,58 @@ async fn attempt_loop(
             };
         };
         let retry_after = *retry_after;
-        let failures = attempts - throttled;
         if attempt.is_throttle() {
             throttled += 1;
+            lane.pacer.on_throttle();
             lane.gate
                 .pause(retry_after.unwrap_or_else(|| backoff.delay(throttled, None)));
         }
         let exhausted = if attempt.is_throttle() {
             throttled >= backoff.max_throttled
         } else {
-            failures >= backoff.max_attempts
+            attempts - throttled >= backoff.max_attempts
         };
-        if exhausted {
+        if exhausted || settings.stop.requested() {
             return Ended {
                 attempt,
                 attempts,
                 throttled,
             };
         }
-        tracing::debug!(row = target.row, user = %target.user, attempts, "transient failure; retrying");
+        if let Some(journal) = &settings.journal {
+            let message = redact(
+                &failure.message,
+                &row_secrets(target, password.value.as_ref()),
+            );
+            if let Err(e) = journal.retry(target.row, attempts, failure, message) {
+                tracing::error!("cannot journal a retry outcome: {e:#}");
+            }
+        }
+        tracing::debug!(row = target.row, attempts, code = %failure.code, "transient failure; retrying");
         tokio::time::sleep(backoff.delay(attempts - throttled, retry_after)).await;
+    }
+}
+
+fn journal_failure(what: &str, e: anyhow::Error) -> Failure {
+    tracing::error!("{what}: {e:#}");
+    Failure {
+        code: "journal".into(),
+        message: format!("{what}: {e:#}"),
+        ..Failure::default()
     }
 }
 
 fn dry_run() -> Ended {
     Ended {
         attempt: Attempt::Permanent(Failure::default()),
+        attempts: 0,
+        throttled: 0,
+    }
+}
+
+fn not_sent(failure: Failure) -> Ended {
+    Ended {
+        attempt: Attempt::Permanent(failure),
         attempts: 0,
         throttled: 0,
     }
@@ -123,15 +199,17 @@ fn finish(
         finished_at: timestamp(SystemTime::now()),
     };
     let mut exported = None;
+    let mut server_generated = false;
     match ended.attempt {
-        _ if ended.attempts == 0 => {}
         Attempt::Succeeded(ok) => {
             report.status = Status::Succeeded;
             report.http_status = ok.http_status;
             report.operation_id = ok.operation_id;
             report.request_id = ok.request_id;
+            server_generated = ok.server_password.is_some();
             exported = ok.server_password.or(password);
         }
+        Attempt::Permanent(f) if f.code.is_empty() => {} // dry run
         Attempt::Transient { failure, .. } | Attempt::Permanent(failure) => {
             report.status = Status::Failed;
             let secrets = row_secrets(target, password.as_ref());
@@ -145,6 +223,7 @@ fn finish(
         report,
         password: exported,
         throttled: ended.throttled,
+        server_generated,
     }
 }
 

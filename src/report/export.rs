@@ -16,7 +16,9 @@ use crate::secret::{ExposeSecret, SecretString};
 
 pub const EXPORT_AGE: &str = "passwords.csv.age";
 pub const EXPORT_PLAIN: &str = "passwords.csv";
-const HEADER: [&str; 4] = ["user", "method", "provider", "password"];
+/// `state` is `confirmed` (the provider confirmed this password) or `candidate` (a reset whose
+/// answer was lost: one of the row's candidates is in force; try them in order).
+const HEADER: [&str; 5] = ["user", "method", "provider", "password", "state"];
 
 /// An export recipient: an age X25519 public key or an SSH public key.
 pub type Recipient = Box<dyn age::Recipient + Send + Sync>;
@@ -100,15 +102,11 @@ impl Export {
         Ok(Export { csv })
     }
 
-    pub fn write(
-        &mut self,
-        user: &str,
-        method: &str,
-        provider: &str,
-        password: &SecretString,
-    ) -> Result<()> {
+    /// One export line; `state` is `confirmed` or `candidate`.
+    pub fn write(&mut self, row: [&str; 3], password: &SecretString, state: &str) -> Result<()> {
+        let [user, method, provider] = row;
         self.csv
-            .write_record([user, method, provider, password.expose_secret()])?;
+            .write_record([user, method, provider, password.expose_secret(), state])?;
         Ok(())
     }
 
@@ -136,7 +134,7 @@ fn encryptor(recipients: &[String]) -> Result<age::Encryptor> {
 }
 
 /// Decrypts an export with an age identity (tests and the demo's self-check).
-pub fn decrypt(path: &Path, identity: &age::x25519::Identity) -> Result<Vec<[String; 4]>> {
+pub fn decrypt(path: &Path, identity: &age::x25519::Identity) -> Result<Vec<Vec<String>>> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let decryptor = age::Decryptor::new(std::io::BufReader::new(file))?;
@@ -145,8 +143,7 @@ pub fn decrypt(path: &Path, identity: &age::x25519::Identity) -> Result<Vec<[Str
     let mut rows = Vec::new();
     for rec in csv.records() {
         let rec = rec?;
-        let get = |i: usize| rec.get(i).unwrap_or_default().to_owned();
-        rows.push([get(0), get(1), get(2), get(3)]);
+        rows.push(rec.iter().map(str::to_owned).collect());
     }
     Ok(rows)
 }
@@ -162,11 +159,17 @@ mod tests {
         let id = age::x25519::Identity::generate();
         let recipients = vec![id.to_public().to_string()];
         let mut e = Export::create(dir.path(), Destination::Encrypted(&recipients)).unwrap();
-        e.write("alice", "m", "graph", &secret("p,w\"1".into()))
-            .unwrap();
+        e.write(
+            ["alice", "m", "graph"],
+            &secret("p,w\"1".into()),
+            "confirmed",
+        )
+        .unwrap();
         let path = e.finish().unwrap();
         let rows = decrypt(&path, &id).unwrap();
-        let expected: Vec<[String; 4]> = vec![["alice", "m", "graph", "p,w\"1"].map(String::from)];
+        let expected = vec![["alice", "m", "graph", "p,w\"1", "confirmed"]
+            .map(String::from)
+            .to_vec()];
         assert_eq!(rows, expected);
         let raw = std::fs::read(&path).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("alice"));

@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod files;
+pub mod rebuild;
 pub mod summary;
 pub mod table;
 

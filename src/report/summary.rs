@@ -1,13 +1,12 @@
 //! `summary.json`: counts by status and provider, retries, 429s, achieved rate and duration.
 //!
-//! Invariant: built only from redacted [`RowResult`] fields; holds no secret.
+//! Invariant: built only from redacted report rows and counts; holds no secret.
 
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::outcome::{timestamp, RowResult, Status};
+use crate::outcome::{ReportRow, Status};
 
 pub const SUMMARY_JSON: &str = "summary.json";
 
@@ -24,59 +23,55 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, r: &RowResult) {
+    fn add(&mut self, r: &ReportRow, throttled: u32) {
         self.rows += 1;
-        match r.report.status {
+        match r.status {
             Status::Succeeded => self.succeeded += 1,
             Status::Failed => self.failed += 1,
             Status::DryRun => self.dry_run += 1,
         }
-        self.retries += u64::from(r.report.attempts.saturating_sub(1));
-        self.throttled += u64::from(r.throttled);
+        self.retries += u64::from(r.attempts.saturating_sub(1));
+        self.throttled += u64::from(throttled);
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     #[serde(flatten)]
     pub totals: Counts,
     pub by_provider: BTreeMap<String, Counts>,
+    /// Rows in the manifest; `pending` of them have not been attempted yet (an interrupted run).
+    pub manifest_rows: u64,
+    pub pending: u64,
+    /// Rows whose last reset may or may not have landed: resume resets them again, and the export
+    /// keeps all their candidate passwords until one is confirmed.
+    pub uncertain: u64,
+    /// Processes that worked on the run (1, plus one per resume).
+    pub sessions: u32,
     pub started_at: String,
     pub finished_at: String,
+    /// Time spent working, summed over sessions (not the gaps between them).
     pub duration_seconds: f64,
-    /// Succeeded rows per second of wall time.
+    /// Succeeded rows per second of working time.
     pub achieved_rate: f64,
-    #[serde(skip)]
-    clock: Instant,
 }
 
 impl Summary {
-    pub fn start() -> Summary {
-        Summary {
-            totals: Counts::default(),
-            by_provider: BTreeMap::new(),
-            started_at: timestamp(SystemTime::now()),
-            finished_at: String::new(),
-            duration_seconds: 0.0,
-            achieved_rate: 0.0,
-            clock: Instant::now(),
-        }
-    }
-
-    pub fn record(&mut self, r: &RowResult) {
-        self.totals.add(r);
+    pub fn record(&mut self, r: &ReportRow, throttled: u32) {
+        self.totals.add(r, throttled);
         self.by_provider
-            .entry(r.report.provider.clone())
+            .entry(r.provider.clone())
             .or_default()
-            .add(r);
+            .add(r, throttled);
     }
 
-    /// Stamps the end time and derived figures.
-    pub fn finish(&mut self) {
-        self.finished_at = timestamp(SystemTime::now());
-        self.duration_seconds = self.clock.elapsed().as_secs_f64();
-        self.achieved_rate = if self.duration_seconds > 0.0 {
-            self.totals.succeeded as f64 / self.duration_seconds
+    /// Sets the timing figures and the derived rate.
+    pub fn set_timing(&mut self, started_at: String, finished_at: String, duration_seconds: f64) {
+        self.started_at = started_at;
+        self.finished_at = finished_at;
+        self.duration_seconds = duration_seconds;
+        self.achieved_rate = if duration_seconds > 0.0 {
+            self.totals.succeeded as f64 / duration_seconds
         } else {
             0.0
         };

@@ -1,0 +1,174 @@
+//! `credrotate resume --out DIR`: finish an interrupted run from its journal.
+//!
+//! Invariants: refuses (exit 2, nothing sent) when the manifest or the effective config changed
+//! since the run started; skips rows that already succeeded; resets every other row again,
+//! including *uncertain* ones (an intent without an outcome) whose candidate passwords the export
+//! keeps until one is confirmed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+use super::run::{
+    build_lanes, check_manifest, load_config, print_summary, settings, start_session,
+};
+use super::run::{ConfigSource, Finished, RunOptions, RunRecord};
+use super::session::{drive, Session};
+use super::{Exit, Fatal, UsageContext};
+use crate::config::{Config, Overrides};
+use crate::journal::{read_journal, JournalContents, JournalState, JournalWriter, RunKey, RunLock};
+use crate::journal::{SessionCommand, JOURNAL_FILE};
+use crate::manifest::{self, Format};
+use crate::pipeline::Backoff;
+use crate::progress::ProgressMode;
+
+#[derive(Debug)]
+pub struct ResumeOptions {
+    pub out: PathBuf,
+    pub yes: bool,
+    pub progress: ProgressMode,
+    pub grace: Duration,
+    pub fsync: bool,
+}
+
+pub async fn resume(opts: ResumeOptions) -> Result<Exit, Fatal> {
+    let finished = resume_run(opts).await?;
+    print_summary(&finished);
+    Ok(finished.exit)
+}
+
+/// Continues the run in `opts.out` and returns what it produced.
+pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
+    let dir = opts.out.clone();
+    if !dir.join(JOURNAL_FILE).exists() {
+        return Err(anyhow!(
+            "{} holds no journal: nothing to resume (hint: start a run with `credrotate run`)",
+            dir.display()
+        ))
+        .usage();
+    }
+    let lock = RunLock::acquire(&dir).usage()?;
+    let contents = read_journal(&dir).usage()?;
+    let run = run_options(&contents, &opts).usage()?;
+    let config = load_config(&run.config, &run.overrides).usage()?;
+    check_unchanged(&contents, &config).usage()?;
+    let plan = check_manifest(&run.manifest, run.format, &config)?;
+    if plan.sha256 != contents.header.manifest.sha256 {
+        return Err(anyhow!(
+            "the manifest {} changed since the run started (sha256 was {}, now {}); resuming would reset the wrong rows (hint: restore the original manifest, or start a new run with a new --out)",
+            run.manifest.display(), contents.header.manifest.sha256, plan.sha256
+        ))
+        .usage();
+    }
+    let state = JournalState::from(&contents);
+    let done = state.rows_succeeded();
+    let todo = plan.rows.saturating_sub(done.len() as u64);
+    confirm(&opts, todo, state.counts().uncertain, plan.rows).usage()?;
+    let key = RunKey::load(&dir)
+        .context("the run key journal.key is missing, so earlier candidate passwords cannot be read back (the run may already be complete: see `credrotate report`)")
+        .usage()?;
+    config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+    let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
+    let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
+    let journal = start_session(
+        writer,
+        &contents.header,
+        state.next_session(),
+        SessionCommand::Resume,
+    )
+    .await
+    .usage()?;
+    let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules()).usage()?;
+    let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(&t.row)));
+    tracing::info!(rows = todo, session = journal.session, out = %dir.display(), "resuming");
+    let session = Session {
+        dir,
+        lock,
+        key,
+        settings: settings(&run, &config, Some(journal.clone())),
+        journal,
+        lanes,
+        rows: Box::new(rows),
+        todo,
+        progress: opts.progress,
+        grace: opts.grace,
+    };
+    drive(session).await
+}
+
+/// The first session's options, from the journal header.
+fn run_options(contents: &JournalContents, opts: &ResumeOptions) -> anyhow::Result<RunOptions> {
+    let run: RunRecord = serde_json::from_value(contents.header.config["run"].clone())
+        .context("the journal header does not describe the run (written by another version?)")?;
+    let Some(config_path) = run.config_path else {
+        bail!("this run was configured in-process (the demo) and cannot be resumed");
+    };
+    let parse = |r: &str| r.parse().map_err(|e| anyhow!("{e}"));
+    Ok(RunOptions {
+        manifest: run.manifest_path,
+        format: run.format.as_deref().map(parse_format).transpose()?,
+        out: opts.out.clone(),
+        config: ConfigSource::File(Some(config_path)),
+        overrides: Overrides {
+            rate: run.rate.as_deref().map(parse).transpose()?,
+            burst: run.burst,
+            concurrency: run.concurrency,
+            default_provider: run.default_provider,
+            ca_file: run.ca_file,
+            password: run.password,
+        },
+        recipients: contents.header.recipients.clone(),
+        recipients_file: None,
+        export_plaintext: run.export_plaintext,
+        backoff: Backoff {
+            max_attempts: run.max_attempts,
+            ..Backoff::default()
+        },
+        timeout: humantime::parse_duration(&run.timeout)?,
+        dry_run: false,
+        yes: opts.yes,
+        progress: opts.progress,
+        grace: opts.grace,
+        fsync: opts.fsync,
+    })
+}
+
+fn parse_format(name: &str) -> anyhow::Result<Format> {
+    match name {
+        "csv" => Ok(Format::Csv),
+        "json" => Ok(Format::Json),
+        "jsonl" => Ok(Format::Jsonl),
+        other => bail!("unknown manifest format {other:?} in the journal"),
+    }
+}
+
+/// Refuses a config whose effective settings differ from the run's.
+fn check_unchanged(contents: &JournalContents, config: &Config) -> anyhow::Result<()> {
+    let before = &contents.header.config["effective"];
+    if *before != config.describe() {
+        bail!(
+            "the config changed since the run started; resuming with other settings could reset users differently (hint: restore the original config, or start a new run with a new --out)\n  was: {before}\n  now: {}",
+            config.describe()
+        );
+    }
+    Ok(())
+}
+
+fn confirm(opts: &ResumeOptions, todo: u64, uncertain: u64, rows: u64) -> anyhow::Result<()> {
+    let what = format!("{todo} of {rows} row(s) left to reset ({uncertain} uncertain)");
+    if opts.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("about to resume: {what}, without a terminal to confirm (hint: pass --yes)");
+    }
+    eprint!("About to resume: {what}.\nType 'yes' to continue: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("not confirmed");
+    }
+    Ok(())
+}

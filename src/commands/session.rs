@@ -1,0 +1,119 @@
+//! One process's share of a journaled run (the first `run`, or a `resume`): drive the pipeline
+//! under signal handling, close the journal, and derive report, summary and export from it.
+//!
+//! Invariants: the lock is held for the whole session; the journal gets an `end` record and is
+//! closed (nothing appended after it) before the artefacts are rebuilt; the run key is removed
+//! only once the run is complete and the export holding every password is in place.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+
+use super::run::Finished;
+use super::signals::{self, Signals};
+use super::{Exit, Fatal, RuntimeContext};
+use crate::journal::{self, EndReason, EndRecord, Record, RunKey, RunLock};
+use crate::manifest::{Problem, Target};
+use crate::outcome::{timestamp, RowResult, Status};
+use crate::pipeline::{self, Journal, Lane, Settings};
+use crate::progress::{Progress, ProgressMode};
+use crate::report::rebuild::rebuild;
+
+/// Everything a session needs, prepared and checked by `run` or `resume`.
+pub struct Session {
+    pub dir: PathBuf,
+    pub lock: RunLock,
+    pub key: RunKey,
+    pub journal: Journal,
+    pub lanes: Vec<Lane>,
+    pub settings: Settings,
+    pub rows: Box<dyn Iterator<Item = Result<Target, Problem>> + Send>,
+    /// Rows this session will process (for the progress bar).
+    pub todo: u64,
+    pub progress: ProgressMode,
+    pub grace: Duration,
+}
+
+/// Runs the session to its end (or interruption) and rebuilds the artefacts.
+pub async fn drive(s: Session) -> Result<Finished, Fatal> {
+    let mut signals = Signals::install().runtime()?;
+    let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
+    let mut progress = Progress::new(s.todo, s.progress);
+    let mut interrupted = None;
+    let outcome = {
+        let sink = |r: RowResult| collect(&journal, &mut progress, r);
+        let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
+        tokio::pin!(pipeline);
+        tokio::select! {
+            r = &mut pipeline => r,
+            sig = signals.next() => {
+                interrupted = Some(sig);
+                stop.request();
+                tracing::warn!("{}: taking no new rows; waiting up to {} for requests in flight (signal again to abort now)",
+                    signals::name(sig), humantime::format_duration(grace));
+                tokio::select! {
+                    r = &mut pipeline => r,
+                    _ = tokio::time::sleep(grace) => { tracing::warn!("grace period over: aborting"); Ok(()) }
+                    _ = signals.next() => { tracing::warn!("second signal: aborting now"); Ok(()) }
+                }
+            }
+        }
+    };
+    progress.finish();
+    let reason = match (interrupted, &outcome) {
+        (Some(_), _) => EndReason::Interrupted,
+        (None, Ok(())) => EndReason::Completed,
+        (None, Err(_)) => EndReason::Aborted,
+    };
+    close_journal(&s.journal, reason).await.runtime()?;
+    let finished = finish(&s.dir, &s.key, interrupted);
+    drop(s.lock);
+    outcome.runtime()?;
+    finished
+}
+
+/// The collector: journal the row's final outcome, show progress, log a failure.
+fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<()> {
+    journal.finish(&r)?;
+    let row = &r.report;
+    progress.row_done(row.status == Status::Failed);
+    if row.status == Status::Failed {
+        tracing::warn!(
+            row = row.row, user = %row.user, provider = %row.provider,
+            code = row.error_code.as_deref().unwrap_or(""),
+            "reset failed: {}", row.error_message.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
+    let end = EndRecord {
+        session: journal.session,
+        at: timestamp(SystemTime::now()),
+        reason,
+    };
+    journal.writer.record(Record::End(end))?;
+    journal.writer.clone().close().await
+}
+
+/// Rebuilds the artefacts from the journal; removes the run key once the run is complete.
+fn finish(dir: &Path, key: &RunKey, interrupted: Option<i32>) -> Result<Finished, Fatal> {
+    let contents = journal::read_journal(dir).runtime()?;
+    let rebuilt = rebuild(dir, &contents, Some(&key.opener())).runtime()?;
+    if rebuilt.complete {
+        RunKey::remove(dir).runtime()?;
+    }
+    let exit = match interrupted {
+        Some(sig) => Exit::Interrupted(sig),
+        None if rebuilt.complete && rebuilt.summary.totals.failed == 0 => Exit::Success,
+        None => Exit::RowsFailed,
+    };
+    Ok(Finished {
+        summary: rebuilt.summary,
+        files: rebuilt.files,
+        export: rebuilt.export,
+        exit,
+    })
+}

@@ -1,0 +1,112 @@
+//! The pipeline's side of the journal protocol (DESIGN.md §4): what is written when.
+//!
+//! Invariants: an attempt's `intent` (with the row's sealed password) is durable before its
+//! request leaves; a retried attempt gets a `retry` outcome; every row the collector receives gets
+//! exactly one final outcome carrying its report line (also rows whose worker panicked).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use crate::journal::{Intent, JournalWriter, OutcomeRecord, OutcomeStatus, Sealer};
+use crate::manifest::Target;
+use crate::outcome::{timestamp, RowResult, Status};
+use crate::provider::Failure;
+use crate::secret::SecretString;
+
+/// A run's journal as the workers and collector use it.
+#[derive(Clone)]
+pub struct Journal {
+    pub writer: JournalWriter,
+    pub sealer: Arc<Sealer>,
+    /// This process's session number.
+    pub session: u32,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    pub fn seal(&self, password: &SecretString) -> Result<String> {
+        self.sealer.seal(password)
+    }
+
+    /// Writes the intent for `attempt` and waits until it is durable.
+    pub async fn intent(
+        &self,
+        target: &Target,
+        attempt: u32,
+        sealed: Option<&String>,
+    ) -> Result<()> {
+        self.writer
+            .intent(Intent {
+                session: self.session,
+                row: target.row,
+                provider: target.provider.clone(),
+                user: target.user.clone(),
+                method: target.method.clone(),
+                attempt,
+                at: timestamp(SystemTime::now()),
+                password: sealed.cloned(),
+            })
+            .await
+    }
+
+    /// Records a transient answer that will be retried.
+    pub fn retry(
+        &self,
+        row: u64,
+        attempt: u32,
+        failure: &Failure,
+        redacted_message: String,
+    ) -> Result<()> {
+        self.writer.outcome(OutcomeRecord {
+            session: self.session,
+            row,
+            attempt,
+            at: timestamp(SystemTime::now()),
+            status: OutcomeStatus::Retry,
+            http_status: failure.http_status,
+            error_code: Some(failure.code.clone()),
+            error_message: Some(redacted_message),
+            operation_id: None,
+            request_id: failure.request_id.clone(),
+            password: None,
+            report: None,
+        })
+    }
+
+    /// Records a row's final outcome, sealing a server-generated password.
+    pub fn finish(&self, result: &RowResult) -> Result<()> {
+        let r = &result.report;
+        let password = match (&result.password, result.server_generated) {
+            (Some(p), true) => Some(self.seal(p)?),
+            _ => None,
+        };
+        let status = if r.status == Status::Succeeded {
+            OutcomeStatus::Succeeded
+        } else {
+            OutcomeStatus::Failed
+        };
+        self.writer.outcome(OutcomeRecord {
+            session: self.session,
+            row: r.row,
+            attempt: r.attempts,
+            at: timestamp(SystemTime::now()),
+            status,
+            http_status: r.http_status,
+            error_code: r.error_code.clone(),
+            error_message: r.error_message.clone(),
+            operation_id: r.operation_id.clone(),
+            request_id: r.request_id.clone(),
+            password,
+            report: Some(r.clone()),
+        })
+    }
+}
