@@ -30,6 +30,7 @@ pub struct Sandbox {
     client_id: String,
     client_secret: String,
     base_url: String,
+    shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -51,7 +52,7 @@ impl Sandbox {
             .clone();
         let client_id = opts.oauth.client_id.clone();
         let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
-        let app = router(shared).into_make_service_with_connect_info::<KillSwitch>();
+        let app = router(shared.clone()).into_make_service_with_connect_info::<KillSwitch>();
 
         let (stop, stopped) = oneshot::channel::<()>();
         let server =
@@ -66,6 +67,7 @@ impl Sandbox {
             client_id,
             client_secret,
             base_url,
+            shared,
             stop: Some(stop),
             task: Some(task),
         })
@@ -89,6 +91,15 @@ impl Sandbox {
     /// The OAuth2 client secret its token endpoint accepts (for `OAuthOptions::client_id`).
     pub fn client_secret(&self) -> &str {
         &self.client_secret
+    }
+
+    /// Every access token, refresh token and device code the token endpoint issued so far, and
+    /// the fixed token and client secret: what leak tests search the client's outputs for.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.shared.token.history();
+        all.push(self.token.clone());
+        all.push(self.client_secret.clone());
+        all
     }
 
     /// One JSON line for whoever started `credrotate sandbox`: where it is and which token.

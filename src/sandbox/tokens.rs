@@ -83,6 +83,8 @@ struct Issued {
     refresh: HashSet<String>,
     devices: HashMap<String, Device>,
     stats: OAuthStats,
+    /// Every access token, refresh token and device code ever issued (for leak tests).
+    history: Vec<String>,
 }
 
 /// The accepted tokens, shared by every route.
@@ -117,6 +119,11 @@ impl Tokens {
         self.lock().stats
     }
 
+    /// Every secret value the token endpoint ever handed out.
+    pub(crate) fn history(&self) -> Vec<String> {
+        self.lock().history.clone()
+    }
+
     /// Issues an access token valid for `token_ttl`; with a refresh token when `delegated`.
     pub(crate) fn issue(&self, delegated: bool) -> Grant {
         let now = Instant::now();
@@ -130,6 +137,7 @@ impl Tokens {
         let refresh_token = delegated.then(|| {
             let r = format!("sbx-rt-{}", random::token());
             issued.refresh.insert(r.clone());
+            issued.history.push(r.clone());
             r
         });
         let claimed = self.oauth.token_ttl_claimed.unwrap_or(self.oauth.token_ttl);
@@ -159,6 +167,7 @@ impl Tokens {
         };
         let mut issued = self.lock();
         issued.devices.insert(code.clone(), device);
+        issued.history.push(code.clone());
         issued.stats.device_codes += 1;
         code
     }
