@@ -45,6 +45,8 @@ pub struct Cli {
     log_format: LogFormatArg,
 }
 
+// Parsed once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Commands {
     /// Reset the password of every user in the manifest.
@@ -214,6 +216,13 @@ struct SandboxArgs {
     /// Retry-After seconds sent with a 202.
     #[arg(long)]
     op_retry_after: Option<u64>,
+    /// Serve HTTPS with a throwaway self-signed CA; its certificate is written to --ca-out and
+    /// named in the ready line (pass it to `run --ca-file`).
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the CA certificate (default: a file in the temp directory).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    ca_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -414,6 +423,8 @@ impl SandboxArgs {
             op_delay: self.op_delay,
             op_retry_after: self.op_retry_after,
             token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
+            tls: self.tls,
+            tls_ca_file: self.ca_out,
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

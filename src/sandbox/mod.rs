@@ -38,7 +38,9 @@
 //!
 //! # Ready line
 //! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":"http://127.0.0.1:PORT/v1.0","token":"...",`
-//! `"oauth_authority":"http://127.0.0.1:PORT","client_id":"credrotate-sandbox","client_secret":"..."}`.
+//! `"oauth_authority":"http://127.0.0.1:PORT","client_id":"credrotate-sandbox","client_secret":"...",`
+//! `"ca_file":null}`; with `Options::tls` the URLs are `https://` and `ca_file` is the path of the
+//! throwaway CA's certificate (PEM) to pass to `--ca-file`.
 //!
 //! # Faults
 //! See `faults` for the order a reset meets them in. In short: latency + jitter on every API
@@ -60,6 +62,7 @@ mod server;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod token;
 mod tokens;
 
@@ -131,6 +134,10 @@ pub struct Options {
     pub initial_password: Option<String>,
     /// The OAuth2 token endpoint's client and token lifetimes (`token`).
     pub oauth: OAuthOptions,
+    /// Serve HTTPS with a throwaway CA (`tls`); base URLs become `https://`.
+    pub tls: bool,
+    /// Where to write that CA's certificate (PEM); default a per-port file in the temp dir.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -145,6 +152,8 @@ impl Default for Options {
             token: None,
             initial_password: None,
             oauth: OAuthOptions::default(),
+            tls: false,
+            tls_ca_file: None,
         }
     }
 }

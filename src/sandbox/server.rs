@@ -5,6 +5,7 @@
 //! Dropping a [`Sandbox`] without [`Sandbox::shutdown`] aborts the server task.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
-use super::{admin, graph_v1, observe, random, token, Options};
+use super::{admin, graph_v1, observe, random, tls, token, Options};
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -31,6 +32,7 @@ pub struct Sandbox {
     client_secret: String,
     base_url: String,
     shared: Arc<Shared>,
+    ca_file: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -43,7 +45,13 @@ impl Sandbox {
             .await
             .with_context(|| format!("cannot listen on {} for the sandbox", opts.listen))?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{}", advertised(addr));
+        let material = opts.tls.then(tls::generate).transpose()?;
+        let scheme = if material.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", advertised(addr));
+        let ca_file = match &material {
+            Some(m) => Some(write_ca(&opts, addr, &m.ca_pem)?),
+            None => None,
+        };
         let token = opts.token.clone().unwrap_or_else(random::token);
         let client_secret = opts
             .oauth
@@ -55,11 +63,21 @@ impl Sandbox {
         let app = router(shared.clone()).into_make_service_with_connect_info::<KillSwitch>();
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let server =
-            axum::serve(KillableListener::new(listener), app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-        let task = tokio::spawn(async move { server.await });
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let listener = KillableListener::new(listener);
+        let task = match material {
+            Some(m) => {
+                let server = axum::serve(tls::TlsListener::new(listener, m.config), app)
+                    .with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+            None => {
+                let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+        };
         tracing::debug!(%base_url, "sandbox listening");
         Ok(Sandbox {
             addr,
@@ -68,12 +86,19 @@ impl Sandbox {
             client_secret,
             base_url,
             shared,
+            ca_file,
             stop: Some(stop),
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT` (a loopback address even when listening on all interfaces).
+    /// With `Options::tls`: the CA certificate (PEM) clients must trust, e.g. via `--ca-file`.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// `http://127.0.0.1:PORT`, or `https://` with `Options::tls` (a loopback address even when
+    /// listening on all interfaces).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }
@@ -111,6 +136,7 @@ impl Sandbox {
             "oauth_authority": self.base_url(),
             "client_id": self.client_id,
             "client_secret": self.client_secret,
+            "ca_file": self.ca_file,
         })
         .to_string()
     }
@@ -182,6 +208,15 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(token::routes())
         .merge(api)
         .with_state(shared)
+}
+
+/// Writes the TLS CA certificate to `Options::tls_ca_file`, or a per-port file in the temp dir.
+fn write_ca(opts: &Options, addr: SocketAddr, pem: &str) -> anyhow::Result<PathBuf> {
+    let path = opts.tls_ca_file.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("credrotate-sandbox-{}-ca.pem", addr.port()))
+    });
+    tls::write_ca(&path, pem)?;
+    Ok(path)
 }
 
 /// The address clients should use: loopback of the same family when bound to "any".
