@@ -228,6 +228,15 @@ async fn no_password_or_token_in_any_output() {
         "secrets collected: {}",
         scan.secrets.len()
     );
+    let text_stderr = scan
+        .outputs
+        .iter()
+        .find(|(l, _)| l == "text stderr")
+        .unwrap();
+    assert!(
+        text_stderr.1.len() > 10_000,
+        "trace logs were written: a scan of nothing proves nothing"
+    );
     let mut hits = Vec::new();
     for (label, content) in &scan.outputs {
         for p in &scan.passwords {
