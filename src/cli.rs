@@ -25,6 +25,9 @@ use crate::pipeline::{Backoff, Rate};
 use crate::progress::ProgressMode;
 use crate::sandbox;
 
+mod security;
+use security::SecurityArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "credrotate",
@@ -42,6 +45,8 @@ pub struct Cli {
     log_format: LogFormatArg,
 }
 
+// Parsed once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Commands {
     /// Reset the password of every user in the manifest.
@@ -121,6 +126,8 @@ struct RunArgs {
     no_fsync: bool,
     #[command(flatten)]
     refused: RefusedSecrets,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 /// Flags shared by `run` and `resume`.
@@ -176,6 +183,8 @@ struct RefusedSecrets {
 struct ValidateArgs {
     #[command(flatten)]
     manifest: ManifestArgs,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +216,13 @@ struct SandboxArgs {
     /// Retry-After seconds sent with a 202.
     #[arg(long)]
     op_retry_after: Option<u64>,
+    /// Serve HTTPS with a throwaway self-signed CA; its certificate is written to --ca-out and
+    /// named in the ready line (pass it to `run --ca-file`).
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the CA certificate (default: a file in the temp directory).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    ca_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +322,8 @@ impl RunArgs {
             burst: self.burst,
             concurrency: self.concurrency,
             default_provider: self.manifest.provider,
+            ca_file: self.security.ca_file(),
+            password: self.security.password(),
         };
         Ok(RunOptions {
             manifest: self.manifest.manifest,
@@ -371,6 +389,8 @@ impl ValidateArgs {
             config: ConfigSource::File(self.manifest.config),
             overrides: Overrides {
                 default_provider: self.manifest.provider,
+                ca_file: self.security.ca_file(),
+                password: self.security.password(),
                 ..Overrides::default()
             },
         }
@@ -403,6 +423,8 @@ impl SandboxArgs {
             op_delay: self.op_delay,
             op_retry_after: self.op_retry_after,
             token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
+            tls: self.tls,
+            tls_ca_file: self.ca_out,
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::auth::{AuthSection, Credential};
+use crate::auth::{AuthSection, Credential, Tls};
 use crate::password::{Generate, Policy};
 use crate::pipeline::limiter::Rate;
 
@@ -101,6 +101,19 @@ pub struct Overrides {
     pub concurrency: Option<usize>,
     /// `--provider`: the provider for rows without a `provider` column.
     pub default_provider: Option<String>,
+    /// `--ca-file`: extra trusted CA certificates (PEM) for every provider and token endpoint.
+    pub ca_file: Option<PathBuf>,
+    /// `--password-*`: override `[password]`.
+    pub password: PasswordOverrides,
+}
+
+/// Password policy values from the command line (`allow_short` only ever comes from the file).
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+pub struct PasswordOverrides {
+    pub length: Option<usize>,
+    pub special: Option<String>,
+    pub exclude: Option<String>,
+    pub generate: Option<Generate>,
 }
 
 /// One configured, validated provider.
@@ -110,6 +123,8 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
     pub base_url: reqwest::Url,
     pub credential: Credential,
+    /// Trust for HTTPS: system roots plus `--ca-file`.
+    pub tls: Tls,
     pub rate: Rate,
     pub burst: u32,
     pub concurrency: usize,
@@ -148,10 +163,11 @@ impl Config {
     }
 
     pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
-        let policy = policy_from(&file.password)?;
+        let policy = policy_from(&file.password, &overrides.password)?;
+        let tls = Tls::load(overrides.ca_file.as_deref())?;
         let mut providers = BTreeMap::new();
         for (name, section) in file.providers {
-            let p = provider_from(&name, section, &policy, overrides)
+            let p = provider_from(&name, section, &policy, overrides, &tls)
                 .with_context(|| format!("[providers.{name}]"))?;
             providers.insert(name, p);
         }
@@ -161,6 +177,20 @@ impl Config {
             policy,
             default_provider,
         })
+    }
+
+    /// Signs in the credentials of the named providers (OAuth2: the first token; device code:
+    /// the operator's sign-in), before anything is sent to them.
+    pub async fn sign_in<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<()> {
+        for name in names {
+            if let Some(p) = self.providers.get(name) {
+                p.credential
+                    .sign_in()
+                    .await
+                    .with_context(|| format!("[providers.{name}] credential"))?;
+            }
+        }
+        Ok(())
     }
 
     /// What manifest validation needs to know of the configured providers.
@@ -192,6 +222,7 @@ impl Config {
                     "kind": p.kind,
                     "base_url": p.base_url.as_str(),
                     "credential": p.credential.describe(),
+                    "ca_file": p.tls.ca_file(),
                     "rate": p.rate.to_string(),
                     "burst": p.burst,
                     "concurrency": p.concurrency,
@@ -205,19 +236,21 @@ impl Config {
     }
 }
 
-fn policy_from(s: &PasswordSection) -> Result<Policy> {
+fn policy_from(s: &PasswordSection, o: &PasswordOverrides) -> Result<Policy> {
     let policy = Policy {
-        length: s.length,
+        length: o.length.unwrap_or(s.length),
         min_upper: s.min_upper,
         min_lower: s.min_lower,
         min_digit: s.min_digit,
         min_special: s.min_special,
-        special: s.special.clone(),
-        exclude: s.exclude.clone(),
-        generate: s.generate,
+        special: o.special.clone().unwrap_or_else(|| s.special.clone()),
+        exclude: o.exclude.clone().unwrap_or_else(|| s.exclude.clone()),
+        generate: o.generate.unwrap_or(s.generate),
     };
     if policy.generate == Generate::Client {
-        policy.check(s.allow_short).context("[password]")?;
+        policy
+            .check(s.allow_short)
+            .context("[password] (with any --password-* flags)")?;
     }
     Ok(policy)
 }
@@ -227,6 +260,7 @@ fn provider_from(
     s: ProviderSection,
     policy: &Policy,
     o: &Overrides,
+    tls: &Tls,
 ) -> Result<ProviderConfig> {
     let base_url = check_base_url(&s.base_url)?;
     let auth = match (s.auth, s.token_file.is_some() || s.token_env.is_some()) {
@@ -234,7 +268,7 @@ fn provider_from(
         (Some(auth), false) => auth,
         (None, _) => AuthSection::bearer(s.token_file, s.token_env),
     };
-    let credential = auth.load()?;
+    let credential = auth.load(tls)?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
         (None, Some(text)) => text.parse().context("rate")?,
@@ -249,6 +283,7 @@ fn provider_from(
         kind: s.kind,
         base_url,
         credential,
+        tls: tls.clone(),
         rate,
         burst: o.burst.or(s.burst).unwrap_or(1).max(1),
         concurrency,

@@ -236,4 +236,167 @@ mod tests {
         }
         assert!(seen.iter().all(|s| *s));
     }
+
+    #[test]
+    fn policy_edge_cases() {
+        let exact = Policy {
+            length: 20,
+            min_upper: 5,
+            min_lower: 5,
+            min_digit: 5,
+            min_special: 5,
+            ..Policy::default()
+        };
+        assert_eq!(exact.check(false), Ok(()), "minimums may fill the length");
+        let s = exact.generate();
+        assert_eq!(
+            s.expose_secret().bytes().filter(u8::is_ascii_digit).count(),
+            5
+        );
+        let nineteen = Policy {
+            length: 19,
+            ..Policy::default()
+        };
+        assert_eq!(nineteen.check(false), Err(PolicyError::TooShort(19)));
+        assert_eq!(nineteen.check(true), Ok(()));
+        let zero = Policy {
+            length: 0,
+            ..Policy::default()
+        };
+        assert_eq!(zero.check(true), Err(PolicyError::Zero));
+        let nothing = Policy {
+            min_upper: 0,
+            min_lower: 0,
+            min_digit: 0,
+            min_special: 0,
+            special: String::new(),
+            exclude: format!("{UPPER}{LOWER}{DIGITS}"),
+            ..Policy::default()
+        };
+        assert_eq!(nothing.check(false), Err(PolicyError::EmptyAlphabet));
+        let no_special = Policy {
+            special: String::new(),
+            ..Policy::default()
+        };
+        assert_eq!(
+            no_special.check(false),
+            Err(PolicyError::EmptyClass("special"))
+        );
+        let letters_only = Policy {
+            min_digit: 0,
+            min_special: 0,
+            special: String::new(),
+            exclude: DIGITS.into(),
+            ..Policy::default()
+        };
+        assert_eq!(letters_only.check(false), Ok(()));
+        let pw = letters_only.generate();
+        assert!(pw.expose_secret().bytes().all(|b| b.is_ascii_alphabetic()));
+    }
+
+    #[test]
+    fn custom_special_set_is_the_only_punctuation() {
+        let p = Policy {
+            special: "-_".into(),
+            min_special: 3,
+            ..Policy::default()
+        };
+        p.check(false).unwrap();
+        for _ in 0..200 {
+            let pw = p.generate();
+            let s = pw.expose_secret();
+            assert!(s.bytes().filter(|b| b"-_".contains(b)).count() >= 3);
+            assert!(s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+        }
+    }
+
+    /// Chi-square statistic of `counts` against a uniform distribution.
+    fn chi_square(counts: &[u64]) -> f64 {
+        let total: u64 = counts.iter().sum();
+        let expected = total as f64 / counts.len() as f64;
+        counts
+            .iter()
+            .map(|&c| (c as f64 - expected).powi(2) / expected)
+            .sum()
+    }
+
+    /// Upper critical value of chi-square with `df` degrees of freedom at p = 1e-4
+    /// (Wilson–Hilferty approximation; z = 3.719), so a correct generator fails 1 run in 10,000.
+    fn critical(df: usize) -> f64 {
+        let k = df as f64;
+        let a = 2.0 / (9.0 * k);
+        k * (1.0 - a + 3.719 * a.sqrt()).powi(3)
+    }
+
+    fn histogram(p: &Policy, n: usize, alphabet: &[u8]) -> Vec<u64> {
+        let mut counts = vec![0u64; alphabet.len()];
+        for _ in 0..n {
+            for b in p.generate().expose_secret().bytes() {
+                let i = alphabet
+                    .binary_search(&b)
+                    .expect("character from the alphabet");
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn chi_square_uniform_over_100k_passwords() {
+        // Without minimums every position draws from the whole alphabet: all characters equally likely.
+        let free = Policy {
+            min_upper: 0,
+            min_lower: 0,
+            min_digit: 0,
+            min_special: 0,
+            ..Policy::default()
+        };
+        let alphabet = free.alphabet();
+        let counts = histogram(&free, 100_000, &alphabet);
+        let (x2, limit) = (chi_square(&counts), critical(alphabet.len() - 1));
+        assert!(
+            x2 < limit,
+            "chi-square {x2:.1} over {limit:.1}: not uniform"
+        );
+        // With minimums, characters are uniform within each class.
+        let p = Policy::default();
+        let counts = histogram(&p, 100_000, &p.alphabet());
+        let alphabet = p.alphabet();
+        for (name, _, set) in p.classes() {
+            let class: Vec<u64> = set
+                .iter()
+                .map(|b| counts[alphabet.binary_search(b).unwrap()])
+                .collect();
+            let (x2, limit) = (chi_square(&class), critical(class.len() - 1));
+            assert!(x2 < limit, "{name}: chi-square {x2:.1} over {limit:.1}");
+        }
+    }
+
+    #[test]
+    fn required_classes_land_on_uniform_positions() {
+        // One digit required, none elsewhere: its position must be uniform over the 24 places.
+        let p = Policy {
+            min_upper: 0,
+            min_lower: 0,
+            min_special: 0,
+            min_digit: 1,
+            exclude: DIGITS[1..].into(),
+            special: String::new(),
+            ..Policy::default()
+        };
+        let mut at = vec![0u64; p.length];
+        for _ in 0..48_000 {
+            let pw = p.generate();
+            let s = pw.expose_secret();
+            for (i, b) in s.bytes().enumerate() {
+                if b == b'0' {
+                    at[i] += 1;
+                }
+            }
+        }
+        let (x2, limit) = (chi_square(&at), critical(at.len() - 1));
+        assert!(x2 < limit, "positions: chi-square {x2:.1} over {limit:.1}");
+    }
 }

@@ -6,9 +6,15 @@
 //! cannot be loaded is a start-up error (exit 2), not a per-row failure.
 //!
 //! Config shape: either the shorthand `token_file` / `token_env` keys in a provider section
-//! (bearer), or a `[providers.NAME.auth]` table with `type = "bearer" | "basic"`.
+//! (bearer), or a `[providers.NAME.auth]` table with `type = "bearer" | "basic" |
+//! "client_credentials" | "device_code"`. OAuth2 credentials get their first token in
+//! [`Credential::sign_in`], before the first request; every clone of a [`Credential`] shares one
+//! token cache (see `oauth`).
 
+mod device;
+mod oauth;
 mod source;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -17,7 +23,9 @@ use serde::Deserialize;
 
 use crate::secret::{ExposeSecret, SecretString};
 
+pub use oauth::{TokenSource, DEFAULT_AUTHORITY, GRAPH_APP_SCOPE, GRAPH_DELEGATED_SCOPE};
 pub use source::{read_secret_env, read_secret_file, SecretSource};
+pub use tls::Tls;
 
 /// Environment variable read for a bearer token when the config names no other.
 pub const TOKEN_ENV: &str = "CREDROTATE_TOKEN";
@@ -37,6 +45,23 @@ pub enum AuthSection {
         username: String,
         password_file: Option<PathBuf>,
         password_env: Option<String>,
+    },
+    /// OAuth2 client credentials (app-only): the secret from `client_secret_file` or
+    /// `client_secret_env`; `authority` defaults to the global cloud, `scope` to Graph's `.default`.
+    ClientCredentials {
+        tenant: String,
+        client_id: String,
+        client_secret_file: Option<PathBuf>,
+        client_secret_env: Option<String>,
+        authority: Option<String>,
+        scope: Option<String>,
+    },
+    /// OAuth2 device code sign-in (delegated) at start-up, refreshed during the run.
+    DeviceCode {
+        tenant: String,
+        client_id: String,
+        authority: Option<String>,
+        scope: Option<String>,
     },
 }
 
@@ -69,11 +94,33 @@ impl AuthSection {
                 "basic auth as {username:?}, password from {}",
                 secret_source(password_file, password_env, "").describe()
             ),
+            AuthSection::ClientCredentials {
+                tenant,
+                client_id,
+                client_secret_file,
+                client_secret_env,
+                authority,
+                ..
+            } => format!(
+                "OAuth2 client credentials of {client_id:?} in tenant {tenant:?} at {}, secret from {}",
+                authority.as_deref().unwrap_or(DEFAULT_AUTHORITY),
+                secret_source(client_secret_file, client_secret_env, "").describe()
+            ),
+            AuthSection::DeviceCode {
+                tenant,
+                client_id,
+                authority,
+                ..
+            } => format!(
+                "OAuth2 device code sign-in of {client_id:?} in tenant {tenant:?} at {}",
+                authority.as_deref().unwrap_or(DEFAULT_AUTHORITY)
+            ),
         }
     }
 
-    /// Reads the secrets now.
-    pub fn load(&self) -> Result<Credential> {
+    /// Reads the secrets now (no network: OAuth2 tokens come in [`Credential::sign_in`]).
+    /// `tls` is the trust for token endpoints.
+    pub fn load(&self, tls: &Tls) -> Result<Credential> {
         let kind = match self {
             AuthSection::Bearer {
                 token_file,
@@ -98,12 +145,88 @@ impl AuthSection {
                     password,
                 }
             }
+            AuthSection::ClientCredentials { .. } | AuthSection::DeviceCode { .. } => {
+                Kind::OAuth(self.token_source(tls)?)
+            }
         };
         Ok(Credential {
             description: self.describe(),
             kind,
         })
     }
+}
+
+impl AuthSection {
+    /// The shared token cache of an OAuth2 section (and its secret, for client credentials).
+    fn token_source(&self, tls: &Tls) -> Result<TokenSource> {
+        let (tenant, client_id, authority, scope, flow) = match self {
+            AuthSection::ClientCredentials {
+                tenant,
+                client_id,
+                client_secret_file,
+                client_secret_env,
+                authority,
+                scope,
+            } => {
+                if client_secret_file.is_none() && client_secret_env.is_none() {
+                    bail!("client_credentials needs client_secret_file or client_secret_env (never the secret itself)");
+                }
+                let secret = secret_source(client_secret_file, client_secret_env, "").read()?;
+                let scope = scope.clone().unwrap_or_else(|| GRAPH_APP_SCOPE.into());
+                (
+                    tenant,
+                    client_id,
+                    authority,
+                    scope,
+                    oauth::Flow::ClientCredentials(secret),
+                )
+            }
+            AuthSection::DeviceCode {
+                tenant,
+                client_id,
+                authority,
+                scope,
+            } => {
+                let scope = with_offline_access(scope.as_deref().unwrap_or(GRAPH_DELEGATED_SCOPE));
+                (tenant, client_id, authority, scope, oauth::Flow::DeviceCode)
+            }
+            _ => bail!("not an OAuth2 credential"),
+        };
+        let authority = authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
+        let endpoint = oauth::Endpoint {
+            authority: crate::config::check_base_url(authority).context("authority")?,
+            tenant: non_empty(tenant, "tenant")?,
+            client_id: non_empty(client_id, "client_id")?,
+            scope,
+        };
+        Ok(TokenSource::new(token_client(tls)?, endpoint, flow))
+    }
+}
+
+fn non_empty(value: &str, field: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.contains('/') {
+        bail!("{field} must be a non-empty name or id without '/', got {value:?}");
+    }
+    Ok(value.to_owned())
+}
+
+/// Delegated scopes plus `offline_access`, which makes the server issue a refresh token.
+fn with_offline_access(scope: &str) -> String {
+    if scope.split_whitespace().any(|s| s == "offline_access") {
+        scope.to_owned()
+    } else {
+        format!("{scope} offline_access")
+    }
+}
+
+/// The HTTP client for token endpoints: no redirects (a secret must not follow one elsewhere).
+fn token_client(tls: &Tls) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
+    Ok(tls.apply(builder).build()?)
 }
 
 fn secret_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> SecretSource {
@@ -128,6 +251,7 @@ enum Kind {
         username: String,
         password: SecretString,
     },
+    OAuth(TokenSource),
 }
 
 impl Credential {
@@ -152,13 +276,25 @@ impl Credential {
             Kind::Basic { username, password } => {
                 req.basic_auth(username, Some(password.expose_secret()))
             }
+            Kind::OAuth(source) => source.authorize(req).await?,
         })
+    }
+
+    /// Gets what must be had before the first request: the first OAuth2 token (for device code,
+    /// after the operator signed in). A no-op for static credentials. Failing here is a start-up
+    /// error: nothing was sent to the provider.
+    pub async fn sign_in(&self) -> Result<()> {
+        match &self.kind {
+            Kind::OAuth(source) => source.sign_in().await,
+            Kind::Bearer(_) | Kind::Basic { .. } => Ok(()),
+        }
     }
 
     /// The provider answered 401 to a request signed with this credential. Returns true when a
     /// fresh credential was obtained and the request is worth sending once more.
     pub async fn on_unauthorized(&self) -> bool {
         match &self.kind {
+            Kind::OAuth(source) => source.on_unauthorized().await,
             Kind::Bearer(_) | Kind::Basic { .. } => false,
         }
     }
@@ -191,6 +327,6 @@ mod tests {
             password_file: None,
             password_env: None,
         };
-        assert!(a.load().is_err());
+        assert!(a.load(&Tls::system()).is_err());
     }
 }

@@ -116,6 +116,7 @@ fn demo_config(sandbox: &Sandbox) -> anyhow::Result<Config> {
         kind: ProviderKind::Graph,
         base_url: crate::config::check_base_url(&sandbox.graph_url())?,
         credential: Credential::from_bearer(secret(sandbox.token().to_owned())),
+        tls: Default::default(),
         rate: Rate::PerSecond(100),
         burst: 10,
         concurrency: 16,

@@ -69,6 +69,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let key = RunKey::load(&dir)
         .context("the run key journal.key is missing, so earlier candidate passwords cannot be read back (the run may already be complete: see `credrotate report`)")
         .usage()?;
+    config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
     let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
     let journal = start_session(
@@ -115,6 +116,8 @@ fn run_options(contents: &JournalContents, opts: &ResumeOptions) -> anyhow::Resu
             burst: run.burst,
             concurrency: run.concurrency,
             default_provider: run.default_provider,
+            ca_file: run.ca_file,
+            password: run.password,
         },
         recipients: contents.header.recipients.clone(),
         recipients_file: None,

@@ -77,6 +77,9 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
     check_out_dir(&opts.out).usage()?;
     confirm(&opts, &plan, &config).usage()?;
+    if !opts.dry_run {
+        config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+    }
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
     let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules()).usage()?;
@@ -178,6 +181,8 @@ fn header(
         max_attempts: opts.backoff.max_attempts,
         timeout: humantime::format_duration(opts.timeout).to_string(),
         export_plaintext: opts.export_plaintext,
+        ca_file: opts.overrides.ca_file.as_deref().map(absolute),
+        password: opts.overrides.password.clone(),
     };
     Ok(Header {
         version: JOURNAL_VERSION,
@@ -207,6 +212,12 @@ pub struct RunRecord {
     pub max_attempts: u32,
     pub timeout: String,
     pub export_plaintext: bool,
+    /// `--ca-file` (absolute).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `--password-*`.
+    #[serde(default)]
+    pub password: crate::config::PasswordOverrides,
 }
 
 /// A dry run: every row reported as `dry_run`, nothing sent, no journal.

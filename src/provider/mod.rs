@@ -82,12 +82,12 @@ pub fn build(
 ) -> anyhow::Result<Provider> {
     use crate::config::ProviderKind;
     use crate::password::Generate;
-    let client = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(config.concurrency)
-        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
+    let client = config.tls.apply(builder).build()?;
     match config.kind {
         ProviderKind::Graph => Ok(Provider::Graph(graph::Graph::new(
             client,

@@ -1,9 +1,9 @@
 //! Bearer-token check for the provider routes.
 //!
-//! The sandbox accepts exactly one token (its own, see `Sandbox::token`). How a failure is
-//! worded on the wire is the route family's business (Graph's is in `graph_wire`); this module
-//! only decides *which* failure it is. Later token kinds (expiring tokens, OAuth2-issued ones)
-//! belong here too.
+//! The sandbox accepts its own fixed token (see `Sandbox::token`) and the expiring tokens its
+//! OAuth2 endpoint issued (`tokens::Tokens`, a [`BearerCheck`]). How a failure is worded on the
+//! wire is the route family's business (Graph's is in `graph_wire`); this module only decides
+//! *which* failure it is.
 
 use axum::http::{header, HeaderMap};
 
@@ -14,10 +14,32 @@ pub(crate) enum AuthFailure {
     Missing,
     /// A bearer token that is not ours.
     Invalid,
+    /// A token the sandbox issued whose lifetime is over.
+    Expired,
 }
 
-/// Checks `Authorization: Bearer <expected>` (scheme case-insensitive, as RFC 6750 allows).
-pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), AuthFailure> {
+/// Something that decides whether a bearer token is accepted.
+pub(crate) trait BearerCheck {
+    fn accepts(&self, token: &str) -> Result<(), AuthFailure>;
+}
+
+/// Exactly this one token, compared in constant time.
+impl BearerCheck for str {
+    fn accepts(&self, token: &str) -> Result<(), AuthFailure> {
+        if constant_time_eq(token.as_bytes(), self.as_bytes()) {
+            Ok(())
+        } else {
+            Err(AuthFailure::Invalid)
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` against `expected` (scheme case-insensitive, as RFC
+/// 6750 allows).
+pub(crate) fn check_bearer<E: BearerCheck + ?Sized>(
+    headers: &HeaderMap,
+    expected: &E,
+) -> Result<(), AuthFailure> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(AuthFailure::Missing);
     };
@@ -30,11 +52,7 @@ pub(crate) fn check_bearer(headers: &HeaderMap, expected: &str) -> Result<(), Au
     if token.is_empty() {
         return Err(AuthFailure::Missing);
     }
-    if constant_time_eq(token.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(AuthFailure::Invalid)
-    }
+    expected.accepts(token)
 }
 
 /// Compares without an early exit, so response timing does not leak how much of a guessed token

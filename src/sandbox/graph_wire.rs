@@ -103,6 +103,7 @@ impl GraphError {
             AuthFailure::Invalid => {
                 "Access token validation failed: the token was not issued by this sandbox."
             }
+            AuthFailure::Expired => "Lifetime validation failed, the token is expired.",
         };
         GraphError::new(
             StatusCode::UNAUTHORIZED,

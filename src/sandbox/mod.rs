@@ -9,6 +9,8 @@
 //!   `GET /v1.0/users/{id}/authentication/operations/{opId}`: Microsoft Graph v1.0 (`graph_v1`).
 //!   `{methodId}` must be the password method `28c10230-6103-485e-b985-444c60001490`.
 //! - `GET /_sandbox/stats`, `POST /_sandbox/verify`: the sandbox's own, no auth (`admin`).
+//! - `POST /{tenant}/oauth2/v2.0/token` and `/devicecode`: the OAuth2 endpoints (`token`), whose
+//!   access tokens expire after `OAuthOptions::token_ttl`; `GET /_sandbox/oauth` counts them.
 //! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
 //!
 //! # `GET /_sandbox/stats`
@@ -35,7 +37,10 @@
 //! have fallen due are applied first). A malformed body gets 400 `{"error": "..."}`.
 //!
 //! # Ready line
-//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":"http://127.0.0.1:PORT/v1.0","token":"..."}`.
+//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":"http://127.0.0.1:PORT/v1.0","token":"...",`
+//! `"oauth_authority":"http://127.0.0.1:PORT","client_id":"credrotate-sandbox","client_secret":"...",`
+//! `"ca_file":null}`; with `Options::tls` the URLs are `https://` and `ca_file` is the path of the
+//! throwaway CA's certificate (PEM) to pass to `--ca-file`.
 //!
 //! # Faults
 //! See `faults` for the order a reset meets them in. In short: latency + jitter on every API
@@ -57,8 +62,12 @@ mod server;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tls;
+mod token;
+mod tokens;
 
 pub use server::{serve_until_signal, Sandbox};
+pub use tokens::OAuthOptions;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -123,6 +132,12 @@ pub struct Options {
     /// Every user's password before any reset (so `verify` can show the old one stops working).
     /// `None`: users have no password until their first reset.
     pub initial_password: Option<String>,
+    /// The OAuth2 token endpoint's client and token lifetimes (`token`).
+    pub oauth: OAuthOptions,
+    /// Serve HTTPS with a throwaway CA (`tls`); base URLs become `https://`.
+    pub tls: bool,
+    /// Where to write that CA's certificate (PEM); default a per-port file in the temp dir.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -136,6 +151,9 @@ impl Default for Options {
             op_retry_after: None,
             token: None,
             initial_password: None,
+            oauth: OAuthOptions::default(),
+            tls: false,
+            tls_ca_file: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Dropping a [`Sandbox`] without [`Sandbox::shutdown`] aborts the server task.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
-use super::{admin, graph_v1, observe, random, Options};
+use super::{admin, graph_v1, observe, random, tls, token, Options};
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -27,41 +28,77 @@ pub struct Sandbox {
     /// The address actually bound (the port is real even when `listen` asked for port 0).
     pub addr: SocketAddr,
     token: String,
+    client_id: String,
+    client_secret: String,
     base_url: String,
+    shared: Arc<Shared>,
+    ca_file: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Sandbox {
     /// Binds `opts.listen`, spawns the server task and returns once it is listening.
-    pub async fn start(opts: Options) -> anyhow::Result<Sandbox> {
+    pub async fn start(mut opts: Options) -> anyhow::Result<Sandbox> {
         opts.validate()?;
         let listener = TcpListener::bind(opts.listen)
             .await
             .with_context(|| format!("cannot listen on {} for the sandbox", opts.listen))?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{}", advertised(addr));
+        let material = opts.tls.then(tls::generate).transpose()?;
+        let scheme = if material.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", advertised(addr));
+        let ca_file = match &material {
+            Some(m) => Some(write_ca(&opts, addr, &m.ca_pem)?),
+            None => None,
+        };
         let token = opts.token.clone().unwrap_or_else(random::token);
+        let client_secret = opts
+            .oauth
+            .client_secret
+            .get_or_insert_with(random::token)
+            .clone();
+        let client_id = opts.oauth.client_id.clone();
         let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
-        let app = router(shared).into_make_service_with_connect_info::<KillSwitch>();
+        let app = router(shared.clone()).into_make_service_with_connect_info::<KillSwitch>();
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let server =
-            axum::serve(KillableListener::new(listener), app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-        let task = tokio::spawn(async move { server.await });
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let listener = KillableListener::new(listener);
+        let task = match material {
+            Some(m) => {
+                let server = axum::serve(tls::TlsListener::new(listener, m.config), app)
+                    .with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+            None => {
+                let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move { server.await })
+            }
+        };
         tracing::debug!(%base_url, "sandbox listening");
         Ok(Sandbox {
             addr,
             token,
+            client_id,
+            client_secret,
             base_url,
+            shared,
+            ca_file,
             stop: Some(stop),
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT` (a loopback address even when listening on all interfaces).
+    /// With `Options::tls`: the CA certificate (PEM) clients must trust, e.g. via `--ca-file`.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// `http://127.0.0.1:PORT`, or `https://` with `Options::tls` (a loopback address even when
+    /// listening on all interfaces).
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }
@@ -76,12 +113,30 @@ impl Sandbox {
         &self.token
     }
 
+    /// The OAuth2 client secret its token endpoint accepts (for `OAuthOptions::client_id`).
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
+    /// Every access token, refresh token and device code the token endpoint issued so far, and
+    /// the fixed token and client secret: what leak tests search the client's outputs for.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let mut all = self.shared.token.history();
+        all.push(self.token.clone());
+        all.push(self.client_secret.clone());
+        all
+    }
+
     /// One JSON line for whoever started `credrotate sandbox`: where it is and which token.
     pub fn ready_line(&self) -> String {
         serde_json::json!({
             "base_url": self.base_url(),
             "graph_v1": self.graph_url(),
             "token": self.token,
+            "oauth_authority": self.base_url(),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "ca_file": self.ca_file,
         })
         .to_string()
     }
@@ -149,7 +204,19 @@ fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             observe::observe,
         ));
-    admin::routes().merge(api).with_state(shared)
+    admin::routes()
+        .merge(token::routes())
+        .merge(api)
+        .with_state(shared)
+}
+
+/// Writes the TLS CA certificate to `Options::tls_ca_file`, or a per-port file in the temp dir.
+fn write_ca(opts: &Options, addr: SocketAddr, pem: &str) -> anyhow::Result<PathBuf> {
+    let path = opts.tls_ca_file.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("credrotate-sandbox-{}-ca.pem", addr.port()))
+    });
+    tls::write_ca(&path, pem)?;
+    Ok(path)
 }
 
 /// The address clients should use: loopback of the same family when bound to "any".

@@ -17,12 +17,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::counters::{Counters, InFlight};
 use super::faults::TokenBucket;
+use super::tokens::Tokens;
 use super::{random, Options};
 
 /// Everything a route handler needs, behind one `Arc`.
 pub(crate) struct Shared {
     pub(crate) opts: Options,
-    pub(crate) token: String,
+    /// The bearer tokens accepted: the fixed one and those the token endpoint issued.
+    pub(crate) token: Tokens,
     /// `http://127.0.0.1:PORT`, used to build `Location` and `@odata.context` URLs.
     pub(crate) base_url: String,
     started: Instant,
@@ -47,8 +49,8 @@ impl Shared {
             .throttle
             .map(|spec| Mutex::new(TokenBucket::new(spec, now)));
         Shared {
+            token: Tokens::new(token, opts.oauth.clone()),
             opts,
-            token,
             base_url,
             started: now,
             directory: Mutex::new(directory),

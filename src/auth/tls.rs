@@ -1,0 +1,109 @@
+//! Trust for outgoing HTTPS: rustls with the system's root certificates (and the bundled Mozilla
+//! roots), plus the certificates of `--ca-file` for private CAs (and the sandbox's `--tls` mode).
+//!
+//! Invariant: a CA file that cannot be read or holds no certificate is a start-up error; every
+//! HTTP client that carries a credential (providers, token endpoints) is built through
+//! [`Tls::apply`], so all of them trust the same roots.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// Extra trust anchors for HTTPS clients.
+#[derive(Clone, Default)]
+pub struct Tls {
+    ca_file: Option<PathBuf>,
+    certs: Vec<reqwest::Certificate>,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field("ca_file", &self.ca_file)
+            .field("certificates", &self.certs.len())
+            .finish()
+    }
+}
+
+impl Tls {
+    /// System roots only (no `--ca-file`).
+    pub fn system() -> Tls {
+        Tls::default()
+    }
+
+    /// System roots plus every certificate of the PEM file `path`.
+    pub fn with_ca_file(path: &Path) -> Result<Tls> {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+            format!(
+                "the CA file {} is not a PEM certificate bundle",
+                path.display()
+            )
+        })?;
+        if certs.is_empty() {
+            bail!(
+                "the CA file {} holds no PEM certificate (hint: it must contain -----BEGIN CERTIFICATE----- blocks)",
+                path.display()
+            );
+        }
+        Ok(Tls {
+            ca_file: Some(path.to_owned()),
+            certs,
+        })
+    }
+
+    /// `with_ca_file` when a path is given, else the system roots.
+    pub fn load(ca_file: Option<&Path>) -> Result<Tls> {
+        match ca_file {
+            Some(path) => Tls::with_ca_file(path),
+            None => Ok(Tls::system()),
+        }
+    }
+
+    /// The extra CA file, if any (for the plan and the journal header).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// Configures a client builder: rustls, built-in and system roots, plus the CA file's.
+    pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        let mut builder = builder.use_rustls_tls().tls_built_in_root_certs(true);
+        for cert in &self.certs {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = Tls::with_ca_file(&empty).unwrap_err();
+        assert!(format!("{err:#}").contains("no PEM certificate"), "{err:#}");
+        assert!(Tls::with_ca_file(&dir.path().join("missing.pem")).is_err());
+        assert!(Tls::load(None).unwrap().ca_file().is_none());
+    }
+
+    #[test]
+    fn a_generated_certificate_loads() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, cert.pem()).unwrap();
+        let tls = Tls::with_ca_file(&path).unwrap();
+        assert_eq!(tls.certs.len(), 1);
+        assert!(tls.apply(reqwest::Client::builder()).build().is_ok());
+    }
+}
