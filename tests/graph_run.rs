@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{assert_exit, text, user, Env};
+use common::{assert_exit, user, Env};
 use credrotate::sandbox::{Bucket, Faults, GraphMode, Options};
 use serde_json::Value;
 
