@@ -400,4 +400,14 @@ pub fn print_summary(f: &Finished) {
     for file in &f.files {
         println!("  {}", file.display());
     }
+    let s = &f.summary;
+    if s.pending > 0 || s.uncertain > 0 {
+        let dir = f.files.first().and_then(|p| p.parent()).unwrap_or(Path::new("."));
+        println!(
+            "unfinished: {} row(s) not yet attempted, {} uncertain; finish with: credrotate resume --out {} --yes",
+            s.pending,
+            s.uncertain,
+            dir.display()
+        );
+    }
 }
