@@ -105,6 +105,9 @@ struct RunArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     yes: bool,
+    /// After each successful reset, revoke the user's sign-in sessions (Graph providers).
+    #[arg(long)]
+    revoke_sessions: bool,
     /// Progress bar: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
@@ -249,6 +252,7 @@ impl RunArgs {
             burst: self.burst,
             concurrency: self.concurrency,
             default_provider: self.manifest.provider,
+            revoke_sessions: self.revoke_sessions,
         };
         Ok(RunOptions {
             manifest: self.manifest.manifest,

@@ -31,7 +31,14 @@ pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Ro
     }
     let password = choose_password(lane, settings, &mut target);
     let ended = attempt_loop(lane, settings, &target, password.as_ref()).await;
-    finish(&target, started, password, ended)
+    let mut result = finish(&target, started, password, ended);
+    if result.report.status == Status::Succeeded {
+        if let Some(f) = super::followup::revoke_sessions(lane, settings, &target).await {
+            (result.report.revoke_sessions, result.throttled) =
+                (Some(f.outcome), result.throttled + f.throttled);
+        }
+    }
+    result
 }
 
 fn choose_password(lane: &Lane, settings: &Settings, target: &mut Target) -> Option<SecretString> {
@@ -121,6 +128,8 @@ fn finish(
         request_id: None,
         started_at: timestamp(started),
         finished_at: timestamp(SystemTime::now()),
+        provider_result: None,
+        revoke_sessions: None,
     };
     let mut exported = None;
     match ended.attempt {
@@ -130,6 +139,7 @@ fn finish(
             report.http_status = ok.http_status;
             report.operation_id = ok.operation_id;
             report.request_id = ok.request_id;
+            report.provider_result = ok.result;
             exported = ok.server_password.or(password);
         }
         Attempt::Transient { failure, .. } | Attempt::Permanent(failure) => {
