@@ -44,22 +44,30 @@
 //! (an accepted reset still takes effect). `op_failure_ratio` makes Async operations end
 //! `failed` without changing the password.
 
+mod accounts;
 mod admin;
 mod auth;
 mod counters;
 mod faults;
+mod graph_more;
 mod graph_v1;
 mod graph_wire;
+mod keycloak;
 mod net;
 mod observe;
+mod pingone;
+mod plain_wire;
 mod random;
 mod server;
 mod state;
 #[cfg(test)]
 mod tests;
+mod wristband;
 
+pub use pingone::DEFAULT_CLIENT_ID;
 pub use server::{serve_until_signal, Sandbox};
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -85,6 +93,9 @@ pub struct Faults {
     pub drop_ratio: f64,
     /// Fraction (0.0..=1.0) of Async operations that end `failed` (password unchanged).
     pub op_failure_ratio: f64,
+    /// Answer every `revokeSignInSessions` 403 `Authorization_RequestDenied` (an app without
+    /// the permission to revoke), after the usual auth/throttle/error chain.
+    pub revoke_denied: bool,
 }
 
 /// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
@@ -123,6 +134,11 @@ pub struct Options {
     /// Every user's password before any reset (so `verify` can show the old one stops working).
     /// `None`: users have no password until their first reset.
     pub initial_password: Option<String>,
+    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`): a token bucket of its own
+    /// instead of `faults.throttle`, which otherwise applies to each family separately.
+    pub family_throttle: BTreeMap<String, Bucket>,
+    /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
+    pub client_id: Option<String>,
 }
 
 impl Default for Options {
@@ -136,6 +152,8 @@ impl Default for Options {
             op_retry_after: None,
             token: None,
             initial_password: None,
+            family_throttle: BTreeMap::new(),
+            client_id: None,
         }
     }
 }
@@ -167,7 +185,7 @@ impl Options {
                 humantime::format_duration(d)
             );
         }
-        if let Some(b) = f.throttle {
+        for b in f.throttle.iter().chain(self.family_throttle.values()) {
             anyhow::ensure!(
                 b.rate.is_finite() && b.rate > 0.0 && b.capacity >= 1,
                 "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
-use super::{admin, graph_v1, observe, random, Options};
+use super::{admin, graph_more, graph_v1, keycloak, observe, pingone, random, wristband, Options};
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -28,6 +28,7 @@ pub struct Sandbox {
     pub addr: SocketAddr,
     token: String,
     base_url: String,
+    client_id: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -42,6 +43,10 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let base_url = format!("http://{}", advertised(addr));
         let token = opts.token.clone().unwrap_or_else(random::token);
+        let client_id = opts
+            .client_id
+            .clone()
+            .unwrap_or_else(|| pingone::DEFAULT_CLIENT_ID.to_owned());
         let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
         let app = router(shared).into_make_service_with_connect_info::<KillSwitch>();
 
@@ -56,6 +61,7 @@ impl Sandbox {
             addr,
             token,
             base_url,
+            client_id,
             stop: Some(stop),
             task: Some(task),
         })
@@ -71,6 +77,21 @@ impl Sandbox {
         format!("{}/v1.0", self.base_url)
     }
 
+    /// `{base_url}/api`: the PingOne Directory API root (`base_url` of a `pingone` provider).
+    pub fn pingone_url(&self) -> String {
+        format!("{}/api", self.base_url)
+    }
+
+    /// `{base_url}/beta`: the Graph beta root.
+    pub fn graph_beta_url(&self) -> String {
+        format!("{}/beta", self.base_url)
+    }
+
+    /// PingOne's HTTP Basic user name (client id); its API key is [`Sandbox::token`].
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// The bearer token the provider routes accept.
     pub fn token(&self) -> &str {
         &self.token
@@ -81,6 +102,11 @@ impl Sandbox {
         serde_json::json!({
             "base_url": self.base_url(),
             "graph_v1": self.graph_url(),
+            "graph_beta": self.graph_beta_url(),
+            "pingone": self.pingone_url(),
+            "wristband": self.base_url(),
+            "keycloak": self.base_url(),
+            "client_id": self.client_id,
             "token": self.token,
         })
         .to_string()
@@ -144,12 +170,19 @@ async fn shutdown_signal() {
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .merge(graph_v1::routes())
+        .merge(graph_more::routes())
+        .merge(pingone::routes())
+        .merge(wristband::routes())
+        .merge(keycloak::routes())
         .fallback(observe::fallback)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             observe::observe,
         ));
-    admin::routes().merge(api).with_state(shared)
+    admin::routes()
+        .merge(wristband::admin_routes())
+        .merge(api)
+        .with_state(shared)
 }
 
 /// The address clients should use: loopback of the same family when bound to "any".
