@@ -24,12 +24,17 @@ fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beta_resets_pass_require_change_and_verify() {
     let env = Env::start(Options::default()).await;
-    let out = env.run(&manifest(&env, 4), &config(&env, "", ""), &[]).await;
+    let out = env
+        .run(&manifest(&env, 4), &config(&env, "", ""), &[])
+        .await;
     assert_exit(&out, 0);
     env.assert_export_verifies(4).await;
     assert!(env.report_json().iter().all(|r| r["http_status"] == 200));
     let stats = env.stats().await;
-    assert_eq!(stats["must_change_users"], serde_json::json!([user(2), user(4)]));
+    assert_eq!(
+        stats["must_change_users"],
+        serde_json::json!([user(2), user(4)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +49,10 @@ async fn beta_server_generated_passwords_are_exported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beta_row_without_method_fails_before_sending() {
     let env = Env::start(Options::default()).await;
-    let m = env.write("users.csv", &format!("user,method\n{},oath-1\n{},\n", user(1), user(2)));
+    let m = env.write(
+        "users.csv",
+        &format!("user,method\n{},oath-1\n{},\n", user(1), user(2)),
+    );
     let out = env.run(&m, &config(&env, "", ""), &[]).await;
     assert_exit(&out, 1);
     let row = env.report_row(&user(2));
@@ -62,9 +70,18 @@ async fn beta_unknown_user_is_a_row_error_and_retries_429_503() {
     let mut text = std::fs::read_to_string(manifest(&env, 40)).unwrap();
     text += "ghost@example.test,oath-x,false\n";
     let m = env.write("users.csv", &text);
-    let out = env.run(&m, &config(&env, "", ""), &["--rate", "100/s", "--max-attempts", "10"]).await;
+    let out = env
+        .run(
+            &m,
+            &config(&env, "", ""),
+            &["--rate", "100/s", "--max-attempts", "10"],
+        )
+        .await;
     assert_exit(&out, 1);
-    assert_eq!(env.report_row("ghost@example.test")["error_code"], "Request_ResourceNotFound");
+    assert_eq!(
+        env.report_row("ghost@example.test")["error_code"],
+        "Request_ResourceNotFound"
+    );
     env.assert_export_verifies(40).await;
     assert_saw_429_and_503(&env.stats().await);
 }

@@ -12,7 +12,10 @@ fn keycloak(env: &Env, extra: &str) -> std::path::PathBuf {
     let text = example
         .replace("https://keycloak.example.com", &env.sandbox.base_url())
         .replace("KEYCLOAK_TOKEN", "CREDROTATE_TOKEN")
-        .replace("require_change = false", &format!("require_change = false\n{extra}"));
+        .replace(
+            "require_change = false",
+            &format!("require_change = false\n{extra}"),
+        );
     env.write("keycloak.toml", &text)
 }
 
@@ -21,7 +24,12 @@ async fn keycloak_example_resets_and_verifies() {
     let env = Env::start(Options::default()).await;
     let m = env.write(
         "users.csv",
-        &format!("user,require_change\n{},true\n{},\n{},false\n", user(1), user(2), user(3)),
+        &format!(
+            "user,require_change\n{},true\n{},\n{},false\n",
+            user(1),
+            user(2),
+            user(3)
+        ),
     );
     let out = env.run(&m, &keycloak(&env, ""), &[]).await;
     assert_exit(&out, 0);
@@ -54,9 +62,16 @@ async fn passwords_are_json_escaped_and_policy_errors_are_row_errors() {
     );
     let out = env.run(&m, &keycloak(&env, ""), &[]).await;
     assert_exit(&out, 1);
-    assert_eq!(env.report_row(&user(2))["error_code"], "invalidPasswordMinLengthMessage");
+    assert_eq!(
+        env.report_row(&user(2))["error_code"],
+        "invalidPasswordMinLengthMessage"
+    );
     assert_eq!(env.report_row("ghost")["http_status"], 404);
-    assert_eq!(env.report_row("a/b?c")["status"], "succeeded", "user ids are percent-encoded");
+    assert_eq!(
+        env.report_row("a/b?c")["status"],
+        "succeeded",
+        "user ids are percent-encoded"
+    );
     let rows = env.assert_export_verifies(2).await;
     assert!(rows.iter().any(|r| r[3] == tricky));
     env.assert_secrets_absent(&out, &[tricky.into(), "short".into()]);
@@ -66,7 +81,9 @@ async fn passwords_are_json_escaped_and_policy_errors_are_row_errors() {
 async fn keycloak_survives_429_and_503() {
     let env = Env::start(flaky(30.0, 3, 0.15)).await;
     let args = ["--rate", "100/s", "--max-attempts", "10"];
-    let out = env.run(&env.users_csv(40), &keycloak(&env, ""), &args).await;
+    let out = env
+        .run(&env.users_csv(40), &keycloak(&env, ""), &args)
+        .await;
     assert_exit(&out, 0);
     env.assert_export_verifies(40).await;
     assert_saw_429_and_503(&env.stats().await);
@@ -76,19 +93,41 @@ async fn keycloak_survives_429_and_503() {
 async fn template_mistakes_are_config_errors() {
     let env = Env::start(Options::default()).await;
     let m = env.users_csv(1);
-    let base = format!("[providers.h]\nkind = \"http\"\nbase_url = \"{}\"\n[providers.h.http]\n", env.sandbox.base_url());
+    let base = format!(
+        "[providers.h]\nkind = \"http\"\nbase_url = \"{}\"\n[providers.h.http]\n",
+        env.sandbox.base_url()
+    );
     let cases = [
-        ("path = \"/u/{usr}\"\nbody = '{\"p\":\"{password}\"}'", "unknown placeholder {usr}"),
-        ("path = \"/u/{user}/{password}\"\nbody = '{\"p\":\"{password}\"}'", "must not contain {password}"),
-        ("path = \"/u/{user}\"\nbody = '{\"p\": 1}'", "must contain \"{password}\""),
-        ("path = \"/u/{user}\"\nbody = '{\"p\":\"{password}\"'", "not valid JSON"),
-        ("path = \"/u\"\nbody = '{\"p\":\"{password}\"}'\nheaders = { Authorization = \"x\" }", "credentials do not belong"),
+        (
+            "path = \"/u/{usr}\"\nbody = '{\"p\":\"{password}\"}'",
+            "unknown placeholder {usr}",
+        ),
+        (
+            "path = \"/u/{user}/{password}\"\nbody = '{\"p\":\"{password}\"}'",
+            "must not contain {password}",
+        ),
+        (
+            "path = \"/u/{user}\"\nbody = '{\"p\": 1}'",
+            "must contain \"{password}\"",
+        ),
+        (
+            "path = \"/u/{user}\"\nbody = '{\"p\":\"{password}\"'",
+            "not valid JSON",
+        ),
+        (
+            "path = \"/u\"\nbody = '{\"p\":\"{password}\"}'\nheaders = { Authorization = \"x\" }",
+            "credentials do not belong",
+        ),
     ];
     for (i, (table, expected)) in cases.into_iter().enumerate() {
         let cfg = env.write(&format!("h{i}.toml"), &format!("{base}{table}\n"));
         let out = env.run(&m, &cfg, &[]).await;
         assert_exit(&out, 2);
-        assert!(text(&out.stderr).contains(expected), "case {i}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(expected),
+            "case {i}: {}",
+            text(&out.stderr)
+        );
     }
     assert_eq!(env.stats().await["requests_total"], 0);
 }
@@ -97,10 +136,20 @@ async fn template_mistakes_are_config_errors() {
 async fn okta_and_auth0_examples_validate() {
     let env = Env::start(Options::default()).await;
     let m = env.users_csv(2);
-    for (example, var) in [("okta", "OKTA_TOKEN"), ("auth0", "AUTH0_TOKEN"), ("keycloak", "KEYCLOAK_TOKEN")] {
+    for (example, var) in [
+        ("okta", "OKTA_TOKEN"),
+        ("auth0", "AUTH0_TOKEN"),
+        ("keycloak", "KEYCLOAK_TOKEN"),
+    ] {
         let cfg = format!("examples/{example}.toml");
         let cfg = std::fs::canonicalize(cfg).unwrap();
-        let args = ["validate", "--manifest", m.to_str().unwrap(), "--config", cfg.to_str().unwrap()];
+        let args = [
+            "validate",
+            "--manifest",
+            m.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+        ];
         let out = env.credrotate(&args, &[(var, "example-token")]).await;
         assert_exit(&out, 0);
     }
