@@ -257,18 +257,7 @@ fn provider_from(
 ) -> Result<ProviderConfig> {
     kinds::check_fields(&s)?;
     let base_url = check_base_url(&kinds::base_url(&s)?)?;
-    let auth = match (
-        s.auth.take(),
-        s.token_file.is_some() || s.token_env.is_some(),
-    ) {
-        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
-        (Some(auth), false) => auth,
-        (None, _) => AuthSection::bearer(s.token_file.take(), s.token_env.take()),
-    };
-    if s.kind == ProviderKind::PingOne && !matches!(auth, AuthSection::Basic { .. }) {
-        bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add [providers.{name}.auth] with type = \"basic\", username = \"<client id>\" and password_file or password_env");
-    }
-    let credential = auth.load()?;
+    let credential = credential_from(name, &mut s)?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
         (None, Some(text)) => text.parse().context("rate")?,
@@ -299,6 +288,20 @@ fn provider_from(
         poll_timeout: duration(s.poll_timeout.as_deref(), "2m", "poll_timeout")?,
         options,
     })
+}
+
+/// The section's credential: the `[auth]` table or the bearer shorthand; read now.
+fn credential_from(name: &str, s: &mut ProviderSection) -> Result<Credential> {
+    let shorthand = s.token_file.is_some() || s.token_env.is_some();
+    let auth = match (s.auth.take(), shorthand) {
+        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
+        (Some(auth), false) => auth,
+        (None, _) => AuthSection::bearer(s.token_file.take(), s.token_env.take()),
+    };
+    if s.kind == ProviderKind::PingOne && !matches!(auth, AuthSection::Basic { .. }) {
+        bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add [providers.{name}.auth] with type = \"basic\", username = \"<client id>\" and password_file or password_env");
+    }
+    auth.load()
 }
 
 fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {

@@ -46,21 +46,29 @@ pub async fn revoke_sessions(
                 ref failure,
             } => (retry_after, failure.clone()),
         };
-        let is_throttle = failure.http_status == Some(429);
-        if is_throttle {
+        if failure.http_status == Some(429) {
             throttled += 1;
             lane.gate
                 .pause(retry_after.unwrap_or_else(|| backoff.delay(throttled, None)));
         }
-        let exhausted = if is_throttle {
-            throttled >= backoff.max_throttled
-        } else {
-            attempts - throttled >= backoff.max_attempts
-        };
-        if exhausted {
+        if exhausted(&backoff, &failure, attempts, throttled) {
             return Some(failed(target, &failure, throttled));
         }
         tokio::time::sleep(backoff.delay(attempts - throttled, retry_after)).await;
+    }
+}
+
+/// The same limits as resets: 429s up to `max_throttled`, other failures up to `max_attempts`.
+fn exhausted(
+    backoff: &crate::pipeline::Backoff,
+    f: &Failure,
+    attempts: u32,
+    throttled: u32,
+) -> bool {
+    if f.http_status == Some(429) {
+        throttled >= backoff.max_throttled
+    } else {
+        attempts - throttled >= backoff.max_attempts
     }
 }
 

@@ -128,30 +128,35 @@ impl Http {
             }
             return failure(response).await;
         }
-        let rid = request_id(response.headers());
-        let mut ok = Success {
+        let ok = Success {
             http_status: Some(status.as_u16()),
-            request_id: rid.clone(),
+            request_id: request_id(response.headers()),
             ..Success::default()
         };
-        let Some(pointer) = &self.pointer else {
-            return Attempt::Succeeded(ok);
-        };
-        let body = match read_json(response).await {
-            Ok(b) => b,
-            Err(a) => return a,
-        };
-        match body.pointer(pointer).and_then(Value::as_str) {
-            Some(p) if !p.is_empty() => {
-                ok.server_password = Some(secret(p.to_owned()));
-                Attempt::Succeeded(ok)
-            }
-            _ => Attempt::Permanent(Failure {
-                http_status: Some(status.as_u16()),
-                code: "no_password_returned".into(),
-                message: format!("the server reported success but the response has no password at {pointer}; the user's new password is unknown (reset it again)"),
-                request_id: rid,
-            }),
+        match &self.pointer {
+            None => Attempt::Succeeded(ok),
+            Some(pointer) => server_password(response, pointer, ok).await,
         }
+    }
+}
+
+/// Reads the server-generated password at `pointer` into `ok`, or fails: without it the
+/// user's new password would be unknown.
+async fn server_password(response: reqwest::Response, pointer: &str, mut ok: Success) -> Attempt {
+    let body = match read_json(response).await {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    match body.pointer(pointer).and_then(Value::as_str) {
+        Some(p) if !p.is_empty() => {
+            ok.server_password = Some(secret(p.to_owned()));
+            Attempt::Succeeded(ok)
+        }
+        _ => Attempt::Permanent(Failure {
+            http_status: ok.http_status,
+            code: "no_password_returned".into(),
+            message: format!("the server reported success but the response has no password at {pointer}; the user's new password is unknown (reset it again)"),
+            request_id: ok.request_id,
+        }),
     }
 }

@@ -129,33 +129,9 @@ pub fn build(
         .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let (base, credential) = (&config.base_url, config.credential.clone());
-    let opts = &config.options;
-    let revoke = opts
-        .revoke_sessions
-        .then(|| graph_revoke::Revoke::new(client.clone(), base.clone(), credential.clone()));
-    Ok(match &opts.kind {
-        KindOptions::Graph {
-            method_collection, ..
-        } => {
-            let mut graph = graph_v1(config, client);
-            graph.revoke = revoke;
-            match method_collection.as_str() {
-                "softwareOathMethods" => {
-                    Provider::GraphBeta(graph_beta::GraphBeta::new(graph, opts.require_change))
-                }
-                _ => Provider::Graph(graph),
-            }
-        }
-        KindOptions::GraphProfile => {
-            let mut p = graph_profile::GraphProfile::new(
-                client,
-                base.clone(),
-                credential,
-                opts.require_change,
-            );
-            p.revoke = revoke;
-            Provider::GraphProfile(p)
-        }
+    let require_change = config.options.require_change;
+    Ok(match &config.options.kind {
+        KindOptions::Graph { .. } | KindOptions::GraphProfile => build_graph(config, client),
         KindOptions::PingOne { http_method } => Provider::PingOne(pingone::PingOne::new(
             client,
             base,
@@ -173,9 +149,34 @@ pub fn build(
             base,
             credential,
             h,
-            opts.require_change,
+            require_change,
         )?),
     })
+}
+
+/// The Graph kinds, with the revoke follow-up when configured.
+fn build_graph(config: &crate::config::ProviderConfig, client: reqwest::Client) -> Provider {
+    use crate::config::KindOptions;
+    let opts = &config.options;
+    let (base, credential) = (config.base_url.clone(), config.credential.clone());
+    let revoke = opts
+        .revoke_sessions
+        .then(|| graph_revoke::Revoke::new(client.clone(), base.clone(), credential.clone()));
+    if matches!(opts.kind, KindOptions::GraphProfile) {
+        let mut p = graph_profile::GraphProfile::new(client, base, credential, opts.require_change);
+        p.revoke = revoke;
+        return Provider::GraphProfile(p);
+    }
+    let mut graph = graph_v1(config, client);
+    graph.revoke = revoke;
+    match &opts.kind {
+        KindOptions::Graph {
+            method_collection, ..
+        } if method_collection == "softwareOathMethods" => {
+            Provider::GraphBeta(graph_beta::GraphBeta::new(graph, opts.require_change))
+        }
+        _ => Provider::Graph(graph),
+    }
 }
 
 fn graph_v1(config: &crate::config::ProviderConfig, client: reqwest::Client) -> graph::Graph {

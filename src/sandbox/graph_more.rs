@@ -148,41 +148,46 @@ async fn patch_user(
 ) -> Response {
     write(&sb, &ids, || {
         let user = admit(&sb, path.map(|Path(u)| u), &headers)?;
-        let map = object(&body)?;
-        if let Some(key) = map.keys().find(|k| *k != "passwordProfile") {
-            return Err(GraphError::invalid_request(format!(
-                "The sandbox only updates passwordProfile; property '{key}' is not supported here."
-            )));
-        }
-        let Some(Value::Object(profile)) = map.get("passwordProfile") else {
-            return Err(GraphError::invalid_request(
-                "passwordProfile must be an object with a password.",
-            ));
-        };
-        let allowed = [
-            "password",
-            "forceChangePasswordNextSignIn",
-            "forceChangePasswordNextSignInWithMfa",
-        ];
-        if let Some(key) = profile.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(GraphError::invalid_request(format!(
-                "Property '{key}' does not exist on type 'microsoft.graph.passwordProfile'."
-            )));
-        }
-        let Some(Value::String(password)) = profile.get("password") else {
-            return Err(GraphError::invalid_request(
-                "passwordProfile.password is required and must be a string.",
-            ));
-        };
-        if password.chars().count() < 8 {
-            return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password."));
-        }
-        let must = optional_bool(profile, "forceChangePasswordNextSignIn")?.unwrap_or(true);
-        optional_bool(profile, "forceChangePasswordNextSignInWithMfa")?;
-        sb.directory().set_password(&user, password.clone());
+        let (password, must) = password_profile(&object(&body)?)?;
+        sb.directory().set_password(&user, password);
         sb.accounts().set_must_change(&user, must);
         Ok(StatusCode::NO_CONTENT.into_response())
     })
+}
+
+/// `(password, forceChangePasswordNextSignIn)` from a `PATCH /users` body.
+fn password_profile(map: &Map<String, Value>) -> Result<(String, bool), GraphError> {
+    if let Some(key) = map.keys().find(|k| *k != "passwordProfile") {
+        return Err(GraphError::invalid_request(format!(
+            "The sandbox only updates passwordProfile; property '{key}' is not supported here."
+        )));
+    }
+    let Some(Value::Object(profile)) = map.get("passwordProfile") else {
+        return Err(GraphError::invalid_request(
+            "passwordProfile must be an object with a password.",
+        ));
+    };
+    let allowed = [
+        "password",
+        "forceChangePasswordNextSignIn",
+        "forceChangePasswordNextSignInWithMfa",
+    ];
+    if let Some(key) = profile.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(GraphError::invalid_request(format!(
+            "Property '{key}' does not exist on type 'microsoft.graph.passwordProfile'."
+        )));
+    }
+    let Some(Value::String(password)) = profile.get("password") else {
+        return Err(GraphError::invalid_request(
+            "passwordProfile.password is required and must be a string.",
+        ));
+    };
+    if password.chars().count() < 8 {
+        return Err(GraphError::new(StatusCode::BAD_REQUEST, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password."));
+    }
+    optional_bool(profile, "forceChangePasswordNextSignInWithMfa")?;
+    let must = optional_bool(profile, "forceChangePasswordNextSignIn")?.unwrap_or(true);
+    Ok((password.clone(), must))
 }
 
 async fn revoke(

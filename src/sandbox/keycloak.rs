@@ -14,14 +14,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::auth;
-use super::plain_wire::{self, Fault, PlainError};
+use super::plain_wire::{self, Chain, PlainError};
 use super::state::Shared;
 
 pub(crate) const FAMILY: &str = "keycloak";
@@ -59,22 +59,38 @@ async fn reset(
     })
 }
 
+const CHAIN: Chain = Chain {
+    family: FAMILY,
+    unauthorized: || error(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized", None),
+    throttled: || error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
+    unavailable: || error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", None),
+};
+
 fn decide(
     sb: &Shared,
     user: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, PlainError> {
-    auth::check_bearer(headers, &sb.token)
-        .map_err(|_| error(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized", None))?;
-    plain_wire::gate(sb, FAMILY).map_err(|f| match f {
-        Fault::Throttled(after) => error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None)
-            .with_header(header::RETRY_AFTER, after),
-        Fault::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", None),
-    })?;
+    plain_wire::admit(sb, auth::check_bearer(headers, &sb.token).is_ok(), &CHAIN)?;
     if !sb.directory().exists(user) {
         return Err(error(StatusCode::NOT_FOUND, "User not found", None));
     }
+    let (value, temporary) = parse(body)?;
+    if value.chars().count() < 8 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalidPasswordMinLengthMessage",
+            Some("Invalid password: minimum length 8."),
+        ));
+    }
+    sb.directory().set_password(user, value);
+    sb.accounts().set_must_change(user, temporary);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A CredentialRepresentation of type password: `(value, temporary)`.
+fn parse(body: &[u8]) -> Result<(String, bool), PlainError> {
     let bad = |d: &str| error(StatusCode::BAD_REQUEST, "invalid_request", Some(d));
     let map: Map<String, Value> = match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => map,
@@ -92,19 +108,9 @@ fn decide(
     let Some(Value::String(value)) = map.get("value") else {
         return Err(bad("value is required"));
     };
-    if value.chars().count() < 8 {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "invalidPasswordMinLengthMessage",
-            Some("Invalid password: minimum length 8."),
-        ));
+    match map.get("temporary") {
+        None | Some(Value::Null) => Ok((value.clone(), false)),
+        Some(Value::Bool(b)) => Ok((value.clone(), *b)),
+        Some(_) => Err(bad("temporary must be a boolean")),
     }
-    let temporary = match map.get("temporary") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(bad("temporary must be a boolean")),
-    };
-    sb.directory().set_password(user, value.clone());
-    sb.accounts().set_must_change(user, temporary);
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

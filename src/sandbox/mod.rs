@@ -8,7 +8,19 @@
 //! - `POST /v1.0/users/{id}/authentication/methods/{methodId}/resetPassword` and
 //!   `GET /v1.0/users/{id}/authentication/operations/{opId}`: Microsoft Graph v1.0 (`graph_v1`).
 //!   `{methodId}` must be the password method `28c10230-6103-485e-b985-444c60001490`.
-//! - `GET /_sandbox/stats`, `POST /_sandbox/verify`: the sandbox's own, no auth (`admin`).
+//! - `POST /beta/users/{id}/authentication/softwareOathMethods/{methodId}/resetPassword`,
+//!   `PATCH /v1.0/users/{id}` (passwordProfile), `POST /{v1.0|beta}/users/{id}/revokeSignInSessions`:
+//!   the other Graph routes (`graph_more`).
+//! - `{POST|PUT|PATCH} /api/directory/users/password-reset`: PingOne, HTTP Basic (`pingone`).
+//! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`).
+//! - `PUT /admin/realms/{realm}/users/{id}/reset-password`: Keycloak, the generic HTTP
+//!   provider's rehearsal target (`keycloak`).
+//! - `GET /_sandbox/stats`, `POST /_sandbox/verify`, `POST /_sandbox/wristband/codes`: the
+//!   sandbox's own, no auth (`admin`, `wristband`).
+//!
+//! All route families share one directory of users (ids are unique across them in practice:
+//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own throttle bucket
+//! (`faults.throttle` applied per family, or `Options::family_throttle`).
 //! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
 //!
 //! # `GET /_sandbox/stats`
@@ -17,8 +29,16 @@
 //!  "reset_requests_total": 7, "resets_total": 5, "resets_per_user": {"alice": 3, "bob": 2},
 //!  "operations_pending": 0, "operations_failed": 0, "peak_concurrency": 4, "in_flight": 0,
 //!  "peak_rps": 6, "rps_series": [6, 1], "throttled_series": [1, 0],
-//!  "first_throttle_second": 0, "polls_total": 3, "dropped_total": 0, "uptime_seconds": 1.9}
+//!  "first_throttle_second": 0, "polls_total": 3, "dropped_total": 0, "uptime_seconds": 1.9,
+//!  "families": {"graph": {"requests": 7, "peak_rps": 6, "rps_series": [6, 1],
+//!                         "throttled_series": [1, 0]}, "pingone": {...}},
+//!  "revocations_per_user": {"alice": 1}, "must_change_users": ["bob"],
+//!  "wristband_codes_outstanding": 0}
 //! ```
+//! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
+//!   `keycloak`), same definitions as the totals below; the totals sum every family.
+//! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
+//!   `must_change_users`: users whose last reset asked for a change at next sign-in.
 //! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
 //! - `rps_series[i]`: reset (write) requests that arrived during whole second `i` since start,
 //!   whatever their answer (401, 429, 503 included); `peak_rps` is its maximum;
@@ -35,7 +55,9 @@
 //! have fallen due are applied first). A malformed body gets 400 `{"error": "..."}`.
 //!
 //! # Ready line
-//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":"http://127.0.0.1:PORT/v1.0","token":"..."}`.
+//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":".../v1.0",
+//! "graph_beta":".../beta","pingone":".../api","wristband":"...","keycloak":"...",
+//! "client_id":"sandbox-client","token":"..."}`. PingOne's API key is the token.
 //!
 //! # Faults
 //! See `faults` for the order a reset meets them in. In short: latency + jitter on every API

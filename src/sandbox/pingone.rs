@@ -15,14 +15,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, AuthFailure};
-use super::plain_wire::{self, Fault, PlainError};
+use super::auth;
+use super::plain_wire::{self, Chain, PlainError};
 use super::state::Shared;
 
 pub(crate) const FAMILY: &str = "pingone";
@@ -48,30 +48,33 @@ fn error(status: StatusCode, code: &str, message: &str, target: Option<&str>) ->
     PlainError::new(status, body)
 }
 
-fn decide(sb: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, PlainError> {
-    let client_id = sb.opts.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID);
-    auth::check_basic(headers, client_id, &sb.token).map_err(|f| {
-        let message = match f {
-            AuthFailure::Missing => "The request could not be completed. HTTP Basic credentials (client id and API key) are required.",
-            AuthFailure::Invalid => "The request could not be completed. The client id or API key is not valid.",
-        };
-        error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message, None)
-    })?;
-    plain_wire::gate(sb, FAMILY).map_err(|f| match f {
-        Fault::Throttled(after) => error(
+const CHAIN: Chain = Chain {
+    family: FAMILY,
+    unauthorized: || {
+        error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "The request could not be completed. Valid HTTP Basic credentials (client id and API key) are required.", None)
+    },
+    throttled: || {
+        error(
             StatusCode::TOO_MANY_REQUESTS,
             "REQUEST_LIMITED",
             "Too many requests; retry after the Retry-After interval.",
             None,
         )
-        .with_header(header::RETRY_AFTER, after),
-        Fault::Unavailable => error(
+    },
+    unavailable: || {
+        error(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",
             "The service is temporarily unavailable (sandbox fault).",
             None,
-        ),
-    })?;
+        )
+    },
+};
+
+fn decide(sb: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, PlainError> {
+    let client_id = sb.opts.client_id.as_deref().unwrap_or(DEFAULT_CLIENT_ID);
+    let authed = auth::check_basic(headers, client_id, &sb.token).is_ok();
+    plain_wire::admit(sb, authed, &CHAIN)?;
     let request = parse(body)?;
     if !sb.directory().exists(&request.id) {
         return Err(error(

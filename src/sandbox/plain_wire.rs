@@ -68,6 +68,26 @@ pub(crate) fn gate(sb: &Shared, family: &'static str) -> Result<(), Fault> {
     Ok(())
 }
 
+/// How a family words the answers of the shared part of the chain.
+pub(crate) struct Chain {
+    pub(crate) family: &'static str,
+    pub(crate) unauthorized: fn() -> PlainError,
+    pub(crate) throttled: fn() -> PlainError,
+    pub(crate) unavailable: fn() -> PlainError,
+}
+
+/// The shared part of a write's chain: credential (`authed`), then the family's bucket (429
+/// with `Retry-After`) and the error ratio (503).
+pub(crate) fn admit(sb: &Shared, authed: bool, chain: &Chain) -> Result<(), PlainError> {
+    if !authed {
+        return Err((chain.unauthorized)());
+    }
+    gate(sb, chain.family).map_err(|f| match f {
+        Fault::Throttled(after) => (chain.throttled)().with_header(header::RETRY_AFTER, after),
+        Fault::Unavailable => (chain.unavailable)(),
+    })
+}
+
 /// Counts a write of `family`, runs `decide`, renders its error, may drop the answer.
 pub(crate) fn write(
     sb: &Shared,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 
 use super::accounts::CodeForm;
 use super::auth;
-use super::plain_wire::{self, Fault, PlainError};
+use super::plain_wire::{self, Chain, PlainError};
 use super::state::Shared;
 
 pub(crate) const FAMILY: &str = "wristband";
@@ -52,27 +52,57 @@ async fn reset(State(sb): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
     plain_wire::write(&sb, FAMILY, || decide(&sb, &headers, &body))
 }
 
-fn decide(sb: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, PlainError> {
-    auth::check_bearer(headers, &sb.token).map_err(|_| {
+const CHAIN: Chain = Chain {
+    family: FAMILY,
+    unauthorized: || {
         error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "A valid bearer token is required.",
         )
-    })?;
-    plain_wire::gate(sb, FAMILY).map_err(|f| match f {
-        Fault::Throttled(after) => error(
+    },
+    throttled: || {
+        error(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
             "Rate limit exceeded.",
         )
-        .with_header(header::RETRY_AFTER, after),
-        Fault::Unavailable => error(
+    },
+    unavailable: || {
+        error(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
             "Temporarily unavailable (sandbox fault).",
-        ),
-    })?;
+        )
+    },
+};
+
+fn decide(sb: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, PlainError> {
+    plain_wire::admit(sb, auth::check_bearer(headers, &sb.token).is_ok(), &CHAIN)?;
+    let request = parse(body)?;
+    let user = sb
+        .accounts()
+        .redeem(request.form, &request.code, request.verification.as_deref())
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "The code is unknown, expired or already used.",
+            )
+        })?;
+    sb.directory().set_password(&user, request.password);
+    sb.accounts().revoke(&user);
+    Ok((StatusCode::OK, Json(json!({ "result": "SUCCESS" }))).into_response())
+}
+
+struct Request {
+    form: CodeForm,
+    code: String,
+    verification: Option<String>,
+    password: String,
+}
+
+fn parse(body: &[u8]) -> Result<Request, PlainError> {
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, "invalid_request", m);
     let map: Map<String, Value> = match serde_json::from_slice(body) {
         Ok(Value::Object(map)) => map,
@@ -99,19 +129,12 @@ fn decide(sb: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, Pla
     ) {
         return Err(bad("suppressPasswordUpdatedEmail must be a boolean."));
     }
-    let user = sb
-        .accounts()
-        .redeem(form, code, text("verificationCode"))
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "invalid_code",
-                "The code is unknown, expired or already used.",
-            )
-        })?;
-    sb.directory().set_password(&user, password.to_owned());
-    sb.accounts().revoke(&user);
-    Ok((StatusCode::OK, Json(json!({ "result": "SUCCESS" }))).into_response())
+    Ok(Request {
+        form,
+        code: code.to_owned(),
+        verification: text("verificationCode").map(str::to_owned),
+        password: password.to_owned(),
+    })
 }
 
 /// The one code form the body uses, or `None` for none, several, or half an OTP.
