@@ -8,6 +8,7 @@
 //! `max_attempts`, 429s up to `max_throttled`, each 429 pausing the whole lane.
 
 use crate::manifest::Target;
+use crate::outcome::{RowResult, Status};
 use crate::provider::{Attempt, Failure};
 
 use super::{Lane, Settings};
@@ -19,6 +20,23 @@ pub struct Followup {
     pub outcome: String,
     /// 429 answers seen on the way.
     pub throttled: u32,
+}
+
+/// Runs the follow-up steps of a row whose reset succeeded (nothing for other rows), recording
+/// them in its report row. The one call the worker makes.
+pub async fn after_reset(
+    lane: &Lane,
+    settings: &Settings,
+    target: &Target,
+    result: &mut RowResult,
+) {
+    if result.report.status != Status::Succeeded {
+        return;
+    }
+    if let Some(f) = revoke_sessions(lane, settings, target).await {
+        result.report.revoke_sessions = Some(f.outcome);
+        result.throttled += f.throttled;
+    }
 }
 
 /// Revokes `target`'s sign-in sessions; `None` when the lane's provider is not set to.

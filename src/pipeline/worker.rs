@@ -32,12 +32,7 @@ pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Ro
     let password = choose_password(lane, settings, &mut target);
     let ended = attempt_loop(lane, settings, &target, password.as_ref()).await;
     let mut result = finish(&target, started, password, ended);
-    if result.report.status == Status::Succeeded {
-        if let Some(f) = super::followup::revoke_sessions(lane, settings, &target).await {
-            (result.report.revoke_sessions, result.throttled) =
-                (Some(f.outcome), result.throttled + f.throttled);
-        }
-    }
+    super::followup::after_reset(lane, settings, &target, &mut result).await;
     result
 }
 
