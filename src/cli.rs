@@ -116,6 +116,9 @@ struct RunArgs {
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     yes: bool,
+    /// After each successful reset, revoke the user's sign-in sessions (Graph providers).
+    #[arg(long)]
+    revoke_sessions: bool,
     /// Progress bar: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
@@ -324,6 +327,7 @@ impl RunArgs {
             default_provider: self.manifest.provider,
             ca_file: self.security.ca_file(),
             password: self.security.password(),
+            revoke_sessions: self.revoke_sessions,
         };
         Ok(RunOptions {
             manifest: self.manifest.manifest,

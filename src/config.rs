@@ -13,11 +13,17 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::auth::{AuthSection, Credential, Tls};
+use crate::manifest::InputRule;
 use crate::password::{Generate, Policy};
 use crate::pipeline::limiter::Rate;
 
-/// Graph's password authentication method id (the default method for `kind = "graph"`).
-pub const GRAPH_PASSWORD_METHOD: &str = "28c10230-6103-485e-b985-444c60001490";
+mod http;
+mod kinds;
+
+pub use kinds::{
+    default_rate, kind_name, HttpSection, KindOptions, ProviderKind, ProviderOptions,
+    WristbandOptions, GRAPH_PASSWORD_METHOD, PINGONE_BASE_URL,
+};
 
 /// The TOML file as written by the user.
 #[derive(Debug, Default, Deserialize)]
@@ -61,12 +67,13 @@ impl Default for PasswordSection {
     }
 }
 
-/// `[providers.NAME]`.
+/// `[providers.NAME]`. Fields after `poll_timeout` apply to some kinds only (see `kinds`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSection {
     pub kind: ProviderKind,
-    pub base_url: String,
+    /// Default per kind (Graph, PingOne); required for wristband and http.
+    pub base_url: Option<String>,
     /// File holding the bearer token (first line).
     pub token_file: Option<PathBuf>,
     /// Environment variable holding the bearer token (default `CREDROTATE_TOKEN`).
@@ -84,13 +91,28 @@ pub struct ProviderSection {
     pub poll_interval: Option<String>,
     /// Give up polling a long-running operation after this long (e.g. "2m").
     pub poll_timeout: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// Microsoft Graph v1.0 `resetPassword`.
-    Graph,
+    /// graph: "v1.0" (default) or "beta".
+    pub api_version: Option<String>,
+    /// graph: "methods" (default) or "softwareOathMethods" (beta).
+    pub method_collection: Option<String>,
+    /// graph (beta), graph-profile, http: require a change at next sign-in for rows that do not say.
+    pub require_change: Option<bool>,
+    /// graph, graph-profile: revoke sign-in sessions after each successful reset.
+    pub revoke_sessions: Option<bool>,
+    /// pingone: "com" (default), "eu" or "com.au".
+    pub region: Option<String>,
+    /// pingone: POST (default), PUT or PATCH (the documentation does not say).
+    pub http_method: Option<String>,
+    /// wristband: JSON name of the new password (default "newPassword").
+    pub password_field: Option<String>,
+    /// wristband: JSON name of the "do not send the Password Updated email" flag.
+    pub suppress_email_field: Option<String>,
+    /// wristband: value of that flag (default false: the email is sent).
+    pub suppress_password_updated_email: Option<bool>,
+    /// wristband: `result` values that mean success (default: any 2xx answer).
+    pub success_results: Option<Vec<String>>,
+    /// http: `[providers.NAME.http]`.
+    pub http: Option<HttpSection>,
 }
 
 /// Values from the command line that override the file, for every provider.
@@ -105,6 +127,8 @@ pub struct Overrides {
     pub ca_file: Option<PathBuf>,
     /// `--password-*`: override `[password]`.
     pub password: PasswordOverrides,
+    /// `--revoke-sessions`: revoke sign-in sessions after each reset, where the provider can.
+    pub revoke_sessions: bool,
 }
 
 /// Password policy values from the command line (`allow_short` only ever comes from the file).
@@ -132,6 +156,8 @@ pub struct ProviderConfig {
     pub generate: Generate,
     pub poll_interval: Duration,
     pub poll_timeout: Duration,
+    /// Kind-specific settings, require_change default and the revoke step.
+    pub options: ProviderOptions,
 }
 
 /// The validated configuration of a run.
@@ -141,14 +167,6 @@ pub struct Config {
     pub policy: Policy,
     /// Provider for rows that name none.
     pub default_provider: Option<String>,
-}
-
-/// Default pacing per provider kind: safe values below each provider's documented limits.
-pub fn default_rate(kind: ProviderKind) -> Rate {
-    match kind {
-        // Graph: about 3,000 writes per 150 s per app and tenant = 20/s.
-        ProviderKind::Graph => Rate::PerSecond(20),
-    }
 }
 
 impl Config {
@@ -172,6 +190,9 @@ impl Config {
             providers.insert(name, p);
         }
         let default_provider = resolve_default(&providers, overrides)?;
+        if overrides.revoke_sessions && !providers.values().any(|p| p.options.revoke_sessions) {
+            bail!("--revoke-sessions: none of the configured providers can revoke sign-in sessions (only kinds \"graph\" and \"graph-profile\" can)");
+        }
         Ok(Config {
             providers,
             policy,
@@ -199,9 +220,14 @@ impl Config {
             .providers
             .values()
             .map(|p| {
+                let input_rule = match p.kind {
+                    ProviderKind::PingOne => InputRule::OldPasswordXorConfirmationToken,
+                    ProviderKind::Wristband => InputRule::WristbandCodes,
+                    _ => InputRule::None,
+                };
                 let rules = crate::manifest::ProviderRules {
                     default_method: p.method.clone(),
-                    input_rule: crate::manifest::InputRule::None,
+                    input_rule,
                 };
                 (p.name.clone(), rules)
             })
@@ -228,6 +254,7 @@ impl Config {
                     "concurrency": p.concurrency,
                     "method": p.method,
                     "generate": p.generate,
+                    "options": p.options,
                 });
                 (p.name.clone(), v)
             })
@@ -257,18 +284,14 @@ fn policy_from(s: &PasswordSection, o: &PasswordOverrides) -> Result<Policy> {
 
 fn provider_from(
     name: &str,
-    s: ProviderSection,
+    mut s: ProviderSection,
     policy: &Policy,
     o: &Overrides,
     tls: &Tls,
 ) -> Result<ProviderConfig> {
-    let base_url = check_base_url(&s.base_url)?;
-    let auth = match (s.auth, s.token_file.is_some() || s.token_env.is_some()) {
-        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
-        (Some(auth), false) => auth,
-        (None, _) => AuthSection::bearer(s.token_file, s.token_env),
-    };
-    let credential = auth.load(tls)?;
+    kinds::check_fields(&s)?;
+    let base_url = check_base_url(&kinds::base_url(&s)?)?;
+    let credential = credential_from(name, &mut s, tls)?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
         (None, Some(text)) => text.parse().context("rate")?,
@@ -278,6 +301,13 @@ fn provider_from(
     if concurrency == 0 {
         bail!("concurrency must be at least 1");
     }
+    let generate = s.generate.unwrap_or(policy.generate);
+    let graph_kind = matches!(s.kind, ProviderKind::Graph | ProviderKind::GraphProfile);
+    let options = ProviderOptions {
+        require_change: s.require_change.unwrap_or(false),
+        revoke_sessions: (graph_kind && o.revoke_sessions) || s.revoke_sessions == Some(true),
+        kind: kinds::kind_options(&s, generate)?,
+    };
     Ok(ProviderConfig {
         name: name.to_owned(),
         kind: s.kind,
@@ -287,11 +317,26 @@ fn provider_from(
         rate,
         burst: o.burst.or(s.burst).unwrap_or(1).max(1),
         concurrency,
-        method: s.method.unwrap_or_else(|| GRAPH_PASSWORD_METHOD.to_owned()),
-        generate: s.generate.unwrap_or(policy.generate),
+        method: kinds::default_method(&s),
+        generate,
         poll_interval: duration(s.poll_interval.as_deref(), "200ms", "poll_interval")?,
         poll_timeout: duration(s.poll_timeout.as_deref(), "2m", "poll_timeout")?,
+        options,
     })
+}
+
+/// The section's credential: the `[auth]` table or the bearer shorthand; read now.
+fn credential_from(name: &str, s: &mut ProviderSection, tls: &Tls) -> Result<Credential> {
+    let shorthand = s.token_file.is_some() || s.token_env.is_some();
+    let auth = match (s.auth.take(), shorthand) {
+        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
+        (Some(auth), false) => auth,
+        (None, _) => AuthSection::bearer(s.token_file.take(), s.token_env.take()),
+    };
+    if s.kind == ProviderKind::PingOne && !matches!(auth, AuthSection::Basic { .. }) {
+        bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add [providers.{name}.auth] with type = \"basic\", username = \"<client id>\" and password_file or password_env");
+    }
+    auth.load(tls)
 }
 
 fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {

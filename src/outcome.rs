@@ -44,6 +44,13 @@ pub struct ReportRow {
     pub started_at: String,
     /// RFC 3339, UTC.
     pub finished_at: String,
+    /// What the provider said beyond the status, when it says more (Wristband's `result`).
+    #[serde(default)]
+    pub provider_result: Option<String>,
+    /// The follow-up `revokeSignInSessions` step: "succeeded", "failed: CODE", or empty when
+    /// it was not run (not asked for, the provider has none, or the reset failed).
+    #[serde(default)]
+    pub revoke_sessions: Option<String>,
 }
 
 /// A finished row plus, when it succeeded, the password now in force (for the export only).

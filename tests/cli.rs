@@ -268,19 +268,39 @@ async fn demo_rotates_the_examples_and_verifies_every_password() {
     let env = Env::start(Options::default()).await;
     let out = env.path("demo");
     let mut cmd = tokio::process::Command::new(common::BIN);
-    cmd.args(["demo", "--out", out.to_str().unwrap(), "--progress", "never"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args([
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--progress",
+        "never",
+    ])
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
     let result = cmd.output().await.unwrap();
     assert_exit(&result, 0);
     let stdout = text(&result.stdout);
-    assert!(stdout.contains("250/250 exported passwords sign in"), "{stdout}");
-    for name in ["report.csv", "report.json", "summary.json", "passwords.csv.age", "demo-identity.txt"] {
+    assert!(
+        stdout.contains("250/250 exported passwords sign in"),
+        "{stdout}"
+    );
+    for name in [
+        "report.csv",
+        "report.json",
+        "summary.json",
+        "passwords.csv.age",
+        "demo-identity.txt",
+    ] {
         assert!(out.join(name).exists(), "{name} missing");
     }
     if which_age() {
         let key = out.join("demo-identity.txt");
         let plain = std::process::Command::new("age")
-            .args(["-d", "-i", key.to_str().unwrap(), out.join("passwords.csv.age").to_str().unwrap()])
+            .args([
+                "-d",
+                "-i",
+                key.to_str().unwrap(),
+                out.join("passwords.csv.age").to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         assert!(plain.status.success());
@@ -290,5 +310,8 @@ async fn demo_rotates_the_examples_and_verifies_every_password() {
 }
 
 fn which_age() -> bool {
-    std::process::Command::new("age").arg("--version").output().is_ok_and(|o| o.status.success())
+    std::process::Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

@@ -124,6 +124,7 @@ fn demo_config(sandbox: &Sandbox) -> anyhow::Result<Config> {
         generate: Default::default(),
         poll_interval: Duration::from_millis(20),
         poll_timeout: Duration::from_secs(30),
+        options: Default::default(),
     };
     Ok(Config {
         providers: BTreeMap::from([("graph".to_owned(), graph)]),

@@ -118,6 +118,7 @@ fn run_options(contents: &JournalContents, opts: &ResumeOptions) -> anyhow::Resu
             default_provider: run.default_provider,
             ca_file: run.ca_file,
             password: run.password,
+            revoke_sessions: run.revoke_sessions,
         },
         recipients: contents.header.recipients.clone(),
         recipients_file: None,

@@ -181,6 +181,7 @@ fn header(
         max_attempts: opts.backoff.max_attempts,
         timeout: humantime::format_duration(opts.timeout).to_string(),
         export_plaintext: opts.export_plaintext,
+        revoke_sessions: opts.overrides.revoke_sessions,
         ca_file: opts.overrides.ca_file.as_deref().map(absolute),
         password: opts.overrides.password.clone(),
     };
@@ -212,6 +213,8 @@ pub struct RunRecord {
     pub max_attempts: u32,
     pub timeout: String,
     pub export_plaintext: bool,
+    #[serde(default)]
+    pub revoke_sessions: bool,
     /// `--ca-file` (absolute).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
@@ -402,7 +405,11 @@ pub fn print_summary(f: &Finished) {
     }
     let s = &f.summary;
     if s.pending > 0 || s.uncertain > 0 {
-        let dir = f.files.first().and_then(|p| p.parent()).unwrap_or(Path::new("."));
+        let dir = f
+            .files
+            .first()
+            .and_then(|p| p.parent())
+            .unwrap_or(Path::new("."));
         println!(
             "unfinished: {} row(s) not yet attempted, {} uncertain; finish with: credrotate resume --out {} --yes",
             s.pending,

@@ -235,6 +235,8 @@ pub(crate) mod tests {
             request_id: Some("req".into()),
             started_at: "2025-01-01T00:00:01.000Z".into(),
             finished_at: "2025-01-01T00:00:02.000Z".into(),
+            provider_result: None,
+            revoke_sessions: None,
         });
         OutcomeRecord {
             session,

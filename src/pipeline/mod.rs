@@ -9,6 +9,7 @@
 //! sink sees every row exactly once, in completion order; per-row failures are data, never errors.
 
 pub mod backoff;
+pub mod followup;
 pub mod gate;
 pub mod journaling;
 pub mod limiter;
@@ -156,6 +157,8 @@ async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target
         request_id: None,
         started_at: timestamp(std::time::SystemTime::now()),
         finished_at: timestamp(std::time::SystemTime::now()),
+        provider_result: None,
+        revoke_sessions: None,
     };
     let (lane, settings) = (lane.clone(), settings.clone());
     let mut task = AbortOnDrop(tokio::spawn(async move {

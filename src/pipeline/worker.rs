@@ -46,7 +46,9 @@ pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Ro
         Err(failure) => return finish(&target, started, None, not_sent(failure)),
     };
     let ended = attempt_loop(lane, settings, &target, &password).await;
-    finish(&target, started, password.value, ended)
+    let mut result = finish(&target, started, password.value, ended);
+    super::followup::after_reset(lane, settings, &target, &mut result).await;
+    result
 }
 
 fn choose_password(
@@ -197,6 +199,8 @@ fn finish(
         request_id: None,
         started_at: timestamp(started),
         finished_at: timestamp(SystemTime::now()),
+        provider_result: None,
+        revoke_sessions: None,
     };
     let mut exported = None;
     let mut server_generated = false;
@@ -207,6 +211,7 @@ fn finish(
             report.operation_id = ok.operation_id;
             report.request_id = ok.request_id;
             server_generated = ok.server_password.is_some();
+            report.provider_result = ok.result;
             exported = ok.server_password.or(password);
         }
         Attempt::Permanent(f) if f.code.is_empty() => {} // dry run

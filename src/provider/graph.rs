@@ -14,7 +14,7 @@ use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::http_util::{failure_from_error, failure_from_response, request_id, retry_after};
+use super::http_util::{failure, join_segments, read_json, request_id, retry_after, send};
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::manifest::Target;
@@ -37,6 +37,8 @@ pub struct Graph {
     credential: Credential,
     server_generates: bool,
     polling: Polling,
+    /// The optional `revokeSignInSessions` follow-up.
+    pub(super) revoke: Option<super::graph_revoke::Revoke>,
 }
 
 impl Graph {
@@ -53,7 +55,16 @@ impl Graph {
             credential,
             server_generates,
             polling,
+            revoke: None,
         }
+    }
+
+    pub(super) fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub(super) fn client(&self) -> &Client {
+        &self.client
     }
 
     pub fn server_generates(&self) -> bool {
@@ -67,7 +78,12 @@ impl Graph {
             Some(p) => json!({ "newPassword": p.expose_secret() }),
             None => json!({}),
         };
-        let response = match self.send(self.client.post(url).json(&body)).await {
+        self.submit(self.client.post(url).json(&body)).await
+    }
+
+    /// Sends a reset action and handles its answer: 202 (polled), 200/204, or a failure.
+    pub(super) async fn submit(&self, request: reqwest::RequestBuilder) -> Attempt {
+        let response = match self.send(request).await {
             Ok(r) => r,
             Err(a) => return a,
         };
@@ -78,44 +94,23 @@ impl Graph {
         }
     }
 
-    /// Signs and sends a request; on a 401 asks the credential for a fresh token and sends once more.
+    /// Signs and sends a request (one resend after a refreshed 401).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Attempt> {
-        let retry = request.try_clone();
-        let response = self.signed(request).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || !self.credential.on_unauthorized().await
-        {
-            return Ok(response);
-        }
-        match retry {
-            Some(again) => self.signed(again).await,
-            None => Ok(response),
-        }
-    }
-
-    async fn signed(&self, request: reqwest::RequestBuilder) -> Result<Response, Attempt> {
-        let request = self.credential.apply(request).await.map_err(|e| {
-            Attempt::Permanent(Failure {
-                code: "credential".into(),
-                message: format!("{e:#}"),
-                ..Failure::default()
-            })
-        })?;
-        request.send().await.map_err(failure_from_error)
+        send(&self.credential, request).await
     }
 
     fn reset_url(&self, user: &str, method: &str) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend([
+        join_segments(
+            &self.base,
+            &[
                 "users",
                 user,
                 "authentication",
                 "methods",
                 method,
                 "resetPassword",
-            ]);
-        }
-        url
+            ],
+        )
     }
 
     /// 200/204: done now; a server-generated password must be in the body.
@@ -170,8 +165,10 @@ impl Graph {
         op_id: Option<String>,
         body: &Value,
     ) -> Attempt {
+        // v1.0 answers `{"newPassword"}`; beta wraps a passwordResetResponse in `value`.
         let server_password = body
             .get("newPassword")
+            .or_else(|| body.get("value").and_then(|v| v.get("newPassword")))
             .and_then(Value::as_str)
             .map(|p| secret(p.to_owned()));
         if self.server_generates && server_password.is_none() {
@@ -191,6 +188,7 @@ impl Graph {
             },
             operation_id: op_id,
             request_id: rid,
+            result: None,
         })
     }
 
@@ -248,28 +246,6 @@ impl Graph {
             }
         }
     }
-}
-
-async fn failure(response: Response) -> Attempt {
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.text().await.unwrap_or_default();
-    failure_from_response(status, &headers, &body)
-}
-
-/// Reads a JSON body; an empty body is `{}`.
-async fn read_json(response: Response) -> Result<Value, Attempt> {
-    let bytes = response.bytes().await.map_err(failure_from_error)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Attempt::Permanent(Failure {
-            code: "bad_response".into(),
-            message: format!("the response body is not valid JSON: {e}"),
-            ..Failure::default()
-        })
-    })
 }
 
 fn operation_failed(op: &Value) -> Attempt {

@@ -8,9 +8,76 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
 
 use super::{Attempt, Failure};
+use crate::auth::Credential;
+
+/// Signs and sends a request; on a 401 asks the credential for a fresh one and sends once more.
+pub async fn send(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
+    let retry = request.try_clone();
+    let response = signed(credential, request).await?;
+    if response.status() != StatusCode::UNAUTHORIZED || !credential.on_unauthorized().await {
+        return Ok(response);
+    }
+    match retry {
+        Some(again) => signed(credential, again).await,
+        None => Ok(response),
+    }
+}
+
+async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
+    let request = credential.apply(request).await.map_err(|e| {
+        Attempt::Permanent(Failure {
+            code: "credential".into(),
+            message: format!("{e:#}"),
+            ..Failure::default()
+        })
+    })?;
+    request.send().await.map_err(failure_from_error)
+}
+
+/// Classifies a non-success response, reading its body.
+pub async fn failure(response: Response) -> Attempt {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    failure_from_response(status, &headers, &body)
+}
+
+/// Reads a JSON body; an empty body is `{}`.
+pub async fn read_json(response: Response) -> Result<Value, Attempt> {
+    let bytes = response.bytes().await.map_err(failure_from_error)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Attempt::Permanent(Failure {
+            code: "bad_response".into(),
+            message: format!("the response body is not valid JSON: {e}"),
+            ..Failure::default()
+        })
+    })
+}
+
+/// A failure found before any request left (nothing was sent).
+pub fn not_sent(code: &str, message: String) -> Attempt {
+    Attempt::Permanent(Failure {
+        code: code.into(),
+        message,
+        ..Failure::default()
+    })
+}
+
+/// Appends path segments (each escaped by the URL library) to a base URL.
+pub fn join_segments(base: &reqwest::Url, segments: &[&str]) -> reqwest::Url {
+    let mut url = base.clone();
+    if let Ok(mut s) = url.path_segments_mut() {
+        s.pop_if_empty().extend(segments);
+    }
+    url
+}
 
 /// Is this status worth retrying?
 pub fn is_transient_status(status: StatusCode) -> bool {

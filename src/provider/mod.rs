@@ -6,7 +6,14 @@
 //! [`Provider`].
 
 pub mod graph;
+pub mod graph_beta;
+pub mod graph_profile;
+pub mod graph_revoke;
+pub mod http;
 pub mod http_util;
+pub mod pingone;
+pub mod template;
+pub mod wristband;
 
 use std::time::Duration;
 
@@ -31,6 +38,8 @@ pub struct Success {
     pub server_password: Option<SecretString>,
     pub operation_id: Option<String>,
     pub request_id: Option<String>,
+    /// What the provider said beyond the status (Wristband's `result`), for the report.
+    pub result: Option<String>,
 }
 
 /// The classified result of one attempt.
@@ -57,6 +66,11 @@ impl Attempt {
 #[derive(Debug, Clone)]
 pub enum Provider {
     Graph(graph::Graph),
+    GraphBeta(graph_beta::GraphBeta),
+    GraphProfile(graph_profile::GraphProfile),
+    PingOne(pingone::PingOne),
+    Wristband(wristband::Wristband),
+    Http(http::Http),
 }
 
 impl Provider {
@@ -64,6 +78,11 @@ impl Provider {
     pub async fn reset(&self, target: &Target, password: Option<&SecretString>) -> Attempt {
         match self {
             Provider::Graph(p) => p.reset(target, password).await,
+            Provider::GraphBeta(p) => p.reset(target, password).await,
+            Provider::GraphProfile(p) => p.reset(target, password).await,
+            Provider::PingOne(p) => p.reset(target, password).await,
+            Provider::Wristband(p) => p.reset(target, password).await,
+            Provider::Http(p) => p.reset(target, password).await,
         }
     }
 
@@ -71,7 +90,29 @@ impl Provider {
     pub fn server_generates(&self) -> bool {
         match self {
             Provider::Graph(p) => p.server_generates(),
+            Provider::GraphBeta(p) => p.server_generates(),
+            Provider::Http(p) => p.server_generates(),
+            Provider::GraphProfile(_) | Provider::PingOne(_) | Provider::Wristband(_) => false,
         }
+    }
+
+    fn revoker(&self) -> Option<&graph_revoke::Revoke> {
+        match self {
+            Provider::Graph(p) => p.revoke.as_ref(),
+            Provider::GraphBeta(p) => p.graph().revoke.as_ref(),
+            Provider::GraphProfile(p) => p.revoke.as_ref(),
+            Provider::PingOne(_) | Provider::Wristband(_) | Provider::Http(_) => None,
+        }
+    }
+
+    /// Whether a successful reset is to be followed by revoking the user's sign-in sessions.
+    pub fn revokes_sessions(&self) -> bool {
+        self.revoker().is_some()
+    }
+
+    /// One request of the revoke follow-up; `None` when this provider does not revoke.
+    pub async fn revoke_sessions(&self, target: &Target) -> Option<Attempt> {
+        Some(self.revoker()?.run(&target.user).await)
     }
 }
 
@@ -80,25 +121,75 @@ pub fn build(
     config: &crate::config::ProviderConfig,
     timeout: Duration,
 ) -> anyhow::Result<Provider> {
-    use crate::config::ProviderKind;
-    use crate::password::Generate;
+    use crate::config::KindOptions;
     let builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(config.concurrency)
         .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
     let client = config.tls.apply(builder).build()?;
-    match config.kind {
-        ProviderKind::Graph => Ok(Provider::Graph(graph::Graph::new(
+    let (base, credential) = (&config.base_url, config.credential.clone());
+    let require_change = config.options.require_change;
+    Ok(match &config.options.kind {
+        KindOptions::Graph { .. } | KindOptions::GraphProfile => build_graph(config, client),
+        KindOptions::PingOne { http_method } => Provider::PingOne(pingone::PingOne::new(
             client,
-            config.base_url.clone(),
-            config.credential.clone(),
-            config.generate == Generate::Server,
-            graph::Polling {
-                interval: config.poll_interval,
-                max_interval: Duration::from_secs(5).max(config.poll_interval),
-                timeout: config.poll_timeout,
-            },
-        ))),
+            base,
+            reqwest::Method::from_bytes(http_method.as_bytes())?,
+            credential,
+        )),
+        KindOptions::Wristband(o) => Provider::Wristband(wristband::Wristband::new(
+            client,
+            base,
+            credential,
+            o.clone(),
+        )),
+        KindOptions::Http(h) => Provider::Http(http::Http::new(
+            client,
+            base,
+            credential,
+            h,
+            require_change,
+        )?),
+    })
+}
+
+/// The Graph kinds, with the revoke follow-up when configured.
+fn build_graph(config: &crate::config::ProviderConfig, client: reqwest::Client) -> Provider {
+    use crate::config::KindOptions;
+    let opts = &config.options;
+    let (base, credential) = (config.base_url.clone(), config.credential.clone());
+    let revoke = opts
+        .revoke_sessions
+        .then(|| graph_revoke::Revoke::new(client.clone(), base.clone(), credential.clone()));
+    if matches!(opts.kind, KindOptions::GraphProfile) {
+        let mut p = graph_profile::GraphProfile::new(client, base, credential, opts.require_change);
+        p.revoke = revoke;
+        return Provider::GraphProfile(p);
     }
+    let mut graph = graph_v1(config, client);
+    graph.revoke = revoke;
+    match &opts.kind {
+        KindOptions::Graph {
+            method_collection, ..
+        } if method_collection == "softwareOathMethods" => {
+            Provider::GraphBeta(graph_beta::GraphBeta::new(graph, opts.require_change))
+        }
+        _ => Provider::Graph(graph),
+    }
+}
+
+fn graph_v1(config: &crate::config::ProviderConfig, client: reqwest::Client) -> graph::Graph {
+    use crate::password::Generate;
+    graph::Graph::new(
+        client,
+        config.base_url.clone(),
+        config.credential.clone(),
+        config.generate == Generate::Server,
+        graph::Polling {
+            interval: config.poll_interval,
+            max_interval: Duration::from_secs(5).max(config.poll_interval),
+            timeout: config.poll_timeout,
+        },
+    )
 }

@@ -78,6 +78,8 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
         request_id: None,
         started_at: String::new(),
         finished_at: String::new(),
+        provider_result: None,
+        revoke_sessions: None,
     });
     // Over every session, so a resumed row shows all the requests it cost.
     row.attempts = row.attempts.max(state.attempts);

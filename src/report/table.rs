@@ -62,6 +62,8 @@ const HEADER: &[&str] = &[
     "request_id",
     "started_at",
     "finished_at",
+    "provider_result",
+    "revoke_sessions",
 ];
 
 #[cfg(test)]
@@ -84,6 +86,8 @@ mod tests {
             request_id: Some("rid".into()),
             started_at: "t0".into(),
             finished_at: "t1".into(),
+            provider_result: None,
+            revoke_sessions: None,
         }
     }
 

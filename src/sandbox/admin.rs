@@ -42,8 +42,11 @@ async fn stats(State(sb): State<Arc<Shared>>) -> Json<Value> {
         "uptime_seconds": sb.uptime().as_secs_f64(),
     });
     drop(dir);
-    if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
-        doc.extend(extra);
+    let accounts = sb.accounts().snapshot();
+    for extra in [extra, accounts] {
+        if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
+            doc.extend(extra);
+        }
     }
     Json(doc)
 }

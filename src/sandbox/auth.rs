@@ -55,6 +55,50 @@ pub(crate) fn check_bearer<E: BearerCheck + ?Sized>(
     expected.accepts(token)
 }
 
+/// Checks `Authorization: Basic base64(user:password)` (RFC 7617).
+pub(crate) fn check_basic(
+    headers: &HeaderMap,
+    user: &str,
+    password: &str,
+) -> Result<(), AuthFailure> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(AuthFailure::Missing);
+    };
+    let value = value.to_str().map_err(|_| AuthFailure::Invalid)?.trim();
+    let encoded = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => rest.trim(),
+        _ => return Err(AuthFailure::Missing),
+    };
+    let expected = base64(format!("{user}:{password}").as_bytes());
+    if constant_time_eq(encoded.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AuthFailure::Invalid)
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), enough for Basic credentials.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Compares without an early exit, so response timing does not leak how much of a guessed token
 /// was right. Cheap habit, even for a sandbox that may listen beyond loopback.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -83,6 +127,22 @@ mod tests {
         assert_eq!(
             check_bearer(&with("Bearer to"), "tok"),
             Err(AuthFailure::Invalid)
+        );
+    }
+
+    #[test]
+    fn basic_credentials() {
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        let ok = with("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(check_basic(&ok, "Aladdin", "open sesame"), Ok(()));
+        assert_eq!(check_basic(&ok, "Aladdin", "x"), Err(AuthFailure::Invalid));
+        assert_eq!(
+            check_basic(&with("Bearer x"), "a", "b"),
+            Err(AuthFailure::Missing)
         );
     }
 

@@ -3,7 +3,9 @@
 //!
 //! Invariants: `reset_series` and `throttled_series` always have the same length (index = whole
 //! second since the sandbox started); every throttled request was also counted as a reset
-//! arrival in the same second, so `throttled_series[i] <= reset_series[i]`.
+//! arrival in the same second, so `throttled_series[i] <= reset_series[i]`. The same holds per
+//! route family (`graph`, `pingone`, `wristband`, `keycloak`): every write is counted both in the
+//! totals and in its family's series.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +19,7 @@ pub(crate) struct Counters {
     reset_series: Vec<u64>,
     throttled_series: Vec<u64>,
     first_throttle_second: Option<usize>,
+    families: BTreeMap<&'static str, Series>,
     polls_total: u64,
     dropped_total: u64,
 }
@@ -28,17 +31,20 @@ impl Counters {
         *self.by_status.entry(status.as_u16()).or_default() += 1;
     }
 
-    /// A reset (write) request reached the server in `second`, whatever its answer will be.
-    pub(crate) fn reset_arrived(&mut self, second: usize) {
+    /// A write (reset, revoke) of route `family` reached the server in `second`, whatever its
+    /// answer will be.
+    pub(crate) fn reset_arrived(&mut self, family: &'static str, second: usize) {
         self.cover(second);
         self.reset_series[second] += 1;
+        self.families.entry(family).or_default().arrived(second);
     }
 
-    /// A reset that arrived in `second` was answered 429.
-    pub(crate) fn throttled(&mut self, second: usize) {
+    /// A write of `family` that arrived in `second` was answered 429.
+    pub(crate) fn throttled(&mut self, family: &'static str, second: usize) {
         self.cover(second);
         self.throttled_series[second] += 1;
         self.first_throttle_second.get_or_insert(second);
+        self.families.entry(family).or_default().throttled(second);
     }
 
     /// Grows both series together so they stay aligned.
@@ -74,6 +80,42 @@ impl Counters {
             "first_throttle_second": self.first_throttle_second,
             "polls_total": self.polls_total,
             "dropped_total": self.dropped_total,
+            "families": self.families.iter().map(|(k, v)| (*k, v.snapshot())).collect::<BTreeMap<_, _>>(),
+        })
+    }
+}
+
+/// One route family's writes per second and 429s per second (always the same length).
+#[derive(Debug, Default)]
+struct Series {
+    writes: Vec<u64>,
+    throttled: Vec<u64>,
+}
+
+impl Series {
+    fn cover(&mut self, second: usize) {
+        if self.writes.len() <= second {
+            self.writes.resize(second + 1, 0);
+            self.throttled.resize(second + 1, 0);
+        }
+    }
+
+    fn arrived(&mut self, second: usize) {
+        self.cover(second);
+        self.writes[second] += 1;
+    }
+
+    fn throttled(&mut self, second: usize) {
+        self.cover(second);
+        self.throttled[second] += 1;
+    }
+
+    fn snapshot(&self) -> Value {
+        json!({
+            "requests": self.writes.iter().sum::<u64>(),
+            "peak_rps": self.writes.iter().copied().max().unwrap_or(0),
+            "rps_series": self.writes,
+            "throttled_series": self.throttled,
         })
     }
 }
@@ -119,15 +161,21 @@ mod tests {
     #[test]
     fn series_stay_aligned() {
         let mut c = Counters::default();
-        c.reset_arrived(0);
-        c.reset_arrived(3);
-        c.throttled(3);
-        c.throttled(5); // without arrival: still aligned
+        c.reset_arrived("graph", 0);
+        c.reset_arrived("pingone", 3);
+        c.throttled("pingone", 3);
+        c.throttled("graph", 5); // without arrival: still aligned
         let s = c.snapshot();
         assert_eq!(s["rps_series"], json!([1, 0, 0, 1, 0, 0]));
         assert_eq!(s["throttled_series"], json!([0, 0, 0, 1, 0, 1]));
         assert_eq!(s["first_throttle_second"], json!(3));
         assert_eq!(s["peak_rps"], json!(1));
+        assert_eq!(s["families"]["pingone"]["rps_series"], json!([0, 0, 0, 1]));
+        assert_eq!(
+            s["families"]["graph"]["throttled_series"],
+            json!([0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(s["families"]["graph"]["requests"], json!(1));
     }
 
     #[test]

@@ -27,6 +27,9 @@ use super::graph_wire::{self, encode_segment, GraphError, RequestIds};
 use super::state::Shared;
 use super::{auth, faults, observe, random, GraphMode};
 
+/// The route family name in stats and throttle buckets.
+pub(crate) const FAMILY: &str = "graph";
+
 /// The password authentication method's well-known id in Graph.
 pub(crate) const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
 
@@ -52,10 +55,10 @@ async fn reset_password(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let second = sb.second_now();
-    sb.counters().reset_arrived(second);
+    sb.counters().reset_arrived(FAMILY, second);
     let mut resp = reset(&sb, path, &headers, body).unwrap_or_else(|e| {
         if e.status() == StatusCode::TOO_MANY_REQUESTS {
-            sb.counters().throttled(second);
+            sb.counters().throttled(FAMILY, second);
         }
         e.render(&ids)
     });
@@ -90,9 +93,11 @@ fn reset(
     })
 }
 
-/// The throttle bucket (429) and the error ratio (503), in that order; see `faults`.
-fn gate_write(sb: &Shared) -> Result<(), GraphError> {
-    if let Err(wait) = sb.take_token() {
+/// The throttle bucket (429) and the error ratio (503), in that order; see `faults`. Every
+/// Graph write (resets, `PATCH /users`, revokes) shares the family's bucket, as Graph's own
+/// limits are per app and tenant.
+pub(crate) fn gate_write(sb: &Shared) -> Result<(), GraphError> {
+    if let Err(wait) = sb.take_token(FAMILY) {
         let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
         return Err(GraphError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -11,6 +11,19 @@
 //! - `GET /_sandbox/stats`, `POST /_sandbox/verify`: the sandbox's own, no auth (`admin`).
 //! - `POST /{tenant}/oauth2/v2.0/token` and `/devicecode`: the OAuth2 endpoints (`token`), whose
 //!   access tokens expire after `OAuthOptions::token_ttl`; `GET /_sandbox/oauth` counts them.
+//! - `POST /beta/users/{id}/authentication/softwareOathMethods/{methodId}/resetPassword`,
+//!   `PATCH /v1.0/users/{id}` (passwordProfile), `POST /{v1.0|beta}/users/{id}/revokeSignInSessions`:
+//!   the other Graph routes (`graph_more`).
+//! - `{POST|PUT|PATCH} /api/directory/users/password-reset`: PingOne, HTTP Basic (`pingone`).
+//! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`).
+//! - `PUT /admin/realms/{realm}/users/{id}/reset-password`: Keycloak, the generic HTTP
+//!   provider's rehearsal target (`keycloak`).
+//! - `GET /_sandbox/stats`, `POST /_sandbox/verify`, `POST /_sandbox/wristband/codes`: the
+//!   sandbox's own, no auth (`admin`, `wristband`).
+//!
+//! All route families share one directory of users (ids are unique across them in practice:
+//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own throttle bucket
+//! (`faults.throttle` applied per family, or `Options::family_throttle`).
 //! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
 //!
 //! # `GET /_sandbox/stats`
@@ -19,8 +32,16 @@
 //!  "reset_requests_total": 7, "resets_total": 5, "resets_per_user": {"alice": 3, "bob": 2},
 //!  "operations_pending": 0, "operations_failed": 0, "peak_concurrency": 4, "in_flight": 0,
 //!  "peak_rps": 6, "rps_series": [6, 1], "throttled_series": [1, 0],
-//!  "first_throttle_second": 0, "polls_total": 3, "dropped_total": 0, "uptime_seconds": 1.9}
+//!  "first_throttle_second": 0, "polls_total": 3, "dropped_total": 0, "uptime_seconds": 1.9,
+//!  "families": {"graph": {"requests": 7, "peak_rps": 6, "rps_series": [6, 1],
+//!                         "throttled_series": [1, 0]}, "pingone": {...}},
+//!  "revocations_per_user": {"alice": 1}, "must_change_users": ["bob"],
+//!  "wristband_codes_outstanding": 0}
 //! ```
+//! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
+//!   `keycloak`), same definitions as the totals below; the totals sum every family.
+//! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
+//!   `must_change_users`: users whose last reset asked for a change at next sign-in.
 //! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
 //! - `rps_series[i]`: reset (write) requests that arrived during whole second `i` since start,
 //!   whatever their answer (401, 429, 503 included); `peak_rps` is its maximum;
@@ -41,6 +62,9 @@
 //! `"oauth_authority":"http://127.0.0.1:PORT","client_id":"credrotate-sandbox","client_secret":"...",`
 //! `"ca_file":null}`; with `Options::tls` the URLs are `https://` and `ca_file` is the path of the
 //! throwaway CA's certificate (PEM) to pass to `--ca-file`.
+//! [`Sandbox::ready_line`]: `{"base_url":"http://127.0.0.1:PORT","graph_v1":".../v1.0",
+//! "graph_beta":".../beta","pingone":".../api","wristband":"...","keycloak":"...",
+//! "client_id":"sandbox-client","token":"..."}`. PingOne's API key is the token.
 //!
 //! # Faults
 //! See `faults` for the order a reset meets them in. In short: latency + jitter on every API
@@ -49,14 +73,19 @@
 //! (an accepted reset still takes effect). `op_failure_ratio` makes Async operations end
 //! `failed` without changing the password.
 
+mod accounts;
 mod admin;
 mod auth;
 mod counters;
 mod faults;
+mod graph_more;
 mod graph_v1;
 mod graph_wire;
+mod keycloak;
 mod net;
 mod observe;
+mod pingone;
+mod plain_wire;
 mod random;
 mod server;
 mod state;
@@ -65,10 +94,13 @@ mod tests;
 mod tls;
 mod token;
 mod tokens;
+mod wristband;
 
+pub use pingone::DEFAULT_CLIENT_ID;
 pub use server::{serve_until_signal, Sandbox};
 pub use tokens::OAuthOptions;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -94,6 +126,9 @@ pub struct Faults {
     pub drop_ratio: f64,
     /// Fraction (0.0..=1.0) of Async operations that end `failed` (password unchanged).
     pub op_failure_ratio: f64,
+    /// Answer every `revokeSignInSessions` 403 `Authorization_RequestDenied` (an app without
+    /// the permission to revoke), after the usual auth/throttle/error chain.
+    pub revoke_denied: bool,
 }
 
 /// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
@@ -138,6 +173,11 @@ pub struct Options {
     pub tls: bool,
     /// Where to write that CA's certificate (PEM); default a per-port file in the temp dir.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`): a token bucket of its own
+    /// instead of `faults.throttle`, which otherwise applies to each family separately.
+    pub family_throttle: BTreeMap<String, Bucket>,
+    /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
+    pub client_id: Option<String>,
 }
 
 impl Default for Options {
@@ -154,6 +194,8 @@ impl Default for Options {
             oauth: OAuthOptions::default(),
             tls: false,
             tls_ca_file: None,
+            family_throttle: BTreeMap::new(),
+            client_id: None,
         }
     }
 }
@@ -185,7 +227,7 @@ impl Options {
                 humantime::format_duration(d)
             );
         }
-        if let Some(b) = f.throttle {
+        for b in f.throttle.iter().chain(self.family_throttle.values()) {
             anyhow::ensure!(
                 b.rate.is_finite() && b.rate > 0.0 && b.capacity >= 1,
                 "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",

@@ -18,7 +18,9 @@ use tokio::task::JoinHandle;
 
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
-use super::{admin, graph_v1, observe, random, tls, token, Options};
+use super::{
+    admin, graph_more, graph_v1, keycloak, observe, pingone, random, tls, token, wristband, Options,
+};
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -28,11 +30,13 @@ pub struct Sandbox {
     /// The address actually bound (the port is real even when `listen` asked for port 0).
     pub addr: SocketAddr,
     token: String,
-    client_id: String,
+    oauth_client_id: String,
     client_secret: String,
     base_url: String,
     shared: Arc<Shared>,
     ca_file: Option<PathBuf>,
+    /// PingOne's HTTP Basic user name.
+    client_id: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -58,7 +62,11 @@ impl Sandbox {
             .client_secret
             .get_or_insert_with(random::token)
             .clone();
-        let client_id = opts.oauth.client_id.clone();
+        let oauth_client_id = opts.oauth.client_id.clone();
+        let client_id = opts
+            .client_id
+            .clone()
+            .unwrap_or_else(|| pingone::DEFAULT_CLIENT_ID.to_owned());
         let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
         let app = router(shared.clone()).into_make_service_with_connect_info::<KillSwitch>();
 
@@ -82,11 +90,12 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             token,
-            client_id,
+            oauth_client_id,
             client_secret,
             base_url,
             shared,
             ca_file,
+            client_id,
             stop: Some(stop),
             task: Some(task),
         })
@@ -106,6 +115,21 @@ impl Sandbox {
     /// `{base_url}/v1.0`: the Graph v1.0 root.
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.base_url)
+    }
+
+    /// `{base_url}/api`: the PingOne Directory API root (`base_url` of a `pingone` provider).
+    pub fn pingone_url(&self) -> String {
+        format!("{}/api", self.base_url)
+    }
+
+    /// `{base_url}/beta`: the Graph beta root.
+    pub fn graph_beta_url(&self) -> String {
+        format!("{}/beta", self.base_url)
+    }
+
+    /// PingOne's HTTP Basic user name (client id); its API key is [`Sandbox::token`].
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The bearer token the provider routes accept.
@@ -132,9 +156,14 @@ impl Sandbox {
         serde_json::json!({
             "base_url": self.base_url(),
             "graph_v1": self.graph_url(),
+            "graph_beta": self.graph_beta_url(),
+            "pingone": self.pingone_url(),
+            "wristband": self.base_url(),
+            "keycloak": self.base_url(),
+            "client_id": self.client_id,
             "token": self.token,
             "oauth_authority": self.base_url(),
-            "client_id": self.client_id,
+            "oauth_client_id": self.oauth_client_id,
             "client_secret": self.client_secret,
             "ca_file": self.ca_file,
         })
@@ -199,6 +228,10 @@ async fn shutdown_signal() {
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .merge(graph_v1::routes())
+        .merge(graph_more::routes())
+        .merge(pingone::routes())
+        .merge(wristband::routes())
+        .merge(keycloak::routes())
         .fallback(observe::fallback)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -206,6 +239,7 @@ fn router(shared: Arc<Shared>) -> Router {
         ));
     admin::routes()
         .merge(token::routes())
+        .merge(wristband::admin_routes())
         .merge(api)
         .with_state(shared)
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::accounts::Accounts;
 use super::counters::{Counters, InFlight};
 use super::faults::TokenBucket;
 use super::tokens::Tokens;
@@ -30,7 +31,9 @@ pub(crate) struct Shared {
     started: Instant,
     directory: Mutex<Directory>,
     counters: Mutex<Counters>,
-    bucket: Option<Mutex<TokenBucket>>,
+    /// One token bucket per route family, made on first use.
+    buckets: Mutex<BTreeMap<&'static str, TokenBucket>>,
+    accounts: Mutex<Accounts>,
     pub(crate) in_flight: InFlight,
 }
 
@@ -44,10 +47,6 @@ impl Shared {
     pub(crate) fn new(opts: Options, token: String, base_url: String) -> Self {
         let now = Instant::now();
         let directory = Directory::new(opts.users.as_deref(), opts.initial_password.clone());
-        let bucket = opts
-            .faults
-            .throttle
-            .map(|spec| Mutex::new(TokenBucket::new(spec, now)));
         Shared {
             token: Tokens::new(token, opts.oauth.clone()),
             opts,
@@ -55,7 +54,8 @@ impl Shared {
             started: now,
             directory: Mutex::new(directory),
             counters: Mutex::new(Counters::default()),
-            bucket,
+            buckets: Mutex::new(BTreeMap::new()),
+            accounts: Mutex::new(Accounts::default()),
             in_flight: InFlight::default(),
         }
     }
@@ -80,12 +80,30 @@ impl Shared {
         usize::try_from(self.uptime().as_secs()).unwrap_or(usize::MAX - 1)
     }
 
-    /// Charges one token to the throttle bucket; `Err(wait)` when it is empty.
-    pub(crate) fn take_token(&self) -> Result<(), Duration> {
-        match &self.bucket {
-            Some(bucket) => lock(bucket).try_take(Instant::now()),
-            None => Ok(()),
-        }
+    /// Session revocations, require-change flags and Wristband codes (never held together with
+    /// the directory lock).
+    pub(crate) fn accounts(&self) -> MutexGuard<'_, Accounts> {
+        lock(&self.accounts)
+    }
+
+    /// Charges one token to `family`'s throttle bucket (`Options::family_throttle`, else
+    /// `faults.throttle`); `Err(wait)` when it is empty.
+    pub(crate) fn take_token(&self, family: &'static str) -> Result<(), Duration> {
+        let spec = self
+            .opts
+            .family_throttle
+            .get(family)
+            .copied()
+            .or(self.opts.faults.throttle);
+        let Some(spec) = spec else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut buckets = lock(&self.buckets);
+        let bucket = buckets
+            .entry(family)
+            .or_insert_with(|| TokenBucket::new(spec, now));
+        bucket.try_take(now)
     }
 }
 
@@ -235,6 +253,14 @@ impl Directory {
             created: op.created,
             last_action,
         })
+    }
+
+    /// Whether `user` has a known password (listed with an initial one, or reset before).
+    pub(crate) fn has_password(&self, user: &str) -> bool {
+        match self.users.get(user) {
+            Some(record) => record.password.is_some(),
+            None => !self.restricted && self.initial_password.is_some(),
+        }
     }
 
     /// Would signing in as `user` with `password` succeed now?

@@ -111,6 +111,11 @@ impl Tokens {
         }
     }
 
+    /// The fixed token (also PingOne's API key).
+    pub(crate) fn fixed(&self) -> &str {
+        &self.fixed
+    }
+
     fn lock(&self) -> MutexGuard<'_, Issued> {
         self.issued.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -165,3 +165,93 @@ pub fn assert_exit(out: &Output, code: i32) {
         text(&out.stderr)
     );
 }
+
+impl Env {
+    /// Writes `text` to `name` in the scratch folder.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Every exported password signs in at the sandbox; returns the export's rows.
+    pub async fn assert_export_verifies(&self, users: usize) -> Vec<Vec<String>> {
+        let rows = self.export();
+        assert_eq!(
+            rows.len(),
+            users,
+            "one exported password per user: {rows:?}"
+        );
+        let pairs: Vec<(String, String)> =
+            rows.iter().map(|r| (r[0].clone(), r[3].clone())).collect();
+        let ok = self.verify(&pairs).await;
+        let failed: Vec<&String> = pairs
+            .iter()
+            .zip(&ok)
+            .filter(|(_, ok)| !**ok)
+            .map(|(p, _)| &p.0)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "exported passwords that do not sign in: {failed:?}"
+        );
+        rows
+    }
+
+    /// None of `secrets` appears in the report, summary, or the run's stdout/stderr.
+    pub fn assert_secrets_absent(&self, out: &Output, secrets: &[String]) {
+        let mut texts = vec![text(&out.stdout), text(&out.stderr)];
+        for f in ["report.csv", "report.json", "summary.json"] {
+            texts.push(std::fs::read_to_string(self.path("out").join(f)).unwrap_or_default());
+        }
+        for s in secrets.iter().filter(|s| !s.is_empty()) {
+            assert!(
+                !texts.iter().any(|t| t.contains(s.as_str())),
+                "a secret leaked into an output"
+            );
+        }
+    }
+
+    /// The report row of `user`.
+    pub fn report_row(&self, user: &str) -> Value {
+        self.report_json()
+            .into_iter()
+            .find(|r| r["user"] == user)
+            .unwrap_or_else(|| panic!("no report row for {user}"))
+    }
+
+    /// Asks the sandbox to "email" a Wristband code of `form` for `user`.
+    pub async fn wristband_code(&self, user: &str, form: &str) -> Value {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/_sandbox/wristband/codes",
+                self.sandbox.base_url()
+            ))
+            .json(&serde_json::json!({"user": user, "form": form}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Options with a throttle bucket and a 503 ratio: the retry rehearsal every provider gets.
+pub fn flaky(rate: f64, capacity: u32, error_ratio: f64) -> credrotate::sandbox::Options {
+    credrotate::sandbox::Options {
+        faults: credrotate::sandbox::Faults {
+            throttle: Some(credrotate::sandbox::Bucket { rate, capacity }),
+            error_ratio,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Asserts the sandbox saw 429s and 503s.
+pub fn assert_saw_429_and_503(stats: &Value) {
+    let by = &stats["requests_by_status"];
+    assert!(by["429"].as_u64().unwrap_or(0) > 0, "no 429 seen: {stats}");
+    assert!(by["503"].as_u64().unwrap_or(0) > 0, "no 503 seen: {stats}");
+}

@@ -1,0 +1,49 @@
+//! Microsoft Graph `revokeSignInSessions`: `POST {base}/users/{id}/revokeSignInSessions`, the
+//! incident-response follow-up to a reset (it invalidates refresh tokens and session cookies).
+//!
+//! Documented answer: 200 `{"value": true}`; any 2xx counts as success. Invariants: one call is
+//! one request (the pipeline's follow-up step paces and retries it); it never touches the
+//! password, so its failure cannot undo or hide the reset it follows.
+
+use reqwest::{Client, Url};
+
+use super::http_util::{failure, join_segments, request_id, send};
+use super::{Attempt, Success};
+use crate::auth::Credential;
+
+/// The revoke call of one Graph provider (same client, base URL and credential as its resets).
+#[derive(Debug, Clone)]
+pub struct Revoke {
+    client: Client,
+    base: Url,
+    credential: Credential,
+}
+
+impl Revoke {
+    pub fn new(client: Client, base: Url, credential: Credential) -> Revoke {
+        Revoke {
+            client,
+            base,
+            credential,
+        }
+    }
+
+    /// One `revokeSignInSessions` request for `user`.
+    pub async fn run(&self, user: &str) -> Attempt {
+        let url = join_segments(&self.base, &["users", user, "revokeSignInSessions"]);
+        // Graph actions take a JSON body; this one has no parameters.
+        let request = self.client.post(url).json(&serde_json::json!({}));
+        let response = match send(&self.credential, request).await {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        if !response.status().is_success() {
+            return failure(response).await;
+        }
+        Attempt::Succeeded(Success {
+            http_status: Some(response.status().as_u16()),
+            request_id: request_id(response.headers()),
+            ..Success::default()
+        })
+    }
+}

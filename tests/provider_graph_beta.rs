@@ -1,0 +1,87 @@
+//! `kind = "graph"` with `api_version = "beta"`, `method_collection = "softwareOathMethods"`.
+
+mod common;
+
+use common::{assert_exit, assert_saw_429_and_503, flaky, user, Env};
+use credrotate::sandbox::Options;
+
+fn config(env: &Env, extra: &str, top: &str) -> std::path::PathBuf {
+    let text = format!(
+        "{top}\n[providers.oath]\nkind = \"graph\"\napi_version = \"beta\"\nmethod_collection = \"softwareOathMethods\"\nbase_url = \"{}\"\n{extra}\n",
+        env.sandbox.graph_beta_url()
+    );
+    env.write("credrotate.toml", &text)
+}
+
+fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
+    let mut text = String::from("user,method,require_change\n");
+    for i in 1..=n {
+        text += &format!("{},oath-{i},{}\n", user(i), i % 2 == 0);
+    }
+    env.write("users.csv", &text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_resets_pass_require_change_and_verify() {
+    let env = Env::start(Options::default()).await;
+    let out = env
+        .run(&manifest(&env, 4), &config(&env, "", ""), &[])
+        .await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(4).await;
+    assert!(env.report_json().iter().all(|r| r["http_status"] == 200));
+    let stats = env.stats().await;
+    assert_eq!(
+        stats["must_change_users"],
+        serde_json::json!([user(2), user(4)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_server_generated_passwords_are_exported() {
+    let env = Env::start(Options::default()).await;
+    let cfg = config(&env, "", "[password]\ngenerate = \"server\"\n");
+    let out = env.run(&manifest(&env, 3), &cfg, &[]).await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_row_without_method_fails_before_sending() {
+    let env = Env::start(Options::default()).await;
+    let m = env.write(
+        "users.csv",
+        &format!("user,method\n{},oath-1\n{},\n", user(1), user(2)),
+    );
+    let out = env.run(&m, &config(&env, "", ""), &[]).await;
+    assert_exit(&out, 1);
+    let row = env.report_row(&user(2));
+    assert_eq!(row["error_code"], "no_method");
+    assert!(row["error_message"].as_str().unwrap().contains("method"));
+    assert_eq!(env.stats().await["families"]["graph"]["requests"], 1);
+    env.assert_export_verifies(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_unknown_user_is_a_row_error_and_retries_429_503() {
+    let mut options = flaky(30.0, 3, 0.15);
+    options.users = Some((1..=40).map(user).collect());
+    let env = Env::start(options).await;
+    let mut text = std::fs::read_to_string(manifest(&env, 40)).unwrap();
+    text += "ghost@example.test,oath-x,false\n";
+    let m = env.write("users.csv", &text);
+    let out = env
+        .run(
+            &m,
+            &config(&env, "", ""),
+            &["--rate", "100/s", "--max-attempts", "10"],
+        )
+        .await;
+    assert_exit(&out, 1);
+    assert_eq!(
+        env.report_row("ghost@example.test")["error_code"],
+        "Request_ResourceNotFound"
+    );
+    env.assert_export_verifies(40).await;
+    assert_saw_429_and_503(&env.stats().await);
+}

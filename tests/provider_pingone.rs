@@ -1,0 +1,168 @@
+//! `kind = "pingone"`: PingOne Directory API password reset, HTTP Basic, against the sandbox.
+
+mod common;
+
+use common::{assert_exit, assert_saw_429_and_503, flaky, text, user, Env};
+use credrotate::sandbox::{Options, DEFAULT_CLIENT_ID};
+
+const INITIAL: &str = "Initial-Passw0rd!";
+
+fn config(env: &Env, extra: &str, key_env: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[providers.ping]\nkind = \"pingone\"\nbase_url = \"{}\"\n{extra}\n[providers.ping.auth]\ntype = \"basic\"\nusername = \"{DEFAULT_CLIENT_ID}\"\npassword_env = \"{key_env}\"\n",
+        env.sandbox.pingone_url()
+    );
+    env.write("credrotate.toml", &text)
+}
+
+fn options() -> Options {
+    Options {
+        initial_password: Some(INITIAL.into()),
+        ..Options::default()
+    }
+}
+
+/// Odd rows by old password, even rows by confirmation token.
+fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
+    let mut text = String::from("user,old_password,confirmation_token\n");
+    for i in 1..=n {
+        match i % 2 {
+            1 => text += &format!("{},{INITIAL},\n", user(i)),
+            _ => text += &format!("{},,token-{i}\n", user(i)),
+        }
+    }
+    env.write("users.csv", &text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pingone_resets_by_old_password_or_token_with_configured_method() {
+    let env = Env::start(options()).await;
+    let cfg = config(&env, "http_method = \"PUT\"", "CREDROTATE_TOKEN");
+    let out = env.run(&manifest(&env, 6), &cfg, &[]).await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(6).await;
+    assert!(env.report_json().iter().all(|r| r["http_status"] == 200));
+    assert_eq!(env.stats().await["families"]["pingone"]["requests"], 6);
+    env.assert_secrets_absent(
+        &out,
+        &[INITIAL.into(), "token-2".into(), env.sandbox.token().into()],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_old_password_and_bad_api_key_are_row_errors() {
+    let env = Env::start(options()).await;
+    let m = env.write(
+        "users.csv",
+        &format!(
+            "user,old_password\n{},Wrong-Old-Pass\n{},{INITIAL}\n",
+            user(1),
+            user(2)
+        ),
+    );
+    let out = env
+        .run(&m, &config(&env, "", "CREDROTATE_TOKEN"), &[])
+        .await;
+    assert_exit(&out, 1);
+    let row = env.report_row(&user(1));
+    assert_eq!(
+        (row["http_status"].as_u64(), row["error_code"].as_str()),
+        (Some(400), Some("INVALID_DATA"))
+    );
+    assert!(
+        row["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("old password"),
+        "{row}"
+    );
+    env.assert_export_verifies(1).await;
+    env.assert_secrets_absent(&out, &["Wrong-Old-Pass".into()]);
+
+    std::fs::remove_dir_all(env.path("out")).unwrap();
+    let cfg = config(&env, "", "PING_KEY");
+    let out = env
+        .credrotate(
+            &[
+                "run",
+                "--manifest",
+                m.to_str().unwrap(),
+                "--config",
+                cfg.to_str().unwrap(),
+                "--out",
+                env.path("out").to_str().unwrap(),
+                "--recipient",
+                &env.recipient(),
+                "--yes",
+                "--progress",
+                "never",
+            ],
+            &[("PING_KEY", "not-the-api-key")],
+        )
+        .await;
+    assert_exit(&out, 1);
+    assert!(env
+        .report_json()
+        .iter()
+        .all(|r| r["http_status"] == 401 && r["error_code"] == "UNAUTHORIZED"));
+    env.assert_secrets_absent(&out, &["not-the-api-key".into()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_or_neither_input_is_a_manifest_error_before_sending() {
+    let env = Env::start(options()).await;
+    let m = env.write(
+        "users.csv",
+        &format!(
+            "user,old_password,confirmation_token\n{},{INITIAL},tok\n{},,\n",
+            user(1),
+            user(2)
+        ),
+    );
+    let out = env
+        .run(&m, &config(&env, "", "CREDROTATE_TOKEN"), &[])
+        .await;
+    assert_exit(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("users.csv:2") && err.contains("has both"),
+        "{err}"
+    );
+    assert!(
+        err.contains("users.csv:3") && err.contains("has neither"),
+        "{err}"
+    );
+    assert_eq!(env.stats().await["requests_total"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pingone_needs_basic_auth_and_survives_429_503() {
+    let mut opts = flaky(30.0, 3, 0.15);
+    opts.initial_password = Some(INITIAL.into());
+    let env = Env::start(opts).await;
+    let bearer = env.write(
+        "bearer.toml",
+        &format!(
+            "[providers.ping]\nkind = \"pingone\"\nbase_url = \"{}\"\n",
+            env.sandbox.pingone_url()
+        ),
+    );
+    let out = env.run(&manifest(&env, 1), &bearer, &[]).await;
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("HTTP Basic"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = env
+        .run(
+            &manifest(&env, 40),
+            &config(&env, "", "CREDROTATE_TOKEN"),
+            &["--rate", "100/s", "--max-attempts", "10"],
+        )
+        .await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(40).await;
+    assert_saw_429_and_503(&env.stats().await);
+}

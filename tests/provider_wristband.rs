@@ -1,0 +1,162 @@
+//! `kind = "wristband"`: reset by emailed codes, against the sandbox (which "emails" them).
+
+mod common;
+
+use common::{assert_exit, assert_saw_429_and_503, flaky, text, user, Env};
+use credrotate::sandbox::Options;
+use serde_json::Value;
+
+fn config(env: &Env, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[providers.wb]\nkind = \"wristband\"\nbase_url = \"{}\"\n{extra}\n",
+        env.sandbox.base_url()
+    );
+    env.write("credrotate.toml", &text)
+}
+
+/// A CSV row for `user` with a freshly issued code of `form`.
+async fn row(env: &Env, i: usize, form: &str) -> String {
+    let c = env.wristband_code(&user(i), form).await;
+    let s = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+    format!(
+        "{},{},{},{},{}\n",
+        user(i),
+        s("emailAuthCode"),
+        s("passwordResetCode"),
+        s("requestCode"),
+        s("verificationCode")
+    )
+}
+
+const HEADER: &str = "user,email_auth_code,password_reset_code,request_code,verification_code\n";
+
+async fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
+    let mut text = HEADER.to_owned();
+    for i in 1..=n {
+        let form = ["email_auth_code", "password_reset_code", "otp"][i % 3];
+        text += &row(env, i, form).await;
+    }
+    env.write("users.csv", &text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_code_forms_succeed_and_result_is_reported() {
+    let env = Env::start(Options::default()).await;
+    let m = manifest(&env, 6).await;
+    let out = env
+        .run(
+            &m,
+            &config(&env, "suppress_password_updated_email = true"),
+            &[],
+        )
+        .await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(6).await;
+    assert!(env
+        .report_json()
+        .iter()
+        .all(|r| r["provider_result"] == "SUCCESS"));
+    let csv = std::fs::read_to_string(env.path("out").join("report.csv")).unwrap();
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("provider_result,revoke_sessions"));
+    let stats = env.stats().await;
+    assert_eq!(
+        stats["revocations_per_user"].as_object().unwrap().len(),
+        6,
+        "Wristband revokes sessions"
+    );
+    assert_eq!(stats["wristband_codes_outstanding"], 0);
+    let codes: Vec<String> = std::fs::read_to_string(&m)
+        .unwrap()
+        .split([',', '\n'])
+        .filter(|s| s.len() > 12 && !s.contains('@'))
+        .map(str::to_owned)
+        .collect();
+    env.assert_secrets_absent(&out, &codes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_code_and_misnamed_field_are_clear_row_errors() {
+    let env = Env::start(Options::default()).await;
+    let mut text = HEADER.to_owned();
+    text += &row(&env, 1, "password_reset_code").await;
+    text += &format!("{},not-a-code,,,\n", user(2));
+    let m = env.write("users.csv", &text);
+    let out = env.run(&m, &config(&env, ""), &[]).await;
+    assert_exit(&out, 1);
+    let bad = env.report_row(&user(2));
+    assert_eq!(
+        (bad["http_status"].as_u64(), bad["error_code"].as_str()),
+        (Some(400), Some("invalid_code"))
+    );
+    env.assert_export_verifies(1).await;
+
+    std::fs::remove_dir_all(env.path("out")).unwrap();
+    let m = env.write(
+        "users.csv",
+        &format!("{HEADER}{}", row(&env, 3, "otp").await),
+    );
+    let out = env
+        .run(
+            &m,
+            &config(&env, "suppress_email_field = \"sendNoEmail\""),
+            &[],
+        )
+        .await;
+    assert_exit(&out, 1);
+    let r = env.report_row(&user(3));
+    assert_eq!(r["error_code"], "invalid_request");
+    assert!(
+        r["error_message"].as_str().unwrap().contains("sendNoEmail"),
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_code_combinations_are_manifest_errors() {
+    let env = Env::start(Options::default()).await;
+    let m = env.write(
+        "users.csv",
+        &format!(
+            "{HEADER}{},a,b,,\n{},,,req,\n{},,,,\n",
+            user(1),
+            user(2),
+            user(3)
+        ),
+    );
+    let out = env.run(&m, &config(&env, ""), &[]).await;
+    assert_exit(&out, 2);
+    let err = text(&out.stderr);
+    for line in ["users.csv:2", "users.csv:3", "users.csv:4"] {
+        assert!(err.contains(line), "{line} not reported: {err}");
+    }
+    assert_eq!(env.stats().await["requests_total"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wristband_survives_429_and_503_and_checks_results() {
+    let env = Env::start(flaky(30.0, 3, 0.15)).await;
+    let m = manifest(&env, 40).await;
+    let out = env
+        .run(
+            &m,
+            &config(&env, ""),
+            &["--rate", "100/s", "--max-attempts", "10"],
+        )
+        .await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(40).await;
+    assert_saw_429_and_503(&env.stats().await);
+
+    std::fs::remove_dir_all(env.path("out")).unwrap();
+    let m = manifest(&env, 1).await;
+    let out = env
+        .run(&m, &config(&env, "success_results = [\"DONE\"]"), &[])
+        .await;
+    assert_exit(&out, 1);
+    let r: Value = env.report_row(&user(1));
+    assert_eq!(r["error_code"], "unexpected_result");
+}
