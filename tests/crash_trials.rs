@@ -140,16 +140,7 @@ async fn start(
     args: &[&str],
     kill_after_ms: Option<u64>,
 ) -> Option<std::process::Output> {
-    let mut child = tokio::process::Command::new(common::BIN)
-        .args(args)
-        .env("CREDROTATE_TOKEN", env.sandbox.token())
-        .current_dir(env.dir.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn(args);
     if let Some(ms) = kill_after_ms {
         tokio::select! {
             status = child.wait() => { status.unwrap(); }
@@ -201,7 +192,7 @@ async fn check_trial(env: &Env, out: &std::path::Path, users: &[String], trial: 
         "trial {trial}: all succeeded"
     );
 
-    let export = decrypt(env, &out.join("passwords.csv.age"));
+    let export = env.decrypt(&out.join("passwords.csv.age"));
     let pairs: Vec<(String, String)> = export
         .iter()
         .map(|r| (r[0].clone(), r[3].clone()))
@@ -239,16 +230,4 @@ async fn check_trial(env: &Env, out: &std::path::Path, users: &[String], trial: 
         over.is_empty(),
         "trial {trial}: users reset more often than journaled attempts: {over:?}"
     );
-}
-
-fn decrypt(env: &Env, path: &std::path::Path) -> Vec<Vec<String>> {
-    let file = std::fs::File::open(path).unwrap();
-    let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
-    let reader = decryptor
-        .decrypt(std::iter::once(&env.identity as &dyn age::Identity))
-        .unwrap();
-    csv::Reader::from_reader(reader)
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
 }

@@ -50,19 +50,6 @@ fn run_args<'a>(
     ]
 }
 
-/// Starts `credrotate` and returns the child (stdout/stderr piped).
-fn spawn(env: &Env, args: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::new(common::BIN)
-        .args(args)
-        .env("CREDROTATE_TOKEN", env.sandbox.token())
-        .current_dir(env.dir.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn signal(child: &tokio::process::Child, sig: &str) {
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill")
@@ -152,7 +139,7 @@ async fn sigterm_finishes_in_flight_requests_then_resume_completes() {
         out.to_str().unwrap(),
         &recipient,
     );
-    let child = spawn(&env, &args);
+    let child = env.spawn(&args);
     wait_for_journal(&env, 40).await;
     signal(&child, "-TERM");
     let first = child.wait_with_output().await.unwrap();
@@ -216,7 +203,7 @@ async fn a_second_sigint_aborts_at_once_and_nothing_is_lost() {
     );
     let at = args.iter().position(|a| *a == "--concurrency").unwrap();
     args[at + 1] = "8";
-    let child = spawn(&env, &args);
+    let child = env.spawn(&args);
     wait_for_journal(&env, 12).await;
     signal(&child, "-INT");
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -239,7 +226,7 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
         out.to_str().unwrap(),
         &recipient,
     );
-    let child = spawn(&env, &args);
+    let child = env.spawn(&args);
     wait_for_journal(&env, 20).await;
     signal(&child, "-TERM");
     assert_exit(&child.wait_with_output().await.unwrap(), 143);
@@ -369,7 +356,7 @@ async fn a_journal_torn_mid_record_is_read_up_to_its_last_whole_record() {
         out.to_str().unwrap(),
         &recipient,
     );
-    let mut child = spawn(&env, &args);
+    let mut child = env.spawn(&args);
     wait_for_journal(&env, 30).await;
     child.kill().await.unwrap();
     // A crash while writing: the last record is cut in half.

@@ -65,12 +65,14 @@ async fn a_failed_revoke_neither_undoes_nor_hides_the_reset() {
     .await;
     let cfg = env.config("revoke_sessions = true", "");
     let out = env.run(&env.users_csv(4), &cfg, &[]).await;
-    assert_exit(&out, 0);
+    // Exit 1: the resets stand, but the follow-up the operator asked for did not happen.
+    assert_exit(&out, 1);
     env.assert_export_verifies(4).await;
     for r in env.report_json() {
         assert_eq!(r["status"], "succeeded");
         assert_eq!(r["revoke_sessions"], "failed: Authorization_RequestDenied");
     }
+    assert_eq!(env.summary()["revoke_failed"], 4);
     assert!(text(&out.stderr).contains("revoking the user's sign-in sessions failed"));
 }
 

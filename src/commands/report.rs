@@ -29,7 +29,7 @@ pub fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
     }
     let rebuilt = rebuild(&opts.out, &contents, opener.as_ref()).runtime()?;
     drop(lock);
-    let exit = if rebuilt.complete && rebuilt.summary.totals.failed == 0 {
+    let exit = if rebuilt.complete && rebuilt.summary.all_done() {
         Exit::Success
     } else {
         Exit::RowsFailed

@@ -107,7 +107,7 @@ fn finish(dir: &Path, key: &RunKey, interrupted: Option<i32>) -> Result<Finished
     }
     let exit = match interrupted {
         Some(sig) => Exit::Interrupted(sig),
-        None if rebuilt.complete && rebuilt.summary.totals.failed == 0 => Exit::Success,
+        None if rebuilt.complete && rebuilt.summary.all_done() => Exit::Success,
         None => Exit::RowsFailed,
     };
     Ok(Finished {

@@ -20,6 +20,8 @@ pub struct Counts {
     pub retries: u64,
     /// 429 answers seen.
     pub throttled: u64,
+    /// Succeeded resets whose follow-up `revokeSignInSessions` failed (the reset stands).
+    pub revoke_failed: u64,
 }
 
 impl Counts {
@@ -32,6 +34,12 @@ impl Counts {
         }
         self.retries += u64::from(r.attempts.saturating_sub(1));
         self.throttled += u64::from(throttled);
+        if r.revoke_sessions
+            .as_deref()
+            .is_some_and(|v| v.starts_with("failed"))
+        {
+            self.revoke_failed += 1;
+        }
     }
 }
 
@@ -63,6 +71,11 @@ impl Summary {
             .entry(r.provider.clone())
             .or_default()
             .add(r, throttled);
+    }
+
+    /// No row failed and no follow-up step failed: the run's job is done (exit 0).
+    pub fn all_done(&self) -> bool {
+        self.totals.failed == 0 && self.totals.revoke_failed == 0
     }
 
     /// Sets the timing figures and the derived rate.

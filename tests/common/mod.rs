@@ -70,6 +70,20 @@ impl Env {
         cmd.output().await.expect("credrotate runs")
     }
 
+    /// Starts the real binary in the background (stdout/stderr piped, killed if dropped).
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(BIN)
+            .args(args)
+            .env("CREDROTATE_TOKEN", self.sandbox.token())
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("credrotate starts")
+    }
+
     /// `run` with the usual flags and whatever `extra` adds.
     pub async fn run(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Output {
         let out = self.path("out");
@@ -122,10 +136,15 @@ impl Env {
             .collect()
     }
 
-    /// Decrypts `out/passwords.csv.age` with the test identity: rows of user,method,provider,password.
+    /// Decrypts `out/passwords.csv.age` with the test identity: rows of
+    /// user,method,provider,password,state.
     pub fn export(&self) -> Vec<Vec<String>> {
-        let path = self.path("out").join("passwords.csv.age");
-        let file = std::fs::File::open(&path).expect("export exists");
+        self.decrypt(&self.path("out").join("passwords.csv.age"))
+    }
+
+    /// Decrypts an export with the test identity.
+    pub fn decrypt(&self, path: &Path) -> Vec<Vec<String>> {
+        let file = std::fs::File::open(path).expect("export exists");
         let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
         let reader = decryptor
             .decrypt(std::iter::once(&self.identity as &dyn age::Identity))
