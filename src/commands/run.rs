@@ -19,11 +19,13 @@ use crate::journal::{
     SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
 };
 use crate::manifest::{self, Format, ManifestError, Plan};
+use crate::outcome::ReportRow;
 use crate::outcome::{timestamp, RowResult};
 use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop};
 use crate::progress::ProgressMode;
 use crate::provider;
-use crate::report::{self, export, ReportWriter, Summary};
+use crate::report::rebuild::write_report;
+use crate::report::{self, export, Summary};
 
 /// Where the configuration comes from.
 #[derive(Debug)]
@@ -240,14 +242,9 @@ async fn dry_run(
     .await;
     outcome.runtime()?;
     results.sort_by_key(|r| r.row);
-    let mut report = ReportWriter::create(&opts.out).runtime()?;
-    let mut summary = Summary::default();
-    for row in &results {
-        report.write(row).runtime()?;
-        summary.record(row, 0);
-    }
-    let mut files = report.finish().runtime()?;
-    summary.manifest_rows = results.len() as u64;
+    let rows: Vec<(ReportRow, u32)> = results.into_iter().map(|r| (r, 0)).collect();
+    let (mut files, mut summary) = write_report(&opts.out, &rows).runtime()?;
+    summary.manifest_rows = rows.len() as u64;
     summary.sessions = 1;
     summary.set_timing(
         started,

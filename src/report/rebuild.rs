@@ -29,13 +29,7 @@ pub struct Rebuilt {
 pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) -> Result<Rebuilt> {
     let state = JournalState::from(contents);
     let rows: Vec<(ReportRow, u32)> = state.rows.values().map(report_row).collect();
-    let mut report = ReportWriter::create(dir)?;
-    let mut summary = Summary::default();
-    for (row, throttled) in &rows {
-        report.write(row)?;
-        summary.record(row, *throttled);
-    }
-    let mut files = report.finish()?;
+    let (mut files, mut summary) = write_report(dir, &rows)?;
     let export = match opener {
         Some(opener) => Some(write_export(dir, contents, &state, opener)?),
         None => None,
@@ -58,6 +52,17 @@ pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) 
         export,
         complete,
     })
+}
+
+/// Writes report.csv/json from rows (each with its 429 count) and tallies them into a summary.
+pub fn write_report(dir: &Path, rows: &[(ReportRow, u32)]) -> Result<(Vec<PathBuf>, Summary)> {
+    let mut report = ReportWriter::create(dir)?;
+    let mut summary = Summary::default();
+    for (row, throttled) in rows {
+        report.write(row)?;
+        summary.record(row, *throttled);
+    }
+    Ok((report.finish()?, summary))
 }
 
 /// The row's report line: its last final outcome, or an "interrupted" line while none exists.
