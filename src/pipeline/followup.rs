@@ -4,13 +4,13 @@
 //! Invariants: a follow-up runs only after the reset succeeded and never changes the row's
 //! status, password or export: its result is its own report column. Its requests are paced and
 //! gated like resets (the lane's pacer and Retry-After gate, so they count against the same
-//! provider limit) and retried with the same backoff policy: transient failures up to
-//! `max_attempts`, 429s up to `max_throttled`, each 429 pausing the whole lane.
+//! provider limit) and retried by the same policy ([`super::retry::Retries`]).
 
 use crate::manifest::Target;
 use crate::outcome::{RowResult, Status};
 use crate::provider::{Attempt, Failure};
 
+use super::retry::Retries;
 use super::{Lane, Settings};
 
 /// What a follow-up step ended with.
@@ -48,45 +48,18 @@ pub async fn revoke_sessions(
     if !lane.provider.revokes_sessions() {
         return None;
     }
-    let backoff = settings.backoff;
-    let (mut attempts, mut throttled) = (0u32, 0u32);
+    let mut retries = Retries::default();
     loop {
-        lane.gate.wait().await;
-        lane.pacer.ready().await;
-        lane.gate.wait().await;
-        attempts += 1;
+        retries.ready(lane).await;
         let attempt = lane.provider.revoke_sessions(target).await?;
-        let (retry_after, failure) = match attempt {
-            Attempt::Succeeded(_) => return Some(done("succeeded".into(), throttled)),
-            Attempt::Permanent(f) => return Some(failed(target, &f, throttled)),
-            Attempt::Transient {
-                retry_after,
-                ref failure,
-            } => (retry_after, failure.clone()),
-        };
-        if failure.http_status == Some(429) {
-            throttled += 1;
-            lane.gate
-                .pause(retry_after.unwrap_or_else(|| backoff.delay(throttled, None)));
+        let next = retries.next(lane.into(), &settings.backoff, &attempt);
+        match (next, attempt) {
+            (_, Attempt::Succeeded(_)) => return Some(done("succeeded".into(), retries.throttled)),
+            (Some(delay), _) => tokio::time::sleep(delay).await,
+            (None, Attempt::Permanent(f) | Attempt::Transient { failure: f, .. }) => {
+                return Some(failed(target, &f, retries.throttled))
+            }
         }
-        if exhausted(&backoff, &failure, attempts, throttled) {
-            return Some(failed(target, &failure, throttled));
-        }
-        tokio::time::sleep(backoff.delay(attempts - throttled, retry_after)).await;
-    }
-}
-
-/// The same limits as resets: 429s up to `max_throttled`, other failures up to `max_attempts`.
-fn exhausted(
-    backoff: &crate::pipeline::Backoff,
-    f: &Failure,
-    attempts: u32,
-    throttled: u32,
-) -> bool {
-    if f.http_status == Some(429) {
-        throttled >= backoff.max_throttled
-    } else {
-        attempts - throttled >= backoff.max_attempts
     }
 }
 

@@ -13,6 +13,7 @@ pub mod followup;
 pub mod gate;
 pub mod journaling;
 pub mod limiter;
+pub mod retry;
 pub mod worker;
 
 use std::collections::BTreeMap;

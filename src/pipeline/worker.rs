@@ -14,6 +14,7 @@ use crate::password::Generate;
 use crate::provider::{Attempt, Failure};
 use crate::secret::{redact, SecretString};
 
+use super::retry::Retries;
 use super::{Lane, Settings};
 
 /// What the attempt loop ended with.
@@ -81,75 +82,57 @@ async fn attempt_loop(
     target: &Target,
     password: &RowPassword,
 ) -> Ended {
-    let backoff = settings.backoff;
-    let (mut attempts, mut throttled) = (0u32, 0u32);
+    let mut retries = Retries::default();
     loop {
-        lane.gate.wait().await;
-        lane.pacer.ready().await;
-        // A 429 may have closed the gate while this worker waited for its pacing slot.
-        lane.gate.wait().await;
-        if let Some(journal) = &settings.journal {
-            if let Err(e) = journal
-                .intent(target, attempts + 1, password.sealed.as_ref())
-                .await
-            {
-                // Without a durable intent the request must not leave: stop the whole run.
-                settings.stop.request();
-                let failure =
-                    journal_failure("cannot write the journal; nothing was sent for this row", e);
-                return Ended {
-                    attempt: Attempt::Permanent(failure),
-                    attempts,
-                    throttled,
-                };
-            }
+        retries.ready(lane).await;
+        if let Err(failure) = write_intent(settings, target, retries.attempts + 1, password).await {
+            return ended(Attempt::Permanent(failure), retries);
         }
-        attempts += 1;
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
-        if matches!(attempt, Attempt::Succeeded(_)) {
-            lane.pacer.on_success();
-        }
-        let Attempt::Transient {
-            retry_after,
-            failure,
-        } = &attempt
-        else {
-            return Ended {
-                attempt,
-                attempts,
-                throttled,
-            };
+        let next = retries.next(lane.into(), &settings.backoff, &attempt);
+        let (Some(delay), Attempt::Transient { failure, .. }) = (next, &attempt) else {
+            return ended(attempt, retries);
         };
-        let retry_after = *retry_after;
-        if attempt.is_throttle() {
-            throttled += 1;
-            lane.pacer.on_throttle();
-            lane.gate
-                .pause(retry_after.unwrap_or_else(|| backoff.delay(throttled, None)));
-        }
-        let exhausted = if attempt.is_throttle() {
-            throttled >= backoff.max_throttled
-        } else {
-            attempts - throttled >= backoff.max_attempts
-        };
-        if exhausted || settings.stop.requested() {
-            return Ended {
-                attempt,
-                attempts,
-                throttled,
-            };
+        if settings.stop.requested() {
+            return ended(attempt, retries);
         }
         if let Some(journal) = &settings.journal {
-            let message = redact(
-                &failure.message,
-                &row_secrets(target, password.value.as_ref()),
-            );
-            if let Err(e) = journal.retry(target.row, attempts, failure, message) {
+            let secrets = row_secrets(target, password.value.as_ref());
+            let message = redact(&failure.message, &secrets);
+            if let Err(e) = journal.retry(target.row, retries.attempts, failure, message) {
                 tracing::error!("cannot journal a retry outcome: {e:#}");
             }
         }
-        tracing::debug!(row = target.row, attempts, code = %failure.code, "transient failure; retrying");
-        tokio::time::sleep(backoff.delay(attempts - throttled, retry_after)).await;
+        tracing::debug!(row = target.row, attempts = retries.attempts, code = %failure.code, "transient failure; retrying");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Makes the attempt's intent durable; without it the request must not leave, so a journal
+/// failure stops the whole run.
+async fn write_intent(
+    settings: &Settings,
+    target: &Target,
+    attempt: u32,
+    password: &RowPassword,
+) -> Result<(), Failure> {
+    let Some(journal) = &settings.journal else {
+        return Ok(());
+    };
+    journal
+        .intent(target, attempt, password.sealed.as_ref())
+        .await
+        .map_err(|e| {
+            settings.stop.request();
+            journal_failure("cannot write the journal; nothing was sent for this row", e)
+        })
+}
+
+fn ended(attempt: Attempt, retries: Retries) -> Ended {
+    Ended {
+        attempt,
+        attempts: retries.attempts,
+        throttled: retries.throttled,
     }
 }
 
