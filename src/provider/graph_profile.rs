@@ -11,8 +11,8 @@ use reqwest::{Client, Url};
 use serde_json::json;
 
 use super::graph_revoke::Revoke;
-use super::http_util::{failure, join_segments, not_sent, request_id, send};
-use super::{Attempt, Success};
+use super::http_util::{join_segments, not_sent, send_expecting_2xx};
+use super::Attempt;
 use crate::auth::Credential;
 use crate::manifest::Target;
 use crate::secret::{ExposeSecret, SecretString};
@@ -53,17 +53,6 @@ impl GraphProfile {
             }
         });
         let url = join_segments(&self.base, &["users", &target.user]);
-        let response = match send(&self.credential, self.client.patch(url).json(&body)).await {
-            Ok(r) => r,
-            Err(a) => return a,
-        };
-        if !response.status().is_success() {
-            return failure(response).await;
-        }
-        Attempt::Succeeded(Success {
-            http_status: Some(response.status().as_u16()),
-            request_id: request_id(response.headers()),
-            ..Success::default()
-        })
+        send_expecting_2xx(&self.credential, self.client.patch(url).json(&body)).await
     }
 }

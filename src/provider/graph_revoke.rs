@@ -7,8 +7,8 @@
 
 use reqwest::{Client, Url};
 
-use super::http_util::{failure, join_segments, request_id, send};
-use super::{Attempt, Success};
+use super::http_util::{join_segments, send_expecting_2xx};
+use super::Attempt;
 use crate::auth::Credential;
 
 /// The revoke call of one Graph provider (same client, base URL and credential as its resets).
@@ -33,17 +33,6 @@ impl Revoke {
         let url = join_segments(&self.base, &["users", user, "revokeSignInSessions"]);
         // Graph actions take a JSON body; this one has no parameters.
         let request = self.client.post(url).json(&serde_json::json!({}));
-        let response = match send(&self.credential, request).await {
-            Ok(r) => r,
-            Err(a) => return a,
-        };
-        if !response.status().is_success() {
-            return failure(response).await;
-        }
-        Attempt::Succeeded(Success {
-            http_status: Some(response.status().as_u16()),
-            request_id: request_id(response.headers()),
-            ..Success::default()
-        })
+        send_expecting_2xx(&self.credential, request).await
     }
 }

@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::{Attempt, Failure};
+use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 
 /// Signs and sends a request; on a 401 asks the credential for a fresh one and sends once more.
@@ -39,6 +39,23 @@ async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Resp
 }
 
 /// Classifies a non-success response, reading its body.
+/// Sends a request whose only answer worth reading is its status: any 2xx is success (with its
+/// request id), anything else is classified by [`failure`].
+pub async fn send_expecting_2xx(credential: &Credential, request: RequestBuilder) -> Attempt {
+    let response = match send(credential, request).await {
+        Ok(r) => r,
+        Err(a) => return a,
+    };
+    if !response.status().is_success() {
+        return failure(response).await;
+    }
+    Attempt::Succeeded(Success {
+        http_status: Some(response.status().as_u16()),
+        request_id: request_id(response.headers()),
+        ..Success::default()
+    })
+}
+
 pub async fn failure(response: Response) -> Attempt {
     let status = response.status();
     let headers = response.headers().clone();

@@ -12,8 +12,8 @@
 use reqwest::{Client, Method, Url};
 use serde_json::{Map, Value};
 
-use super::http_util::{failure, join_segments, not_sent, request_id, send};
-use super::{Attempt, Success};
+use super::http_util::{join_segments, not_sent, send_expecting_2xx};
+use super::Attempt;
 use crate::auth::Credential;
 use crate::manifest::Target;
 use crate::secret::{ExposeSecret, SecretString};
@@ -46,18 +46,7 @@ impl PingOne {
             .client
             .request(self.method.clone(), self.url.clone())
             .json(&body);
-        let response = match send(&self.credential, request).await {
-            Ok(r) => r,
-            Err(a) => return a,
-        };
-        if !response.status().is_success() {
-            return failure(response).await;
-        }
-        Attempt::Succeeded(Success {
-            http_status: Some(response.status().as_u16()),
-            request_id: request_id(response.headers()),
-            ..Success::default()
-        })
+        send_expecting_2xx(&self.credential, request).await
     }
 }
 
