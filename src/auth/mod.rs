@@ -136,10 +136,13 @@ impl AuthSection {
                 password_file,
                 password_env,
             } => {
-                if password_file.is_none() && password_env.is_none() {
-                    bail!("basic auth needs password_file or password_env (never the password itself)");
-                }
-                let password = secret_source(password_file, password_env, "").read()?;
+                let password = required_secret(
+                    password_file,
+                    password_env,
+                    "basic auth",
+                    "password",
+                    "password",
+                )?;
                 Kind::Basic {
                     username: username.clone(),
                     password,
@@ -168,10 +171,13 @@ impl AuthSection {
                 authority,
                 scope,
             } => {
-                if client_secret_file.is_none() && client_secret_env.is_none() {
-                    bail!("client_credentials needs client_secret_file or client_secret_env (never the secret itself)");
-                }
-                let secret = secret_source(client_secret_file, client_secret_env, "").read()?;
+                let secret = required_secret(
+                    client_secret_file,
+                    client_secret_env,
+                    "client_credentials",
+                    "client_secret",
+                    "secret",
+                )?;
                 let scope = scope.clone().unwrap_or_else(|| GRAPH_APP_SCOPE.into());
                 (
                     tenant,
@@ -227,6 +233,20 @@ fn token_client(tls: &Tls) -> Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
     Ok(tls.apply(builder).build()?)
+}
+
+/// A secret the section must name a source for: `{key}_file` or `{key}_env`, never the value.
+fn required_secret(
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+    what: &str,
+    key: &str,
+    noun: &str,
+) -> Result<SecretString> {
+    if file.is_none() && env.is_none() {
+        bail!("{what} needs {key}_file or {key}_env (never the {noun} itself)");
+    }
+    secret_source(file, env, "").read()
 }
 
 fn secret_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> SecretSource {

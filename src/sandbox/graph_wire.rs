@@ -148,15 +148,24 @@ impl GraphError {
                 }
             }
         });
-        let mut resp = (self.status, body.to_string()).into_response();
-        let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.extend(self.headers);
-        resp
+        json_response(self.status, &body, self.headers)
     }
+}
+
+/// A JSON response with extra headers: the shape every sandbox error answer takes.
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: &Value,
+    extra: Vec<(HeaderName, HeaderValue)>,
+) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.extend(extra);
+    resp
 }
 
 /// Percent-encodes one URL path segment (keeps RFC 3986 unreserved characters, `@` and `:`, so

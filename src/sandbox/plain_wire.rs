@@ -7,7 +7,7 @@
 //! before anything is decided, and a 429 also in the throttled series.
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use super::state::Shared;
@@ -36,14 +36,7 @@ impl PlainError {
     }
 
     fn render(self) -> Response {
-        let mut resp = (self.status, self.body.to_string()).into_response();
-        let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.extend(self.headers);
-        resp
+        super::graph_wire::json_response(self.status, &self.body, self.headers)
     }
 }
 
