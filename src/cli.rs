@@ -107,6 +107,9 @@ struct RunArgs {
     /// Requests per row before giving up (429 answers not counted).
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_attempts: u32,
+    /// Longest Retry-After worth waiting for; a row told to wait longer fails with the value.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    max_retry_after: Duration,
     /// Timeout of each HTTP request.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -340,6 +343,7 @@ impl RunArgs {
             export_plaintext: self.export_plaintext,
             backoff: Backoff {
                 max_attempts: self.max_attempts,
+                max_retry_after: self.max_retry_after,
                 ..Backoff::default()
             },
             timeout: self.timeout,

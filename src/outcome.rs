@@ -12,7 +12,11 @@ use crate::secret::SecretString;
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Succeeded,
+    /// The provider certainly did not apply the row's password.
     Failed,
+    /// The provider may have applied the row's password: its candidates are in the export, and
+    /// `resume` resets the row again (DESIGN.md §4.4).
+    Uncertain,
     DryRun,
 }
 
@@ -21,6 +25,7 @@ impl Status {
         match self {
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
+            Status::Uncertain => "uncertain",
             Status::DryRun => "dry_run",
         }
     }
@@ -53,7 +58,8 @@ pub struct ReportRow {
     pub revoke_sessions: Option<String>,
 }
 
-/// A finished row plus, when it succeeded, the password now in force (for the export only).
+/// A finished row plus, when it succeeded, the password now in force, or when it is uncertain,
+/// the password that may be (for the journal and export only).
 #[derive(Debug)]
 pub struct RowResult {
     pub report: ReportRow,

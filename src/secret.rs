@@ -26,6 +26,28 @@ pub fn redact(text: &str, secrets: &[&SecretString]) -> String {
     out
 }
 
+/// Longest provider message kept in a report, journal or log line.
+pub const MESSAGE_MAX: usize = 500;
+
+/// Redacts, then truncates: a password echoed across the cut is whole when it is redacted, so
+/// no part of it survives the cut.
+pub fn redact_and_truncate(text: &str, secrets: &[&SecretString]) -> String {
+    truncate(redact(text, secrets), MESSAGE_MAX)
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+pub fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +66,14 @@ mod tests {
             redact(msg, &[&s]),
             "password [REDACTED] rejected; [REDACTED] is too common"
         );
+    }
+
+    #[test]
+    fn a_password_across_the_cut_is_redacted_whole() {
+        let s = secret("CorrectHorseBatteryStaple".into());
+        let msg = format!("{}{}", "x".repeat(MESSAGE_MAX - 10), s.expose_secret());
+        let out = redact_and_truncate(&msg, &[&s]);
+        assert!(!out.contains("CorrectHo"), "{out}");
+        assert!(out.len() <= MESSAGE_MAX + '…'.len_utf8());
     }
 }

@@ -96,8 +96,9 @@ async fn poll(
     auth: &DeviceAuthorization,
 ) -> Result<TokenAnswer> {
     let url = endpoint.url("token");
-    let deadline = Instant::now() + Duration::from_secs(auth.expires_in);
-    let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).max(1));
+    // Bounded: the server's numbers must not overflow the clock or stall the sign-in for days.
+    let deadline = Instant::now() + Duration::from_secs(auth.expires_in.min(3600));
+    let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).clamp(1, 60));
     loop {
         tokio::time::sleep(interval).await;
         let form = [

@@ -77,7 +77,9 @@ impl TokenAnswer {
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         };
-        Duration::from_secs(secs.unwrap_or(300))
+        // Bounded: a hostile or broken `expires_in` must not overflow the clock, nor keep a
+        // token past a day (or renew it in a hot loop).
+        Duration::from_secs(secs.unwrap_or(300).clamp(1, 24 * 3600))
     }
 }
 
@@ -295,6 +297,11 @@ mod tests {
         assert_eq!(a.lifetime(), Duration::from_secs(3599));
         let a: TokenAnswer = serde_json::from_str(r#"{"access_token":"x"}"#).unwrap();
         assert_eq!(a.lifetime(), Duration::from_secs(300));
+        let a: TokenAnswer = serde_json::from_str(
+            r#"{"access_token":"x","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(a.lifetime(), Duration::from_secs(24 * 3600), "bounded");
     }
 
     #[test]

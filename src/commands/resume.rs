@@ -125,6 +125,10 @@ fn run_options(contents: &JournalContents, opts: &ResumeOptions) -> anyhow::Resu
         export_plaintext: run.export_plaintext,
         backoff: Backoff {
             max_attempts: run.max_attempts,
+            max_retry_after: match &run.max_retry_after {
+                Some(text) => humantime::parse_duration(text)?,
+                None => crate::pipeline::backoff::DEFAULT_MAX_RETRY_AFTER,
+            },
             ..Backoff::default()
         },
         timeout: humantime::parse_duration(&run.timeout)?,

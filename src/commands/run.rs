@@ -181,6 +181,7 @@ fn header(
         burst: opts.overrides.burst,
         concurrency: opts.overrides.concurrency,
         max_attempts: opts.backoff.max_attempts,
+        max_retry_after: Some(humantime::format_duration(opts.backoff.max_retry_after).to_string()),
         timeout: humantime::format_duration(opts.timeout).to_string(),
         export_plaintext: opts.export_plaintext,
         revoke_sessions: opts.overrides.revoke_sessions,
@@ -213,6 +214,9 @@ pub struct RunRecord {
     pub burst: Option<u32>,
     pub concurrency: Option<usize>,
     pub max_attempts: u32,
+    /// `--max-retry-after`; absent in journals written before it existed.
+    #[serde(default)]
+    pub max_retry_after: Option<String>,
     pub timeout: String,
     pub export_plaintext: bool,
     #[serde(default)]
@@ -393,14 +397,20 @@ pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::R
 pub fn print_summary(f: &Finished) {
     let t = &f.summary.totals;
     println!(
-        "credrotate: {} row(s): {} succeeded, {} failed, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s",
-        t.rows, t.succeeded, t.failed, t.dry_run, t.retries, t.throttled,
+        "credrotate: {} row(s): {} succeeded, {} failed, {} uncertain, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s",
+        t.rows, t.succeeded, t.failed, t.uncertain, t.dry_run, t.retries, t.throttled,
         f.summary.duration_seconds, f.summary.achieved_rate
     );
     for file in &f.files {
         println!("  {}", file.display());
     }
     let s = &f.summary;
+    if s.uncertain > 0 {
+        println!(
+            "check {} row(s): the provider may have applied their new password; report.csv says why (status uncertain) and the export holds each one's candidate passwords",
+            s.uncertain
+        );
+    }
     if s.pending > 0 || s.uncertain > 0 {
         let dir = f
             .files

@@ -77,12 +77,13 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
 fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<()> {
     journal.finish(&r)?;
     let row = &r.report;
-    progress.row_done(row.status == Status::Failed);
-    if row.status == Status::Failed {
+    let bad = matches!(row.status, Status::Failed | Status::Uncertain);
+    progress.row_done(bad);
+    if bad {
         tracing::warn!(
             row = row.row, user = %row.user, provider = %row.provider,
             code = row.error_code.as_deref().unwrap_or(""),
-            "reset failed: {}", row.error_message.as_deref().unwrap_or("")
+            "reset {}: {}", row.status.as_str(), row.error_message.as_deref().unwrap_or("")
         );
     }
     Ok(())

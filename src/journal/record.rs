@@ -101,8 +101,12 @@ pub struct OutcomeRecord {
     pub request_id: Option<String>,
     /// A server-generated password, sealed.
     pub password: Option<String>,
-    /// The row's report line: present exactly on a final outcome (succeeded or failed).
+    /// The row's report line: present exactly on a final outcome.
     pub report: Option<ReportRow>,
+    /// A `retry` whose answer does not prove the password was refused (a timeout, a 5xx): the
+    /// intent's password may be in force (DESIGN.md §4.4).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_be_applied: bool,
 }
 
 /// What an attempt came to.
@@ -110,13 +114,16 @@ pub struct OutcomeRecord {
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeStatus {
     Succeeded,
+    /// The provider certainly did not apply the attempt's password.
     Failed,
+    /// The provider may have applied it: the password stays a candidate.
+    Uncertain,
     /// A transient answer: the pipeline will try again.
     Retry,
 }
 
 impl OutcomeStatus {
-    /// Succeeded and failed end a row; retry does not.
+    /// Succeeded, failed and uncertain end a row; retry does not.
     pub fn is_final(self) -> bool {
         !matches!(self, OutcomeStatus::Retry)
     }
@@ -225,6 +232,7 @@ pub(crate) mod tests {
             provider: "graph".into(),
             status: match status {
                 OutcomeStatus::Succeeded => Status::Succeeded,
+                OutcomeStatus::Uncertain => Status::Uncertain,
                 _ => Status::Failed,
             },
             attempts: attempt,
@@ -251,6 +259,7 @@ pub(crate) mod tests {
             request_id: Some("req".into()),
             password: None,
             report,
+            may_be_applied: status == OutcomeStatus::Uncertain,
         }
     }
 

@@ -9,8 +9,11 @@
 //!   of that row (the last reset wins);
 //! - a final outcome (succeeded/failed) carries the row's report; a later intent reopens the row
 //!   (report and confirmation cleared);
-//! - a row is *uncertain* while some intent has no outcome, or it has no final outcome: `resume`
-//!   resets it again and the export keeps every candidate until one is confirmed.
+//! - an answer that may have applied the password (an `uncertain` outcome, or a `retry` marked
+//!   `may_be_applied`) makes the row *ambiguous* until a later success confirms a password;
+//! - a row is *uncertain* while some intent has no outcome, it has no final outcome, its final
+//!   outcome is `uncertain`, or it is ambiguous without a success: `resume` resets it again and
+//!   the export keeps every candidate until one is confirmed (DESIGN.md §4.4).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,9 +21,6 @@ use std::fmt;
 use super::reader::JournalContents;
 use super::record::{EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
 use crate::outcome::ReportRow;
-
-/// Error codes of answers that do not tell whether the provider applied the request.
-pub const AMBIGUOUS_CODES: &[&str] = &["timeout", "transport", "operation_timeout"];
 
 /// One row as the journal knows it.
 #[derive(Clone, Default, PartialEq)]
@@ -43,8 +43,8 @@ pub struct RowState {
     pub report: Option<ReportRow>,
     /// (session, attempt) of intents without any outcome.
     pub unanswered: BTreeSet<(u32, u32)>,
-    /// Some answer left it open whether the request reached the provider (a timeout, a broken
-    /// connection, an operation that never finished): its password may be in force.
+    /// Some answer since the last success left it open whether the provider applied the password
+    /// (a timeout, a broken connection, a 5xx, an unreadable answer): it may be in force.
     pub ambiguous: bool,
     /// 429 answers recorded for the row.
     pub throttled: u32,
@@ -53,9 +53,15 @@ pub struct RowState {
 }
 
 impl RowState {
-    /// Some intent has no outcome, or the row has no final outcome.
+    /// Some intent has no outcome, the row has no final outcome, or its password may be in
+    /// force without a confirmation.
     pub fn uncertain(&self) -> bool {
-        !self.unanswered.is_empty() || self.final_status.is_none()
+        !self.unanswered.is_empty()
+            || match self.final_status {
+                None | Some(OutcomeStatus::Uncertain) => true,
+                Some(OutcomeStatus::Failed) => self.ambiguous,
+                Some(OutcomeStatus::Succeeded | OutcomeStatus::Retry) => false,
+            }
     }
 
     /// Succeeded, and nothing since.
@@ -97,11 +103,7 @@ impl RowState {
     fn apply_outcome(&mut self, rec: &OutcomeRecord) {
         let key = (rec.session, rec.attempt);
         self.unanswered.remove(&key);
-        if rec
-            .error_code
-            .as_deref()
-            .is_some_and(|c| AMBIGUOUS_CODES.contains(&c))
-        {
+        if rec.may_be_applied || rec.status == OutcomeStatus::Uncertain {
             self.ambiguous = true;
         }
         if rec.http_status == Some(429) {
@@ -117,8 +119,9 @@ impl RowState {
             OutcomeStatus::Succeeded => {
                 self.confirmed = server.or_else(|| self.intents.get(&key).copied().flatten());
                 self.unanswered.clear();
+                self.ambiguous = false;
             }
-            OutcomeStatus::Failed => self.confirmed = None,
+            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.confirmed = None,
         }
         self.final_status = Some(rec.status);
         self.report.clone_from(&rec.report);
@@ -236,7 +239,7 @@ impl JournalState {
         for r in self.rows.values() {
             if r.uncertain() {
                 c.uncertain += 1;
-            } else if r.final_status == Some(OutcomeStatus::Succeeded) {
+            } else if r.succeeded() {
                 c.succeeded += 1;
             } else {
                 c.failed += 1;

@@ -162,3 +162,55 @@ fn last_end_and_next_session() {
     assert_eq!((s.last_end, s.next_session()), (None, 3));
     assert_eq!(state(vec![]).next_session(), 1);
 }
+
+#[test]
+fn an_uncertain_final_outcome_keeps_the_row_uncertain_with_its_candidate() {
+    let s = state(vec![
+        Record::Intent(intent(1, 8, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 8, 1, OutcomeStatus::Uncertain))),
+    ]);
+    let r = row(&s, 8);
+    assert!(r.uncertain() && !r.succeeded());
+    assert_eq!(r.candidates, vec!["A".to_owned()]);
+    assert_eq!(s.counts().uncertain, 1);
+}
+
+#[test]
+fn a_refusal_after_a_lost_answer_is_still_uncertain() {
+    let mut lost = outcome(1, 9, 1, OutcomeStatus::Retry);
+    lost.may_be_applied = true;
+    let s = state(vec![
+        Record::Intent(intent(1, 9, 1, Some("A"))),
+        Record::Outcome(Box::new(lost)),
+        Record::Intent(intent(1, 9, 2, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 9, 2, OutcomeStatus::Failed))),
+        // A later session's refused attempt does not settle the first password either.
+        Record::Intent(intent(2, 9, 1, Some("B"))),
+        Record::Outcome(Box::new(outcome(2, 9, 1, OutcomeStatus::Failed))),
+    ]);
+    let r = row(&s, 9);
+    assert!(r.uncertain(), "password A may be in force");
+    assert_eq!(r.candidates, vec!["A".to_owned(), "B".to_owned()]);
+}
+
+#[test]
+fn a_throttled_retry_then_refusal_is_failed_and_a_success_settles_ambiguity() {
+    let s = state(vec![
+        Record::Intent(intent(1, 10, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 10, 1, OutcomeStatus::Retry))),
+        Record::Intent(intent(1, 10, 2, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 10, 2, OutcomeStatus::Failed))),
+    ]);
+    assert!(!row(&s, 10).uncertain(), "nothing suggests A is in force");
+    let mut lost = outcome(1, 11, 1, OutcomeStatus::Retry);
+    lost.may_be_applied = true;
+    let s = state(vec![
+        Record::Intent(intent(1, 11, 1, Some("A"))),
+        Record::Outcome(Box::new(lost)),
+        Record::Intent(intent(1, 11, 2, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 11, 2, OutcomeStatus::Succeeded))),
+    ]);
+    let r = row(&s, 11);
+    assert!(r.succeeded() && !r.uncertain() && !r.ambiguous);
+    assert_eq!(r.confirmed_password(), Some("A"));
+}

@@ -15,7 +15,12 @@ pub struct Backoff {
     pub max_attempts: u32,
     /// 429 answers per row before the row is given up.
     pub max_throttled: u32,
+    /// The longest `Retry-After` worth waiting for; a longer one fails the row.
+    pub max_retry_after: Duration,
 }
+
+/// Default of `--max-retry-after`.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 impl Default for Backoff {
     fn default() -> Self {
@@ -24,6 +29,7 @@ impl Default for Backoff {
             cap: Duration::from_secs(30),
             max_attempts: 5,
             max_throttled: 50,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }

@@ -8,9 +8,9 @@
 
 use crate::manifest::Target;
 use crate::outcome::{RowResult, Status};
-use crate::provider::{Attempt, Failure};
+use crate::provider::Failure;
 
-use super::retry::Retries;
+use super::retry::{Retries, Step};
 use super::{Lane, Settings};
 
 /// What a follow-up step ended with.
@@ -51,13 +51,24 @@ pub async fn revoke_sessions(
     let mut retries = Retries::default();
     loop {
         retries.ready(lane).await;
+        if settings.stop.requested() {
+            let stopped = Failure {
+                code: "stopped".into(),
+                ..Failure::default()
+            };
+            return Some(failed(target, &stopped, retries.throttled));
+        }
         let attempt = lane.provider.revoke_sessions(target).await?;
         let next = retries.next(lane.into(), &settings.backoff, &attempt);
-        match (next, attempt) {
-            (_, Attempt::Succeeded(_)) => return Some(done("succeeded".into(), retries.throttled)),
-            (Some(delay), _) => tokio::time::sleep(delay).await,
-            (None, Attempt::Permanent(f) | Attempt::Transient { failure: f, .. }) => {
-                return Some(failed(target, &f, retries.throttled))
+        match (next, attempt.failure()) {
+            (_, None) => return Some(done("succeeded".into(), retries.throttled)),
+            (Step::Retry(delay), Some(f)) => {
+                if settings.stop.sleep(delay).await {
+                    return Some(failed(target, f, retries.throttled));
+                }
+            }
+            (Step::Done | Step::WaitTooLong(_), Some(f)) => {
+                return Some(failed(target, f, retries.throttled))
             }
         }
     }

@@ -16,7 +16,10 @@ pub struct Gate {
 impl Gate {
     /// Closes the gate for `pause` from now (or keeps a later reopening time).
     pub fn pause(&self, pause: Duration) {
-        let until = Instant::now() + pause;
+        // Checked: a hostile Retry-After must not overflow the clock (it is bounded earlier too).
+        let Some(until) = Instant::now().checked_add(pause) else {
+            return;
+        };
         let mut guard = self.until.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none_or(|t| t < until) {
             *guard = Some(until);

@@ -1,8 +1,9 @@
 //! The pipeline's side of the journal protocol (DESIGN.md §4): what is written when.
 //!
 //! Invariants: an attempt's `intent` (with the row's sealed password) is durable before its
-//! request leaves; a retried attempt gets a `retry` outcome; every row the collector receives gets
-//! exactly one final outcome carrying its report line (also rows whose worker panicked).
+//! request leaves; a retried attempt gets a `retry` outcome that says whether its password may be
+//! in force; every row the collector receives gets exactly one final outcome (succeeded, failed
+//! or uncertain) carrying its report line (also rows whose worker panicked).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,7 +13,7 @@ use anyhow::Result;
 use crate::journal::{Intent, JournalWriter, OutcomeRecord, OutcomeStatus, Sealer};
 use crate::manifest::Target;
 use crate::outcome::{timestamp, RowResult, Status};
-use crate::provider::Failure;
+use crate::provider::Attempt;
 use crate::secret::SecretString;
 
 /// A run's journal as the workers and collector use it.
@@ -63,9 +64,10 @@ impl Journal {
         &self,
         row: u64,
         attempt: u32,
-        failure: &Failure,
+        answer: &Attempt,
         redacted_message: String,
     ) -> Result<()> {
+        let failure = answer.failure().cloned().unwrap_or_default();
         self.writer.outcome(OutcomeRecord {
             session: self.session,
             row,
@@ -73,26 +75,28 @@ impl Journal {
             at: timestamp(SystemTime::now()),
             status: OutcomeStatus::Retry,
             http_status: failure.http_status,
-            error_code: Some(failure.code.clone()),
+            error_code: Some(failure.code),
             error_message: Some(redacted_message),
             operation_id: None,
-            request_id: failure.request_id.clone(),
+            request_id: failure.request_id,
             password: None,
             report: None,
+            may_be_applied: answer.may_be_applied(),
         })
     }
 
-    /// Records a row's final outcome, sealing a server-generated password.
+    /// Records a row's final outcome, sealing a server-generated password (confirmed, or a
+    /// candidate when the row is uncertain).
     pub fn finish(&self, result: &RowResult) -> Result<()> {
         let r = &result.report;
         let password = match (&result.password, result.server_generated) {
             (Some(p), true) => Some(self.seal(p)?),
             _ => None,
         };
-        let status = if r.status == Status::Succeeded {
-            OutcomeStatus::Succeeded
-        } else {
-            OutcomeStatus::Failed
+        let status = match r.status {
+            Status::Succeeded => OutcomeStatus::Succeeded,
+            Status::Uncertain => OutcomeStatus::Uncertain,
+            Status::Failed | Status::DryRun => OutcomeStatus::Failed,
         };
         self.writer.outcome(OutcomeRecord {
             session: self.session,
@@ -107,6 +111,7 @@ impl Journal {
             request_id: r.request_id.clone(),
             password,
             report: Some(r.clone()),
+            may_be_applied: status == OutcomeStatus::Uncertain,
         })
     }
 }

@@ -58,24 +58,52 @@ pub struct Settings {
     pub test_panic_row: Option<u64>,
 }
 
-/// Asks the pipeline to stop taking new rows (rows in flight finish).
+
+/// The run's stop switch: set by a signal or a fatal journal error. Once set, workers take no
+/// further rows, requests waiting for their pacing slot or backoff are not sent, and only
+/// requests already on the wire finish.
 #[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<AtomicBool>);
+pub struct Stop(Arc<StopState>);
+
+#[derive(Debug, Default)]
+struct StopState {
+    requested: AtomicBool,
+    wake: tokio::sync::Notify,
+}
 
 impl Stop {
     pub fn request(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.requested.store(true, Ordering::SeqCst);
+        self.0.wake.notify_waiters();
     }
+
     pub fn requested(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.requested.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once a stop is requested.
+    pub async fn requested_wait(&self) {
+        loop {
+            let woken = self.0.wake.notified();
+            tokio::pin!(woken);
+            // Registered before the check, so a request between the two is not missed.
+            woken.as_mut().enable();
+            if self.requested() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Sleeps for `wait`, or less if a stop is requested meanwhile. True when stopped.
+    pub async fn sleep(&self, wait: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => self.requested(),
+            _ = self.requested_wait() => true,
+        }
     }
 }
 
-/// Runs every row through its lane and hands each result to `sink`.
-///
-/// Returns an error only for a run-level failure (the manifest became unreadable, the sink
-/// failed); rows already in flight are still finished and handed to the sink first. Dropping the
-/// returned future (an abort) aborts every worker and the request it has in flight.
 pub async fn execute<I, S>(rows: I, lanes: Vec<Lane>, settings: Settings, mut sink: S) -> Result<()>
 where
     I: Iterator<Item = Result<Target, Problem>> + Send + 'static,
@@ -129,11 +157,13 @@ fn spawn_workers(
         let (lane, settings, rx, results) =
             (lane.clone(), settings.clone(), rx.clone(), results.clone());
         workers.spawn(async move {
-            loop {
-                let Some(target) = rx.lock().await.recv().await else {
+            while !settings.stop.requested() {
+                let Some(target) = next_row(&rx, &settings.stop).await else {
                     break;
                 };
-                let result = run_isolated(&lane, &settings, target).await;
+                let Some(result) = run_isolated(&lane, &settings, target).await else {
+                    continue; // stopped before its first request: the row stays pending
+                };
                 if results.send(result).await.is_err() {
                     break;
                 }
@@ -143,7 +173,23 @@ fn spawn_workers(
 }
 
 /// Processes a row in its own task so that a panic becomes a failed row, not a lost one.
-async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target) -> RowResult {
+/// The next row of the lane's queue, unless a stop comes first.
+async fn next_row(rx: &Mutex<mpsc::Receiver<Target>>, stop: &Stop) -> Option<Target> {
+    let mut rx = tokio::select! {
+        rx = rx.lock() => rx,
+        _ = stop.requested_wait() => return None,
+    };
+    tokio::select! {
+        target = rx.recv() => target.filter(|_| !stop.requested()),
+        _ = stop.requested_wait() => None,
+    }
+}
+
+async fn run_isolated(
+    lane: &Arc<Lane>,
+    settings: &Arc<Settings>,
+    target: Target,
+) -> Option<RowResult> {
     let skeleton = ReportRow {
         row: target.row,
         user: target.user.clone(),
@@ -162,27 +208,27 @@ async fn run_isolated(lane: &Arc<Lane>, settings: &Arc<Settings>, target: Target
         revoke_sessions: None,
     };
     let (lane, settings) = (lane.clone(), settings.clone());
-    let mut task = AbortOnDrop(tokio::spawn(async move {
+    let mut task = AbortOnDrop::<Option<RowResult>>(tokio::spawn(async move {
         worker::process(&lane, &settings, target).await
     }));
     match (&mut task.0).await {
         Ok(result) => result,
         Err(e) => {
             tracing::error!(row = skeleton.row, "row processing failed: {e}");
-            RowResult {
+            Some(RowResult {
                 report: skeleton,
                 password: None,
                 throttled: 0,
                 server_generated: false,
-            }
+            })
         }
     }
 }
 
 /// Aborts the row's task when its worker is aborted, so an aborted run stops sending at once.
-struct AbortOnDrop(tokio::task::JoinHandle<RowResult>);
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

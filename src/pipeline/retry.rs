@@ -3,7 +3,8 @@
 //! Invariants: every request waits on the lane's Retry-After gate and pacer first; a 429 pauses
 //! the whole lane (its `Retry-After`, else a backoff delay) and slows its adaptive pacer, a
 //! success lets the pacer climb back; 429s are limited by `max_throttled`, other transient
-//! failures by `max_attempts`; retries wait with full-jitter backoff, at least `Retry-After`.
+//! failures by `max_attempts`; retries wait with full-jitter backoff, at least `Retry-After`; a
+//! `Retry-After` beyond `max_retry_after` ends the row instead of pausing the lane for it.
 
 use std::time::Duration;
 
@@ -27,6 +28,17 @@ impl<'a> From<&'a Lane> for Pace<'a> {
     }
 }
 
+/// What to do after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Send again after this wait.
+    Retry(Duration),
+    /// The answer is final (a success, not applied, uncertain, or transient past the limits).
+    Done,
+    /// The provider asked to wait longer than `max_retry_after`: give up on the row.
+    WaitTooLong(Duration),
+}
+
 /// Requests sent for one step of one row, and how many were answered 429.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Retries {
@@ -43,25 +55,22 @@ impl Retries {
         lane.gate.wait().await;
     }
 
-    /// Accounts for an answer. Returns the wait before the next request, or `None` when the
-    /// answer is final: a success, a permanent failure, or a transient one past the limits.
-    pub fn next(
-        &mut self,
-        lane: Pace<'_>,
-        backoff: &Backoff,
-        answer: &Attempt,
-    ) -> Option<Duration> {
-        self.attempts += 1;
+    /// Accounts for an answer and says what comes next.
+    pub fn next(&mut self, lane: Pace<'_>, backoff: &Backoff, answer: &Attempt) -> Step {
+        self.attempts = self.attempts.saturating_add(1);
         let retry_after = match answer {
             Attempt::Succeeded(_) => {
                 lane.pacer.on_success();
-                return None;
+                return Step::Done;
             }
-            Attempt::Permanent(_) => return None,
+            Attempt::NotApplied(_) | Attempt::Uncertain { .. } => return Step::Done,
             Attempt::Transient { retry_after, .. } => *retry_after,
         };
+        if let Some(wait) = retry_after.filter(|w| *w > backoff.max_retry_after) {
+            return Step::WaitTooLong(wait);
+        }
         let exhausted = if answer.is_throttle() {
-            self.throttled += 1;
+            self.throttled = self.throttled.saturating_add(1);
             lane.pacer.on_throttle();
             lane.gate
                 .pause(retry_after.unwrap_or_else(|| backoff.delay(self.throttled, None)));
@@ -69,7 +78,10 @@ impl Retries {
         } else {
             self.attempts - self.throttled >= backoff.max_attempts
         };
-        (!exhausted).then(|| backoff.delay(self.attempts - self.throttled, retry_after))
+        match exhausted {
+            true => Step::Done,
+            false => Step::Retry(backoff.delay(self.attempts - self.throttled, retry_after)),
+        }
     }
 }
 
@@ -88,6 +100,7 @@ mod tests {
         Attempt::Transient {
             retry_after: Some(Duration::from_secs(2)),
             failure,
+            applied: crate::provider::Applied::No,
         }
     }
 
@@ -104,23 +117,47 @@ mod tests {
             ..Backoff::default()
         };
         let mut r = Retries::default();
-        let wait = r.next(lane, &backoff, &transient(503)).unwrap();
+        let Step::Retry(wait) = r.next(lane, &backoff, &transient(503)) else {
+            panic!("a 503 is retried")
+        };
         assert!(wait >= Duration::from_secs(2), "at least Retry-After");
-        assert!(r.next(lane, &backoff, &transient(429)).is_some());
+        assert!(matches!(r.next(lane, &backoff, &transient(429)), Step::Retry(_)));
         assert_eq!(pacer.adaptive_rate(), Some(50.0), "a 429 slows the lane");
-        assert!(r.next(lane, &backoff, &transient(429)).is_some());
-        assert!(
-            r.next(lane, &backoff, &transient(429)).is_none(),
+        assert!(matches!(r.next(lane, &backoff, &transient(429)), Step::Retry(_)));
+        assert_eq!(
+            r.next(lane, &backoff, &transient(429)),
+            Step::Done,
             "third 429: max_throttled"
         );
         let mut r = Retries::default();
         r.next(lane, &backoff, &transient(503));
-        assert!(
-            r.next(lane, &backoff, &transient(500)).is_none(),
+        assert_eq!(
+            r.next(lane, &backoff, &transient(500)),
+            Step::Done,
             "second failure: max_attempts"
         );
         assert_eq!(r.attempts, 2);
         let ok = Attempt::Succeeded(Success::default());
-        assert!(Retries::default().next(lane, &backoff, &ok).is_none());
+        assert_eq!(Retries::default().next(lane, &backoff, &ok), Step::Done);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_limit_ends_the_row_without_pausing_the_lane() {
+        let (gate, pacer) = (Gate::default(), Pacer::new(Rate::PerSecond(100), 1));
+        let lane = Pace {
+            gate: &gate,
+            pacer: &pacer,
+        };
+        let backoff = Backoff::default();
+        let years = Duration::from_secs(365 * 24 * 3600);
+        let mut answer = transient(429);
+        if let Attempt::Transient { retry_after, .. } = &mut answer {
+            *retry_after = Some(years);
+        }
+        let mut r = Retries::default();
+        assert_eq!(r.next(lane, &backoff, &answer), Step::WaitTooLong(years));
+        let start = tokio::time::Instant::now();
+        gate.wait().await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "the lane is not paused");
     }
 }

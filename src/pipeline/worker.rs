@@ -4,24 +4,36 @@
 //! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first, and
 //! on its durable journal intent; a row's password is chosen (and sealed) once and reused by all
 //! its retries, so however the provider orders a timed-out attempt and its retry, the password in
-//! force is one the journal holds; error messages are scrubbed of the row's secrets.
+//! force is one the journal holds; a row whose password may be in force (any attempt uncertain,
+//! and none confirmed) ends `uncertain` with that password beside it, never `failed`; after a
+//! stop no new request leaves (a row stopped before its first request yields no result); error
+//! messages are redacted of the row's secrets, then truncated.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::manifest::Target;
 use crate::outcome::{timestamp, ReportRow, RowResult, Status};
 use crate::password::Generate;
 use crate::provider::{Attempt, Failure};
-use crate::secret::{redact, SecretString};
+use crate::secret::{redact_and_truncate, SecretString};
 
-use super::retry::Retries;
+use super::retry::{Retries, Step};
 use super::{Lane, Settings};
 
-/// What the attempt loop ended with.
-struct Ended {
-    attempt: Attempt,
-    attempts: u32,
-    throttled: u32,
+/// How a row ended.
+enum Ended {
+    DryRun,
+    /// Stopped before any request left for it.
+    Stopped,
+    /// Refused before any request left (no password could be prepared).
+    NotSent(Failure),
+    Answered {
+        /// The last answer, settled (never `Transient`).
+        attempt: Attempt,
+        /// Some earlier attempt's password may be in force.
+        earlier_maybe: bool,
+        retries: Retries,
+    },
 }
 
 /// The row's password: chosen once, sealed once for the journal.
@@ -30,8 +42,9 @@ struct RowPassword {
     sealed: Option<String>,
 }
 
-/// Processes one row. Never fails: every failure is a report row.
-pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> RowResult {
+/// Processes one row. Never fails: every failure is a report row. `None` when a stop came
+/// before the row's first request.
+pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Option<RowResult> {
     let started = SystemTime::now();
     if settings.test_panic_row == Some(target.row) {
         panic!(
@@ -40,16 +53,19 @@ pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Ro
         );
     }
     if settings.dry_run {
-        return finish(&target, started, None, dry_run());
+        return Some(finish(&target, started, None, Ended::DryRun));
     }
     let password = match choose_password(lane, settings, &mut target) {
         Ok(p) => p,
-        Err(failure) => return finish(&target, started, None, not_sent(failure)),
+        Err(failure) => return Some(finish(&target, started, None, Ended::NotSent(failure))),
     };
     let ended = attempt_loop(lane, settings, &target, &password).await;
+    if matches!(ended, Ended::Stopped) {
+        return None;
+    }
     let mut result = finish(&target, started, password.value, ended);
     super::followup::after_reset(lane, settings, &target, &mut result).await;
-    result
+    Some(result)
 }
 
 fn choose_password(
@@ -83,29 +99,72 @@ async fn attempt_loop(
     password: &RowPassword,
 ) -> Ended {
     let mut retries = Retries::default();
+    let mut earlier_maybe = false;
     loop {
         retries.ready(lane).await;
+        if settings.stop.requested() && retries.attempts == 0 {
+            return Ended::Stopped;
+        }
         if let Err(failure) = write_intent(settings, target, retries.attempts + 1, password).await {
-            return ended(Attempt::Permanent(failure), retries);
+            return answered(Attempt::NotApplied(failure), earlier_maybe, retries);
         }
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
-        let next = retries.next(lane.into(), &settings.backoff, &attempt);
-        let (Some(delay), Attempt::Transient { failure, .. }) = (next, &attempt) else {
-            return ended(attempt, retries);
+        let delay = match retries.next(lane.into(), &settings.backoff, &attempt) {
+            Step::Retry(delay) => delay,
+            Step::Done => return answered(attempt, earlier_maybe, retries),
+            Step::WaitTooLong(wait) => {
+                let attempt = wait_too_long(attempt, wait, &settings.backoff);
+                return answered(attempt, earlier_maybe, retries);
+            }
         };
         if settings.stop.requested() {
-            return ended(attempt, retries);
+            return answered(attempt, earlier_maybe, retries);
         }
-        if let Some(journal) = &settings.journal {
-            let secrets = row_secrets(target, password.value.as_ref());
-            let message = redact(&failure.message, &secrets);
-            if let Err(e) = journal.retry(target.row, retries.attempts, failure, message) {
-                tracing::error!("cannot journal a retry outcome: {e:#}");
-            }
+        journal_retry(settings, target, password, &attempt, retries.attempts);
+        earlier_maybe |= attempt.may_be_applied();
+        if settings.stop.sleep(delay).await {
+            return answered(attempt, earlier_maybe, retries);
         }
-        tracing::debug!(row = target.row, attempts = retries.attempts, code = %failure.code, "transient failure; retrying");
-        tokio::time::sleep(delay).await;
     }
+}
+
+/// Records a transient answer that will be retried.
+fn journal_retry(
+    settings: &Settings,
+    target: &Target,
+    password: &RowPassword,
+    attempt: &Attempt,
+    attempts: u32,
+) {
+    let Some(failure) = attempt.failure() else {
+        return;
+    };
+    tracing::debug!(row = target.row, attempts, code = %failure.code, "transient failure; retrying");
+    let Some(journal) = &settings.journal else {
+        return;
+    };
+    let message = redact_and_truncate(
+        &failure.message,
+        &row_secrets(target, password.value.as_ref()),
+    );
+    if let Err(e) = journal.retry(target.row, attempts, attempt, message) {
+        tracing::error!("cannot journal a retry outcome: {e:#}");
+    }
+}
+
+/// A transient answer whose `Retry-After` is beyond `--max-retry-after`: final, with the wait
+/// named in the message.
+fn wait_too_long(attempt: Attempt, wait: Duration, backoff: &super::Backoff) -> Attempt {
+    let mut attempt = attempt.settle();
+    if let Some(f) = attempt.failure_mut() {
+        f.message = format!(
+            "the provider asked to retry after {} (Retry-After), beyond --max-retry-after {}; given up: {}",
+            humantime::format_duration(wait),
+            humantime::format_duration(backoff.max_retry_after),
+            f.message
+        );
+    }
+    attempt
 }
 
 /// Makes the attempt's intent durable; without it the request must not leave, so a journal
@@ -128,11 +187,11 @@ async fn write_intent(
         })
 }
 
-fn ended(attempt: Attempt, retries: Retries) -> Ended {
-    Ended {
-        attempt,
-        attempts: retries.attempts,
-        throttled: retries.throttled,
+fn answered(attempt: Attempt, earlier_maybe: bool, retries: Retries) -> Ended {
+    Ended::Answered {
+        attempt: attempt.settle(),
+        earlier_maybe,
+        retries,
     }
 }
 
@@ -145,36 +204,108 @@ fn journal_failure(what: &str, e: anyhow::Error) -> Failure {
     }
 }
 
-fn dry_run() -> Ended {
-    Ended {
-        attempt: Attempt::Permanent(Failure::default()),
-        attempts: 0,
-        throttled: 0,
-    }
-}
-
-fn not_sent(failure: Failure) -> Ended {
-    Ended {
-        attempt: Attempt::Permanent(failure),
-        attempts: 0,
-        throttled: 0,
-    }
-}
-
-/// Builds the report row and, on success, picks the password now in force.
+/// Builds the report row and picks the password for the export: the confirmed one on success,
+/// the candidate when the row is uncertain.
 fn finish(
     target: &Target,
     started: SystemTime,
     password: Option<SecretString>,
     ended: Ended,
 ) -> RowResult {
-    let mut report = ReportRow {
+    let mut report = skeleton(target, started);
+    let (attempt, earlier_maybe, retries) = match ended {
+        Ended::DryRun | Ended::Stopped => return row_result(report, None, Retries::default()),
+        Ended::NotSent(failure) => (Attempt::NotApplied(failure), false, Retries::default()),
+        Ended::Answered {
+            attempt,
+            earlier_maybe,
+            retries,
+        } => (attempt, earlier_maybe, retries),
+    };
+    report.attempts = retries.attempts;
+    let exported = match attempt {
+        Attempt::Succeeded(ok) => {
+            report.status = Status::Succeeded;
+            report.http_status = ok.http_status;
+            report.operation_id = ok.operation_id;
+            report.request_id = ok.request_id;
+            report.provider_result = ok.result;
+            ok.server_password.map(Server).or(password.map(Client))
+        }
+        Attempt::Uncertain {
+            failure,
+            server_password,
+        } => {
+            set_failure(&mut report, target, password.as_ref(), failure);
+            report.status = Status::Uncertain;
+            server_password.map(Server).or(password.map(Client))
+        }
+        Attempt::NotApplied(failure) | Attempt::Transient { failure, .. } => {
+            set_failure(&mut report, target, password.as_ref(), failure);
+            if !earlier_maybe {
+                report.status = Status::Failed;
+                None
+            } else {
+                report.status = Status::Uncertain;
+                note_earlier_answer(&mut report);
+                password.map(Client)
+            }
+        }
+    };
+    row_result(report, exported, retries)
+}
+
+/// Where an exported password came from.
+enum Exported {
+    Client(SecretString),
+    Server(SecretString),
+}
+use Exported::{Client, Server};
+
+fn row_result(report: ReportRow, exported: Option<Exported>, retries: Retries) -> RowResult {
+    let (password, server_generated) = match exported {
+        Some(Server(p)) => (Some(p), true),
+        Some(Client(p)) => (Some(p), false),
+        None => (None, false),
+    };
+    RowResult {
+        report,
+        password,
+        throttled: retries.throttled,
+        server_generated,
+    }
+}
+
+fn set_failure(
+    report: &mut ReportRow,
+    target: &Target,
+    password: Option<&SecretString>,
+    failure: Failure,
+) {
+    let secrets = row_secrets(target, password);
+    report.http_status = failure.http_status;
+    report.error_code = Some(redact_and_truncate(&failure.code, &secrets));
+    report.error_message = Some(redact_and_truncate(&failure.message, &secrets));
+    report.request_id = failure.request_id;
+}
+
+/// The last answer was a refusal, but an earlier attempt's answer was lost.
+fn note_earlier_answer(report: &mut ReportRow) {
+    let last = report.error_message.take().unwrap_or_default();
+    report.error_message = Some(crate::secret::truncate(
+        format!("an earlier attempt's answer was lost, so its password may be in force; the last attempt: {last}"),
+        crate::secret::MESSAGE_MAX,
+    ));
+}
+
+fn skeleton(target: &Target, started: SystemTime) -> ReportRow {
+    ReportRow {
         row: target.row,
         user: target.user.clone(),
         method: target.method.clone(),
         provider: target.provider.clone(),
         status: Status::DryRun,
-        attempts: ended.attempts,
+        attempts: 0,
         http_status: None,
         error_code: None,
         error_message: None,
@@ -184,34 +315,6 @@ fn finish(
         finished_at: timestamp(SystemTime::now()),
         provider_result: None,
         revoke_sessions: None,
-    };
-    let mut exported = None;
-    let mut server_generated = false;
-    match ended.attempt {
-        Attempt::Succeeded(ok) => {
-            report.status = Status::Succeeded;
-            report.http_status = ok.http_status;
-            report.operation_id = ok.operation_id;
-            report.request_id = ok.request_id;
-            server_generated = ok.server_password.is_some();
-            report.provider_result = ok.result;
-            exported = ok.server_password.or(password);
-        }
-        Attempt::Permanent(f) if f.code.is_empty() => {} // dry run
-        Attempt::Transient { failure, .. } | Attempt::Permanent(failure) => {
-            report.status = Status::Failed;
-            let secrets = row_secrets(target, password.as_ref());
-            report.http_status = failure.http_status;
-            report.error_code = Some(failure.code);
-            report.error_message = Some(redact(&failure.message, &secrets));
-            report.request_id = failure.request_id;
-        }
-    }
-    RowResult {
-        report,
-        password: exported,
-        throttled: ended.throttled,
-        server_generated,
     }
 }
 

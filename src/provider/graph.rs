@@ -6,7 +6,10 @@
 //! operation, polled until `succeeded` or `failed`; 200 and 204 are success too.
 //!
 //! Invariants: the bearer token is only ever sent to the base URL's origin (a `Location` elsewhere
-//! is refused); one call of [`Graph::reset`] is one attempt, polling included; no retries here.
+//! is not polled); one call of [`Graph::reset`] is one attempt, polling included; no retries here.
+//! Once a 202 arrived only the operation's `succeeded` or `failed` is certain: a missing or
+//! foreign `Location`, a refused or unreadable poll, an unknown state or the poll deadline make
+//! the attempt uncertain, keeping a password the server already returned.
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use super::http_util::{failure, join_segments, read_json, request_id, retry_afte
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::manifest::Target;
-use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::secret::{secret, truncate, ExposeSecret, SecretString};
 
 /// Settings for polling a long-running operation.
 #[derive(Debug, Clone, Copy)]
@@ -119,43 +122,54 @@ impl Graph {
         let rid = request_id(response.headers());
         let body = match read_json(response).await {
             Ok(b) => b,
-            Err(a) => return a,
+            Err(a) => return with_request_id(a, rid),
         };
-        self.success(status, rid, None, &body)
+        self.success(status, rid, None, self.server_password(&body))
     }
 
-    /// 202: the reset is an operation to poll at `Location`.
+    /// 202: the reset was accepted as an operation to poll at `Location`. Whatever goes wrong
+    /// from here on, the reset may be in force: the answer is a success, the operation's
+    /// documented failure, or uncertain (keeping a password the server already returned).
     async fn accepted(&self, response: Response) -> Attempt {
         let rid = request_id(response.headers());
         let wait = retry_after(response.headers());
         let location = response
             .headers()
             .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(|v| v.to_str().map(str::to_owned));
         let body = match read_json(response).await {
             Ok(b) => b,
-            Err(a) => return a,
+            Err(a) => return with_request_id(a, rid),
         };
-        let Some(location) = location else {
-            // Nothing to poll: Graph documents Location on 202, so take 202 itself as accepted.
-            return self.success(202, rid, None, &body);
+        let server_password = self.server_password(&body);
+        let polled = match location {
+            Some(Ok(location)) => match self.same_origin(&location) {
+                Ok(url) => self.poll(url, wait).await,
+                Err(failure) => Err(Attempt::uncertain(failure)),
+            },
+            Some(Err(_)) => Err(Attempt::uncertain(bad_location())),
+            None => Err(Attempt::uncertain(unverified())),
         };
-        let op_url = match self.same_origin(&location) {
-            Ok(u) => u,
-            Err(f) => return Attempt::Permanent(f),
-        };
-        let op_id = op_url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .map(str::to_owned);
-        match self.poll(op_url, wait).await {
-            Ok(()) => self.success(202, rid, op_id, &body),
-            Err(mut a) => {
-                set_operation_context(&mut a, rid);
-                a
-            }
+        match polled {
+            Ok(op_id) => self.success(202, rid, op_id, server_password),
+            Err(Attempt::Uncertain { failure, .. }) => with_request_id(
+                Attempt::Uncertain {
+                    failure,
+                    server_password: server_password.filter(|_| self.server_generates),
+                },
+                rid,
+            ),
+            Err(other) => with_request_id(other, rid),
         }
+    }
+
+    /// v1.0 answers `{"newPassword"}`; beta wraps a passwordResetResponse in `value`.
+    fn server_password(&self, body: &Value) -> Option<SecretString> {
+        body.get("newPassword")
+            .or_else(|| body.get("value").and_then(|v| v.get("newPassword")))
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(|p| secret(p.to_owned()))
     }
 
     fn success(
@@ -163,16 +177,11 @@ impl Graph {
         status: u16,
         rid: Option<String>,
         op_id: Option<String>,
-        body: &Value,
+        server_password: Option<SecretString>,
     ) -> Attempt {
-        // v1.0 answers `{"newPassword"}`; beta wraps a passwordResetResponse in `value`.
-        let server_password = body
-            .get("newPassword")
-            .or_else(|| body.get("value").and_then(|v| v.get("newPassword")))
-            .and_then(Value::as_str)
-            .map(|p| secret(p.to_owned()));
         if self.server_generates && server_password.is_none() {
-            return Attempt::Permanent(Failure {
+            // The provider set a password nobody knows: the user may be locked out.
+            return Attempt::uncertain(Failure {
                 http_status: Some(status),
                 code: "no_password_returned".into(),
                 message: "the server reported success but returned no newPassword; the user's new password is unknown (reset it again, or use client-generated passwords)".into(),
@@ -181,11 +190,7 @@ impl Graph {
         }
         Attempt::Succeeded(Success {
             http_status: Some(status),
-            server_password: if self.server_generates {
-                server_password
-            } else {
-                None
-            },
+            server_password: server_password.filter(|_| self.server_generates),
             operation_id: op_id,
             request_id: rid,
             result: None,
@@ -194,94 +199,171 @@ impl Graph {
 
     /// Resolves `Location` and refuses any origin but the base URL's (the token goes with it).
     fn same_origin(&self, location: &str) -> Result<Url, Failure> {
-        let url = self.base.join(location).map_err(|_| Failure {
-            code: "bad_location".into(),
-            message: "the 202 response's Location header is not a URL".into(),
-            ..Failure::default()
-        })?;
+        let url = self.base.join(location).map_err(|_| bad_location())?;
         if url.origin() != self.base.origin() {
             return Err(Failure {
+                http_status: Some(202),
                 code: "foreign_location".into(),
-                message: format!("refusing to poll an operation on another origin ({}) with this provider's token", url.origin().ascii_serialization()),
+                message: format!("the reset was accepted, but its operation is on another origin ({}); refusing to poll it with this provider's token, so whether it finished is unknown", truncate(url.origin().ascii_serialization(), 200)),
                 ..Failure::default()
             });
         }
         Ok(url)
     }
 
-    /// Polls the operation until it succeeds (Ok), fails or runs out of time (Err).
-    async fn poll(&self, url: Url, first_wait: Option<Duration>) -> Result<(), Attempt> {
+    /// Polls the operation until it succeeds (Ok, with the operation id); its documented failure
+    /// is `NotApplied`, everything else (a refused or lost poll, an unknown state, the deadline)
+    /// is `Uncertain`.
+    async fn poll(&self, url: Url, first_wait: Option<Duration>) -> Result<Option<String>, Attempt> {
+        let op_id = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .map(str::to_owned);
         let deadline = Instant::now() + self.polling.timeout;
         let mut interval = self.polling.interval;
-        let mut wait = first_wait.unwrap_or(interval);
+        let mut wait = first_wait.unwrap_or(interval).min(self.polling.timeout);
         loop {
             if Instant::now() + wait > deadline {
                 return Err(operation_timeout(self.polling.timeout));
             }
             tokio::time::sleep(wait).await;
             interval = (interval * 2).min(self.polling.max_interval);
-            let response = match self.send(self.client.get(url.clone())).await {
-                Ok(r) => r,
-                // A lost poll says nothing about the operation: poll again until the deadline.
-                Err(Attempt::Transient { .. }) => {
-                    wait = interval;
+            let (state, hinted, op) = match self.poll_once(&url).await {
+                Poll::State { state, hinted, op } => (state, hinted, op),
+                Poll::Again(hinted) => {
+                    wait = hinted.unwrap_or(interval).min(self.polling.timeout);
                     continue;
                 }
-                Err(a) => return Err(a),
+                Poll::Broken(failure) => return Err(Attempt::uncertain(failure)),
             };
-            let status = response.status();
-            let hinted = retry_after(response.headers());
-            if status != StatusCode::OK {
-                if super::http_util::is_transient_status(status) {
-                    wait = hinted.unwrap_or(interval);
-                    continue;
+            // Graph's enum values are camelCase; compare without case to be lenient.
+            match state.to_ascii_lowercase().as_str() {
+                "succeeded" => return Ok(op_id),
+                "failed" => return Err(Attempt::NotApplied(operation_failed(&op))),
+                "notstarted" | "running" => {
+                    wait = hinted.unwrap_or(interval).min(self.polling.timeout)
                 }
-                return Err(failure(response).await);
+                _ => return Err(Attempt::uncertain(unknown_state(&state))),
             }
-            let op = read_json(response).await?;
-            match op.get("status").and_then(Value::as_str) {
-                Some("succeeded") => return Ok(()),
-                Some("failed") => return Err(operation_failed(&op)),
-                _ => wait = hinted.unwrap_or(interval),
+        }
+    }
+
+    /// One GET of the operation.
+    async fn poll_once(&self, url: &Url) -> Poll {
+        let response = match self.send(self.client.get(url.clone())).await {
+            Ok(r) => r,
+            // A lost poll says nothing about the operation: poll again until the deadline.
+            Err(Attempt::Transient { .. }) => return Poll::Again(None),
+            Err(a) => return Poll::Broken(poll_failure(a, "the operation could not be polled")),
+        };
+        let status = response.status();
+        let hinted = retry_after(response.headers());
+        if status != StatusCode::OK {
+            if super::http_util::is_transient_status(status) {
+                return Poll::Again(hinted);
             }
+            let refused = failure(response).await;
+            return Poll::Broken(poll_failure(refused, "the operation's status was refused"));
+        }
+        match read_json(response).await {
+            Ok(op) => {
+                let state = op.get("status").and_then(Value::as_str).unwrap_or("(none)");
+                Poll::State {
+                    state: state.to_owned(),
+                    hinted,
+                    op,
+                }
+            }
+            Err(a) => Poll::Broken(poll_failure(a, "the operation's status is unreadable")),
         }
     }
 }
 
-fn operation_failed(op: &Value) -> Attempt {
+/// What one poll of an operation said.
+enum Poll {
+    /// The operation's `status`, with the poll's Retry-After and body.
+    State {
+        state: String,
+        hinted: Option<Duration>,
+        op: Value,
+    },
+    /// Nothing useful (a lost poll or a transient status): poll again.
+    Again(Option<Duration>),
+    /// The poll itself failed for good: whether the reset finished is unknown.
+    Broken(Failure),
+}
+
+/// A poll that failed for good, as a failure of the (accepted) reset.
+fn poll_failure(attempt: Attempt, what: &str) -> Failure {
+    let mut failure = attempt.failure().cloned().unwrap_or_default();
+    failure.message = format!(
+        "the reset was accepted, but {what} ({}: {}); whether it finished is unknown",
+        failure.code, failure.message
+    );
+    failure.code = format!("poll_{}", failure.code);
+    failure
+}
+
+fn bad_location() -> Failure {
+    Failure {
+        http_status: Some(202),
+        code: "bad_location".into(),
+        message: "the reset was accepted, but the 202 response's Location header is not a URL; whether it finished is unknown".into(),
+        ..Failure::default()
+    }
+}
+
+fn unverified() -> Failure {
+    Failure {
+        http_status: Some(202),
+        code: "accepted_unverified".into(),
+        message: "the reset was accepted (202) without a Location to poll, so whether it finished is unknown (Graph documents a Location on every 202)".into(),
+        ..Failure::default()
+    }
+}
+
+fn unknown_state(state: &str) -> Failure {
+    Failure {
+        http_status: Some(200),
+        code: "operation_unknown_state".into(),
+        message: format!(
+            "the reset operation reported the state {:?}, which credrotate does not know; whether it finished is unknown",
+            truncate(state.to_owned(), 100)
+        ),
+        ..Failure::default()
+    }
+}
+
+fn operation_failed(op: &Value) -> Failure {
     let detail = op
         .get("statusDetail")
         .and_then(Value::as_str)
         .unwrap_or("no detail given");
-    Attempt::Permanent(Failure {
+    Failure {
         http_status: Some(200),
         code: "operation_failed".into(),
         message: format!("the reset operation failed: {detail}"),
         request_id: None,
-    })
+    }
 }
 
 fn operation_timeout(limit: Duration) -> Attempt {
-    Attempt::Transient {
-        retry_after: None,
-        failure: Failure {
-            code: "operation_timeout".into(),
-            message: format!(
-                "the reset operation did not finish within {} (raise poll_timeout in the config)",
-                humantime::format_duration(limit)
-            ),
-            ..Failure::default()
-        },
-    }
+    Attempt::uncertain(Failure {
+        code: "operation_timeout".into(),
+        message: format!(
+            "the reset was accepted, but its operation did not finish within {}; whether it finished is unknown (raise poll_timeout in the config)",
+            humantime::format_duration(limit)
+        ),
+        ..Failure::default()
+    })
 }
 
 /// Keeps the request id of the original POST on failures found while polling.
-fn set_operation_context(attempt: &mut Attempt, rid: Option<String>) {
-    let failure = match attempt {
-        Attempt::Transient { failure, .. } | Attempt::Permanent(failure) => failure,
-        Attempt::Succeeded(_) => return,
-    };
-    if failure.request_id.is_none() {
-        failure.request_id = rid;
+fn with_request_id(mut attempt: Attempt, rid: Option<String>) -> Attempt {
+    if let Some(failure) = attempt.failure_mut() {
+        if failure.request_id.is_none() {
+            failure.request_id = rid;
+        }
     }
+    attempt
 }

@@ -116,7 +116,8 @@ impl Http {
         let status = response.status();
         if !self.is_success(status) {
             if status.is_success() {
-                return Attempt::Permanent(Failure {
+                // A 2xx we were not told is success: the reset may have happened.
+                return Attempt::uncertain(Failure {
                     http_status: Some(status.as_u16()),
                     code: "unexpected_status".into(),
                     message: format!(
@@ -152,7 +153,7 @@ async fn server_password(response: reqwest::Response, pointer: &str, mut ok: Suc
             ok.server_password = Some(secret(p.to_owned()));
             Attempt::Succeeded(ok)
         }
-        _ => Attempt::Permanent(Failure {
+        _ => Attempt::uncertain(Failure {
             http_status: ok.http_status,
             code: "no_password_returned".into(),
             message: format!("the server reported success but the response has no password at {pointer}; the user's new password is unknown (reset it again)"),

@@ -1,18 +1,29 @@
 //! HTTP plumbing shared by the HTTP providers: classifying statuses and transport errors,
 //! `Retry-After`, request ids and error bodies.
 //!
-//! Invariant: a response or error becomes exactly one of succeeded / transient / permanent here,
-//! with the same rules for every provider (transient: connection errors, timeouts, 408, 429, 500,
-//! 502, 503, 504).
+//! Invariants: a response or error becomes exactly one [`Attempt`] here, with the same rules for
+//! every provider: transient (connection errors, timeouts, 408, 429, 500, 502, 503, 504), and
+//! otherwise not applied or uncertain by [`super::verdict`]; a 3xx is never followed and reported
+//! as `redirect_refused`; bodies are read up to [`BODY_MAX`] bytes and hints are bounded.
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
+use super::verdict;
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
+use crate::secret::truncate;
+
+/// Longest body read from an answer: enough for any error or operation document, small enough
+/// that a hostile answer cannot grow memory (messages are cut further after redaction).
+pub const BODY_MAX: usize = 64 * 1024;
+
+/// Longest wait a `Retry-After` can ask for; the pipeline refuses much shorter ones already
+/// (`--max-retry-after`), this only keeps the arithmetic on `Instant`s safe.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Signs and sends a request; on a 401 asks the credential for a fresh one and sends once more.
 pub async fn send(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
@@ -29,7 +40,7 @@ pub async fn send(credential: &Credential, request: RequestBuilder) -> Result<Re
 
 async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
     let request = credential.apply(request).await.map_err(|e| {
-        Attempt::Permanent(Failure {
+        Attempt::NotApplied(Failure {
             code: "credential".into(),
             message: format!("{e:#}"),
             ..Failure::default()
@@ -38,7 +49,6 @@ async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Resp
     request.send().await.map_err(failure_from_error)
 }
 
-/// Classifies a non-success response, reading its body.
 /// Sends a request whose only answer worth reading is its status: any 2xx is success (with its
 /// request id), anything else is classified by [`failure`].
 pub async fn send_expecting_2xx(credential: &Credential, request: RequestBuilder) -> Attempt {
@@ -56,23 +66,45 @@ pub async fn send_expecting_2xx(credential: &Credential, request: RequestBuilder
     })
 }
 
+/// Classifies a non-success response, reading (the start of) its body.
 pub async fn failure(response: Response) -> Attempt {
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.text().await.unwrap_or_default();
-    failure_from_response(status, &headers, &body)
+    let body = read_capped(response).await.unwrap_or_default();
+    failure_from_response(status, &headers, &String::from_utf8_lossy(&body))
 }
 
-/// Reads a JSON body; an empty body is `{}`.
+/// Reads a body up to [`BODY_MAX`] bytes; the rest is dropped unread.
+async fn read_capped(mut response: Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_MAX - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == BODY_MAX {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// Reads the JSON body of an answer the provider sent after accepting a request; an empty body
+/// is `{}`. A body that cannot be read or parsed leaves it open what happened: uncertain.
 pub async fn read_json(response: Response) -> Result<Value, Attempt> {
-    let bytes = response.bytes().await.map_err(failure_from_error)?;
+    let status = response.status().as_u16();
+    let bytes = read_capped(response).await.map_err(|e| {
+        let mut failure = transport_failure(e, "transport");
+        failure.http_status = Some(status);
+        failure.message = format!("the {status} answer's body was cut off: {}", failure.message);
+        Attempt::uncertain(failure)
+    })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
     serde_json::from_slice(&bytes).map_err(|e| {
-        Attempt::Permanent(Failure {
+        Attempt::uncertain(Failure {
+            http_status: Some(status),
             code: "bad_response".into(),
-            message: format!("the response body is not valid JSON: {e}"),
+            message: format!("the {status} answer's body is not valid JSON ({e}); the password may be in force"),
             ..Failure::default()
         })
     })
@@ -80,7 +112,7 @@ pub async fn read_json(response: Response) -> Result<Value, Attempt> {
 
 /// A failure found before any request left (nothing was sent).
 pub fn not_sent(code: &str, message: String) -> Attempt {
-    Attempt::Permanent(Failure {
+    Attempt::NotApplied(Failure {
         code: code.into(),
         message,
         ..Failure::default()
@@ -101,17 +133,19 @@ pub fn is_transient_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), at most
+/// [`RETRY_AFTER_MAX`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let when = httpdate::parse_http_date(value).ok()?;
+            when.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
 }
 
 /// The provider's request id header, if any.
@@ -138,6 +172,9 @@ pub fn error_fields(body: &str) -> Option<(String, String)> {
 
 /// Classifies a non-success response.
 pub fn failure_from_response(status: StatusCode, headers: &HeaderMap, body: &str) -> Attempt {
+    if status.is_redirection() {
+        return Attempt::NotApplied(redirect_refused(status, headers));
+    }
     let (code, message) = error_fields(body).unwrap_or_else(|| {
         let reason = status
             .canonical_reason()
@@ -147,45 +184,67 @@ pub fn failure_from_response(status: StatusCode, headers: &HeaderMap, body: &str
     });
     let failure = Failure {
         http_status: Some(status.as_u16()),
-        code,
-        message: truncate(message, 500),
+        code: truncate(code, 200),
+        message: truncate(message, BODY_MAX),
         request_id: request_id(headers),
     };
+    let applied = verdict::for_status(status.as_u16());
     if is_transient_status(status) {
         Attempt::Transient {
             retry_after: retry_after(headers),
             failure,
+            applied,
         }
     } else {
-        Attempt::Permanent(failure)
+        Attempt::failed(failure, applied)
     }
 }
 
-/// Classifies a transport error: timeouts and connection failures are transient.
+/// A 3xx: never followed, because the request body holds a password.
+fn redirect_refused(status: StatusCode, headers: &HeaderMap) -> Failure {
+    let target = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| match reqwest::Url::parse(l) {
+            Ok(url) => url.host_str().unwrap_or("?").to_owned(),
+            Err(_) => "this host".to_owned(),
+        })
+        .unwrap_or_else(|| "nowhere (no Location)".into());
+    Failure {
+        http_status: Some(status.as_u16()),
+        code: "redirect_refused".into(),
+        message: format!("the provider answered {status} redirecting to {}; credrotate never follows a redirect with a password in the body (hint: set base_url to the provider's final address)", truncate(target, 200)),
+        request_id: request_id(headers),
+    }
+}
+
+/// Classifies a transport error: only a connection never made proves nothing reached the
+/// provider; timeouts and broken connections may come after it applied the password.
 pub fn failure_from_error(err: reqwest::Error) -> Attempt {
-    let code = if err.is_timeout() {
-        "timeout"
-    } else if err.is_connect() {
-        "connect"
-    } else if err.is_request() || err.is_body() || err.is_decode() {
-        "transport"
+    if err.is_builder() {
+        return Attempt::NotApplied(transport_failure(err, "client"));
+    }
+    let (code, applied) = if err.is_connect() {
+        ("connect", verdict::for_transport(true))
+    } else if err.is_timeout() {
+        ("timeout", verdict::for_transport(false))
     } else {
-        "client"
+        ("transport", verdict::for_transport(false))
     };
-    let failure = Failure {
+    Attempt::Transient {
+        retry_after: None,
+        failure: transport_failure(err, code),
+        applied,
+    }
+}
+
+fn transport_failure(err: reqwest::Error, code: &str) -> Failure {
+    Failure {
         http_status: err.status().map(|s| s.as_u16()),
         code: code.to_owned(),
         // Without the URL: it holds user ids, which belong in the report row, not every message.
         message: error_chain(&err.without_url()),
         request_id: None,
-    };
-    if code == "client" {
-        Attempt::Permanent(failure)
-    } else {
-        Attempt::Transient {
-            retry_after: None,
-            failure,
-        }
     }
 }
 
@@ -197,24 +256,13 @@ fn error_chain(err: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    truncate(text, 500)
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s
+    truncate(text, crate::secret::MESSAGE_MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Applied;
     use reqwest::header::HeaderValue;
 
     #[test]
@@ -234,17 +282,31 @@ mod tests {
         );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("18446744073709551615"));
+        assert_eq!(retry_after(&h), Some(RETRY_AFTER_MAX), "bounded, no overflow");
     }
 
     #[test]
     fn graph_error_body() {
         let body = r#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist"}}"#;
         let a = failure_from_response(StatusCode::NOT_FOUND, &HeaderMap::new(), body);
-        let Attempt::Permanent(f) = a else {
-            panic!("expected permanent")
+        let Attempt::NotApplied(f) = a else {
+            panic!("expected not applied")
         };
         assert_eq!(f.code, "Request_ResourceNotFound");
         assert_eq!(f.http_status, Some(404));
+    }
+
+    #[test]
+    fn a_redirect_is_refused_and_names_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(LOCATION, HeaderValue::from_static("http://evil.example:9/steal"));
+        let a = failure_from_response(StatusCode::TEMPORARY_REDIRECT, &h, "");
+        let Attempt::NotApplied(f) = a else {
+            panic!("expected not applied")
+        };
+        assert_eq!(f.code, "redirect_refused");
+        assert!(f.message.contains("evil.example"), "{}", f.message);
     }
 
     #[test]
@@ -253,9 +315,20 @@ mod tests {
             let a = failure_from_response(StatusCode::from_u16(s).unwrap(), &HeaderMap::new(), "");
             assert!(matches!(a, Attempt::Transient { .. }), "{s}");
         }
-        for s in [400, 401, 403, 404, 409, 501] {
+        for s in [400, 401, 403, 404, 409, 307, 308] {
             let a = failure_from_response(StatusCode::from_u16(s).unwrap(), &HeaderMap::new(), "");
-            assert!(matches!(a, Attempt::Permanent(_)), "{s}");
+            assert!(matches!(a, Attempt::NotApplied(_)), "{s}");
+        }
+        for s in [500, 502, 504] {
+            let a = failure_from_response(StatusCode::from_u16(s).unwrap(), &HeaderMap::new(), "");
+            assert!(
+                matches!(a, Attempt::Transient { applied: Applied::Maybe, .. }),
+                "{s}: transient, and the password may be in force"
+            );
+        }
+        for s in [501, 505, 406, 410] {
+            let a = failure_from_response(StatusCode::from_u16(s).unwrap(), &HeaderMap::new(), "");
+            assert!(matches!(a, Attempt::Uncertain { .. }), "{s}");
         }
     }
 }

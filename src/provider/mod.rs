@@ -1,9 +1,10 @@
 //! Identity providers: each turns one (Target, password) into one attempt and classifies the
-//! answer as succeeded, transient or permanent.
+//! answer as succeeded, transient, not applied or uncertain (the ambiguity rule of
+//! [`verdict`]).
 //!
 //! Invariants: a provider knows nothing of rate limits, retries, journals or files; the pipeline
-//! decides what to do with a [`Attempt`]. Adding a provider is one new file plus one enum arm in
-//! [`Provider`].
+//! decides what to do with a [`Attempt`]. No provider client follows a redirect (a reset body
+//! holds a password). Adding a provider is one new file plus one enum arm in [`Provider`].
 
 pub mod graph;
 pub mod graph_beta;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod http_util;
 pub mod pingone;
 pub mod template;
+pub mod verdict;
 pub mod wristband;
 
 use std::time::Duration;
@@ -20,7 +22,10 @@ use std::time::Duration;
 use crate::manifest::Target;
 use crate::secret::SecretString;
 
-/// Why an attempt did not succeed, as the provider said it (already redacted of the password).
+pub use verdict::Applied;
+
+/// Why an attempt did not succeed, as the provider said it. The message may still hold what the
+/// provider echoed: the pipeline redacts the row's secrets from it, then truncates it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failure {
     pub http_status: Option<u16>,
@@ -46,19 +51,84 @@ pub struct Success {
 #[derive(Debug)]
 pub enum Attempt {
     Succeeded(Success),
-    /// Worth retrying: connection error, timeout, 408, 429, 5xx gateway errors.
+    /// Worth retrying: connection error, timeout, 408, 429, 5xx gateway errors. `applied` says
+    /// whether the password may be in force should no retry follow.
     Transient {
         /// The server's `Retry-After`, when it gave one.
         retry_after: Option<Duration>,
         failure: Failure,
+        applied: Applied,
     },
-    Permanent(Failure),
+    /// The provider certainly did not apply the password (or the request never left).
+    NotApplied(Failure),
+    /// The provider may have applied the password: it stays a candidate in the export. A
+    /// password the server generated and returned before the answer turned uncertain is kept.
+    Uncertain {
+        failure: Failure,
+        server_password: Option<SecretString>,
+    },
 }
 
 impl Attempt {
     /// True for a 429 (throttled) answer.
     pub fn is_throttle(&self) -> bool {
         matches!(self, Attempt::Transient { failure, .. } if failure.http_status == Some(429))
+    }
+
+    /// An uncertain attempt without a known password.
+    pub fn uncertain(failure: Failure) -> Attempt {
+        Attempt::Uncertain {
+            failure,
+            server_password: None,
+        }
+    }
+
+    /// A failure by the verdict on it.
+    pub fn failed(failure: Failure, applied: Applied) -> Attempt {
+        match applied {
+            Applied::No => Attempt::NotApplied(failure),
+            Applied::Maybe => Attempt::uncertain(failure),
+        }
+    }
+
+    /// The attempt as a final answer: a transient one that will not be retried becomes not
+    /// applied or uncertain by its verdict.
+    pub fn settle(self) -> Attempt {
+        match self {
+            Attempt::Transient {
+                failure, applied, ..
+            } => Attempt::failed(failure, applied),
+            other => other,
+        }
+    }
+
+    /// The failure, for any attempt but a success.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Attempt::Succeeded(_) => None,
+            Attempt::Transient { failure, .. }
+            | Attempt::NotApplied(failure)
+            | Attempt::Uncertain { failure, .. } => Some(failure),
+        }
+    }
+
+    /// The failure, mutably, for any attempt but a success.
+    pub fn failure_mut(&mut self) -> Option<&mut Failure> {
+        match self {
+            Attempt::Succeeded(_) => None,
+            Attempt::Transient { failure, .. }
+            | Attempt::NotApplied(failure)
+            | Attempt::Uncertain { failure, .. } => Some(failure),
+        }
+    }
+
+    /// Whether the provider may have applied this attempt's password (a success has).
+    pub fn may_be_applied(&self) -> bool {
+        match self {
+            Attempt::Succeeded(_) | Attempt::Uncertain { .. } => true,
+            Attempt::Transient { applied, .. } => *applied == Applied::Maybe,
+            Attempt::NotApplied(_) => false,
+        }
     }
 }
 
@@ -122,7 +192,11 @@ pub fn build(
     timeout: Duration,
 ) -> anyhow::Result<Provider> {
     use crate::config::KindOptions;
+    // Never follow a redirect: the body holds a password, and a 307/308 would carry it to
+    // whatever host the Location names (DESIGN.md §5). A 3xx is reported as not applied.
     let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(config.base_url.scheme() == "https")
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(config.concurrency)

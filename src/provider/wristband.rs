@@ -88,7 +88,8 @@ impl Wristband {
         };
         let wanted = &self.options.success_results;
         if !wanted.is_empty() && !result.as_ref().is_some_and(|r| wanted.contains(r)) {
-            return Attempt::Permanent(Failure {
+            // An unlisted result after a 2xx: the reset may have happened.
+            return Attempt::uncertain(Failure {
                 http_status: Some(status),
                 code: "unexpected_result".into(),
                 message: format!(

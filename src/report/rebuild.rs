@@ -1,10 +1,10 @@
 //! Report, summary and export derived from the journal alone (DESIGN.md §4.4): what `run` and
 //! `resume` write when they stop, and what `credrotate report` rebuilds at any time.
 //!
-//! Invariants: one report line per journaled row, in row order; the export holds the confirmed
-//! password of every succeeded row and, for every row whose last reset may or may not have
-//! landed, all of its candidate passwords (state `candidate`); rows never attempted appear in the
-//! summary as `pending`, not in the report.
+//! Invariants: one report line per journaled row, in row order, with status `uncertain` exactly
+//! when the journal says the row is uncertain; the export holds the confirmed password of every
+//! succeeded row and, for every uncertain row, all of its candidate passwords (state
+//! `candidate`); rows never attempted appear in the summary as `pending`, not in the report.
 
 use std::path::{Path, PathBuf};
 
@@ -72,7 +72,7 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
         user: state.user.clone(),
         method: state.method.clone(),
         provider: state.provider.clone(),
-        status: Status::Failed,
+        status: Status::Uncertain,
         attempts: 0,
         http_status: None,
         error_code: Some("interrupted".into()),
@@ -88,6 +88,10 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
     });
     // Over every session, so a resumed row shows all the requests it cost.
     row.attempts = row.attempts.max(state.attempts);
+    // The journal as a whole decides: an earlier session's lost answer outweighs a later refusal.
+    if state.uncertain() {
+        row.status = Status::Uncertain;
+    }
     (row, state.throttled)
 }
 
@@ -120,7 +124,7 @@ fn write_export(
         };
         if let Some(sealed) = row.confirmed_password() {
             out.write(names, &open(sealed)?, "confirmed")?;
-        } else if row.uncertain() || row.ambiguous {
+        } else if row.uncertain() {
             for sealed in &row.candidates {
                 out.write(names, &open(sealed)?, "candidate")?;
             }

@@ -15,6 +15,8 @@ pub struct Counts {
     pub rows: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Rows whose password may or may not be in force: check them (candidates are exported).
+    pub uncertain: u64,
     pub dry_run: u64,
     /// Requests beyond the first, over all rows.
     pub retries: u64,
@@ -30,6 +32,7 @@ impl Counts {
         match r.status {
             Status::Succeeded => self.succeeded += 1,
             Status::Failed => self.failed += 1,
+            Status::Uncertain => self.uncertain += 1,
             Status::DryRun => self.dry_run += 1,
         }
         self.retries += u64::from(r.attempts.saturating_sub(1));
@@ -73,9 +76,13 @@ impl Summary {
             .add(r, throttled);
     }
 
-    /// No row failed and no follow-up step failed: the run's job is done (exit 0).
+    /// No row failed or is uncertain and no follow-up step failed: the run's job is done
+    /// (exit 0).
     pub fn all_done(&self) -> bool {
-        self.totals.failed == 0 && self.totals.revoke_failed == 0
+        self.totals.failed == 0
+            && self.totals.uncertain == 0
+            && self.uncertain == 0
+            && self.totals.revoke_failed == 0
     }
 
     /// Sets the timing figures and the derived rate.
