@@ -213,6 +213,11 @@ struct SandboxArgs {
     /// Fraction of reset requests answered 503 (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     error_ratio: f64,
+    /// Fraction of reset answers lost by closing the connection (the reset still applies).
+    #[arg(long, default_value_t = 0.0)]
+    drop_ratio: f64,
+    #[command(flatten)]
+    odd: OddArgs,
     /// How Graph resetPassword answers: async (202 + operation), sync200, sync204.
     #[arg(long, value_enum, default_value_t = GraphModeArg::Async)]
     graph_mode: GraphModeArg,
@@ -229,6 +234,50 @@ struct SandboxArgs {
     /// Where --tls writes the CA certificate (default: a file in the temp directory).
     #[arg(long, value_name = "PATH", requires = "tls")]
     ca_out: Option<PathBuf>,
+}
+
+/// Hostile answers to Graph v1.0 resets, each a fraction (0.0–1.0) of resets; all but the
+/// redirect come after the password was applied.
+#[derive(Debug, Args)]
+struct OddArgs {
+    /// 307 to another listener (password untouched).
+    #[arg(long, default_value_t = 0.0)]
+    redirect_ratio: f64,
+    /// 200 whose body is not JSON.
+    #[arg(long = "text-200-ratio", default_value_t = 0.0)]
+    text_200_ratio: f64,
+    /// 202 whose Location is on another origin.
+    #[arg(long, default_value_t = 0.0)]
+    foreign_location_ratio: f64,
+    /// 202 whose operation answers 404 when polled.
+    #[arg(long = "poll-404-ratio", default_value_t = 0.0)]
+    poll_404_ratio: f64,
+    /// 500, 502 or 504.
+    #[arg(long, default_value_t = 0.0)]
+    error_after_apply_ratio: f64,
+    /// 202 whose operation reports an unknown state.
+    #[arg(long, default_value_t = 0.0)]
+    unknown_state_ratio: f64,
+    /// The usual answer, held back by --slow-delay.
+    #[arg(long, default_value_t = 0.0)]
+    slow_ratio: f64,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    slow_delay: Duration,
+}
+
+impl From<OddArgs> for sandbox::OddAnswers {
+    fn from(a: OddArgs) -> Self {
+        sandbox::OddAnswers {
+            redirect: a.redirect_ratio,
+            text_200: a.text_200_ratio,
+            foreign_location: a.foreign_location_ratio,
+            poll_404: a.poll_404_ratio,
+            error_after_apply: a.error_after_apply_ratio,
+            unknown_state: a.unknown_state_ratio,
+            slow: a.slow_ratio,
+            slow_delay: a.slow_delay,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +470,8 @@ impl SandboxArgs {
                 jitter: self.jitter,
                 throttle,
                 error_ratio: self.error_ratio,
+                drop_ratio: self.drop_ratio,
+                odd: self.odd.into(),
                 ..sandbox::Faults::default()
             },
             graph_mode: match self.graph_mode {

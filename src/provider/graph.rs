@@ -17,7 +17,9 @@ use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::http_util::{failure, join_segments, read_json, request_id, retry_after, send};
+use super::http_util::{
+    failure, join_segments, read_json, request_id, retry_after, secret_json, send, wipe,
+};
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::manifest::Target;
@@ -81,7 +83,8 @@ impl Graph {
             Some(p) => json!({ "newPassword": p.expose_secret() }),
             None => json!({}),
         };
-        self.submit(self.client.post(url).json(&body)).await
+        self.submit(secret_json(self.client.post(url), body))
+            .await
     }
 
     /// Sends a reset action and handles its answer: 202 (polled), 200/204, or a failure.
@@ -120,11 +123,13 @@ impl Graph {
     async fn done(&self, response: Response) -> Attempt {
         let status = response.status().as_u16();
         let rid = request_id(response.headers());
-        let body = match read_json(response).await {
+        let mut body = match read_json(response).await {
             Ok(b) => b,
             Err(a) => return with_request_id(a, rid),
         };
-        self.success(status, rid, None, self.server_password(&body))
+        let server_password = self.server_password(&body);
+        wipe(&mut body);
+        self.success(status, rid, None, server_password)
     }
 
     /// 202: the reset was accepted as an operation to poll at `Location`. Whatever goes wrong
@@ -137,11 +142,12 @@ impl Graph {
             .headers()
             .get("location")
             .map(|v| v.to_str().map(str::to_owned));
-        let body = match read_json(response).await {
+        let mut body = match read_json(response).await {
             Ok(b) => b,
             Err(a) => return with_request_id(a, rid),
         };
         let server_password = self.server_password(&body);
+        wipe(&mut body);
         let polled = match location {
             Some(Ok(location)) => match self.same_origin(&location) {
                 Ok(url) => self.poll(url, wait).await,

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::graph::Graph;
-use super::http_util::{join_segments, not_sent};
+use super::http_util::{join_segments, not_sent, secret_json};
 use super::Attempt;
 use crate::manifest::Target;
 use crate::secret::{ExposeSecret, SecretString};
@@ -65,7 +65,7 @@ impl GraphBeta {
         }
         let require = target.require_change.unwrap_or(self.require_change);
         body.insert("requireChangeOnNextSignIn".into(), Value::Bool(require));
-        let request = self.graph.client().post(url).json(&Value::Object(body));
+        let request = secret_json(self.graph.client().post(url), Value::Object(body));
         self.graph.submit(request).await
     }
 }

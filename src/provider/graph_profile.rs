@@ -11,7 +11,7 @@ use reqwest::{Client, Url};
 use serde_json::json;
 
 use super::graph_revoke::Revoke;
-use super::http_util::{join_segments, not_sent, send_expecting_2xx};
+use super::http_util::{join_segments, not_sent, secret_json, send_expecting_2xx};
 use super::Attempt;
 use crate::auth::Credential;
 use crate::manifest::Target;
@@ -53,6 +53,7 @@ impl GraphProfile {
             }
         });
         let url = join_segments(&self.base, &["users", &target.user]);
-        send_expecting_2xx(&self.credential, self.client.patch(url).json(&body)).await
+        let request = secret_json(self.client.patch(url), body);
+        send_expecting_2xx(&self.credential, request).await
     }
 }

@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
 
-use super::http_util::{failure, not_sent, read_json, request_id, send};
+use super::http_util::{failure, not_sent, read_json, request_id, secret_json, send, wipe};
 use super::template::{BodyTemplate, Template, Values};
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
@@ -96,7 +96,7 @@ impl Http {
             .request(self.method.clone(), url)
             .headers(self.headers.clone());
         if let Some(body) = &self.body {
-            request = request.json(&body.render(&values));
+            request = secret_json(request, body.render(&values));
         }
         let response = match send(&self.credential, request).await {
             Ok(r) => r,
@@ -144,13 +144,19 @@ impl Http {
 /// Reads the server-generated password at `pointer` into `ok`, or fails: without it the
 /// user's new password would be unknown.
 async fn server_password(response: reqwest::Response, pointer: &str, mut ok: Success) -> Attempt {
-    let body = match read_json(response).await {
+    let mut body = match read_json(response).await {
         Ok(b) => b,
         Err(a) => return a,
     };
-    match body.pointer(pointer).and_then(Value::as_str) {
-        Some(p) if !p.is_empty() => {
-            ok.server_password = Some(secret(p.to_owned()));
+    let found = body
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map(|p| secret(p.to_owned()));
+    wipe(&mut body);
+    match found {
+        Some(p) => {
+            ok.server_password = Some(p);
             Attempt::Succeeded(ok)
         }
         _ => Attempt::uncertain(Failure {

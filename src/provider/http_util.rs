@@ -8,7 +8,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use zeroize::{Zeroize, Zeroizing};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -91,7 +92,8 @@ async fn read_capped(mut response: Response) -> Result<Vec<u8>, reqwest::Error> 
 /// is `{}`. A body that cannot be read or parsed leaves it open what happened: uncertain.
 pub async fn read_json(response: Response) -> Result<Value, Attempt> {
     let status = response.status().as_u16();
-    let bytes = read_capped(response).await.map_err(|e| {
+    // Zeroized when dropped: the answer may hold a server-generated password.
+    let bytes = read_capped(response).await.map(Zeroizing::new).map_err(|e| {
         let mut failure = transport_failure(e, "transport");
         failure.http_status = Some(status);
         failure.message = format!("the {status} answer's body was cut off: {}", failure.message);
@@ -108,6 +110,53 @@ pub async fn read_json(response: Response) -> Result<Value, Attempt> {
             ..Failure::default()
         })
     })
+}
+
+/// Sets `value` as the request's JSON body so that no copy of the secrets in it outlives the
+/// request: serialised into a buffer of exactly its size that is zeroized when reqwest drops it,
+/// and the strings of `value` itself zeroized at once.
+pub fn secret_json(request: RequestBuilder, mut value: Value) -> RequestBuilder {
+    let mut counter = Counter(0);
+    // Writing a `Value` cannot fail (no maps with non-string keys, no I/O errors here).
+    let _ = serde_json::to_writer(&mut counter, &value);
+    let mut buf = Zeroizing::new(Vec::with_capacity(counter.0));
+    let _ = serde_json::to_writer(&mut *buf, &value);
+    wipe(&mut value);
+    request
+        .header(CONTENT_TYPE, "application/json")
+        .body(reqwest::Body::from(bytes::Bytes::from_owner(Wiped(buf))))
+}
+
+/// Counts bytes written, to size a buffer that then never reallocates (leaving stray copies).
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A request body's bytes, zeroized on drop.
+struct Wiped(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for Wiped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Zeroizes every string in `value` (a parsed answer that may hold a server-generated password).
+pub fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
 }
 
 /// A failure found before any request left (nothing was sent).

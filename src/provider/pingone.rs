@@ -12,7 +12,7 @@
 use reqwest::{Client, Method, Url};
 use serde_json::{Map, Value};
 
-use super::http_util::{join_segments, not_sent, send_expecting_2xx};
+use super::http_util::{join_segments, not_sent, secret_json, send_expecting_2xx};
 use super::Attempt;
 use crate::auth::Credential;
 use crate::manifest::Target;
@@ -42,10 +42,8 @@ impl PingOne {
             Ok(b) => b,
             Err(a) => return a,
         };
-        let request = self
-            .client
-            .request(self.method.clone(), self.url.clone())
-            .json(&body);
+        let request = self.client.request(self.method.clone(), self.url.clone());
+        let request = secret_json(request, body);
         send_expecting_2xx(&self.credential, request).await
     }
 }

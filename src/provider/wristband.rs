@@ -13,7 +13,9 @@
 use reqwest::{Client, Url};
 use serde_json::{Map, Value};
 
-use super::http_util::{failure, join_segments, not_sent, read_json, request_id, send};
+use super::http_util::{
+    failure, join_segments, not_sent, read_json, request_id, secret_json, send,
+};
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::config::WristbandOptions;
@@ -60,10 +62,7 @@ impl Wristband {
         let o = &self.options;
         body.insert(o.password_field.clone(), password.expose_secret().into());
         body.insert(o.suppress_email_field.clone(), o.suppress_email.into());
-        let request = self
-            .client
-            .post(self.url.clone())
-            .json(&Value::Object(body));
+        let request = secret_json(self.client.post(self.url.clone()), Value::Object(body));
         let response = match send(&self.credential, request).await {
             Ok(r) => r,
             Err(a) => return a,

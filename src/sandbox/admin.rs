@@ -40,6 +40,7 @@ async fn stats(State(sb): State<Arc<Shared>>) -> Json<Value> {
         "peak_concurrency": sb.in_flight.peak(),
         "in_flight": sb.in_flight.current(),
         "uptime_seconds": sb.uptime().as_secs_f64(),
+        "trap_requests": sb.trap.hits(),
     });
     drop(dir);
     let accounts = sb.accounts().snapshot();

@@ -17,13 +17,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 
 use super::graph_wire::{self, encode_segment, GraphError, RequestIds};
+use super::hostile::{self, Odd, OpMask};
 use super::state::Shared;
 use super::{auth, faults, observe, random, GraphMode};
 
@@ -50,13 +51,18 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 async fn reset_password(
     State(sb): State<Arc<Shared>>,
     Extension(ids): Extension<RequestIds>,
+    uri: Uri,
     path: UserAnd,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let second = sb.second_now();
     sb.counters().reset_arrived(FAMILY, second);
-    let mut resp = reset(&sb, path, &headers, body).unwrap_or_else(|e| {
+    let odd = sb.opts.faults.odd.pick();
+    if odd == Some(Odd::Redirect) {
+        return hostile::redirect(&sb.trap.url, &uri);
+    }
+    let mut resp = reset(&sb, path, &headers, body, odd).unwrap_or_else(|e| {
         if e.status() == StatusCode::TOO_MANY_REQUESTS {
             sb.counters().throttled(FAMILY, second);
         }
@@ -72,6 +78,7 @@ fn reset(
     path: UserAnd,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    odd: Option<Odd>,
 ) -> Result<Response, GraphError> {
     let Path((user, method)) = path.map_err(|e| GraphError::invalid_request(e.body_text()))?;
     auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
@@ -87,10 +94,61 @@ fn reset(
     let requested = parse_body(&body).map_err(GraphError::invalid_request)?;
     let generated = requested.is_none();
     let password = requested.unwrap_or_else(random::password);
+    if let Some(odd) = odd {
+        return Ok(odd_answer(sb, odd, &user, &method, password, generated));
+    }
     Ok(match sb.opts.graph_mode {
         GraphMode::Async => accepted(sb, &user, &method, password, generated),
         GraphMode::Sync200 | GraphMode::Sync204 => applied(sb, &user, password, generated),
     })
+}
+
+/// A hostile answer to a valid reset; every kind but a redirect applies the password.
+fn odd_answer(
+    sb: &Shared,
+    odd: Odd,
+    user: &str,
+    method: &str,
+    password: String,
+    generated: bool,
+) -> Response {
+    let mask = match odd {
+        Odd::Text200 | Odd::ErrorAfterApply => {
+            sb.directory().set_password(user, password);
+            return match odd {
+                Odd::Text200 => hostile::text_200(),
+                _ => hostile::error_after_apply(),
+            };
+        }
+        Odd::Slow => {
+            let mut resp = match sb.opts.graph_mode {
+                GraphMode::Async => accepted(sb, user, method, password, generated),
+                _ => applied(sb, user, password, generated),
+            };
+            let delay = hostile::SlowAnswer(sb.opts.faults.odd.slow_delay);
+            resp.extensions_mut().insert(delay);
+            return resp;
+        }
+        Odd::Poll404 => OpMask::Hidden,
+        Odd::UnknownState => OpMask::UnknownState,
+        Odd::ForeignLocation | Odd::Redirect => OpMask::Honest,
+    };
+    let mut resp = accepted(sb, user, method, password, generated);
+    let location = resp.headers().get(header::LOCATION).cloned();
+    let op_id = location
+        .as_ref()
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| l.rsplit('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    sb.directory().mask_operation(&op_id, mask);
+    if odd == Odd::ForeignLocation {
+        let foreign = format!("{}/v1.0/operations/{op_id}", sb.trap.url);
+        if let Ok(v) = HeaderValue::from_str(&foreign) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    resp
 }
 
 /// The throttle bucket (429) and the error ratio (503), in that order; see `faults`. Every

@@ -71,7 +71,9 @@
 //! response; writes: 401 (free) → token bucket 429 → `error_ratio` 503 (after a token was
 //! taken) → validation → accepted; then `drop_ratio` may cut the connection instead of answering
 //! (an accepted reset still takes effect). `op_failure_ratio` makes Async operations end
-//! `failed` without changing the password.
+//! `failed` without changing the password. `faults.odd` gives Graph v1.0 resets hostile answers
+//! after applying the password (`hostile`); redirects and foreign `Location`s point at a trap
+//! listener whose hits are `trap_requests` in the stats.
 
 mod accounts;
 mod admin;
@@ -81,6 +83,7 @@ mod faults;
 mod graph_more;
 mod graph_v1;
 mod graph_wire;
+mod hostile;
 mod keycloak;
 mod net;
 mod observe;
@@ -96,6 +99,7 @@ mod token;
 mod tokens;
 mod wristband;
 
+pub use hostile::OddAnswers;
 pub use pingone::DEFAULT_CLIENT_ID;
 pub use server::{serve_until_signal, Sandbox};
 pub use tokens::OAuthOptions;
@@ -129,6 +133,8 @@ pub struct Faults {
     /// Answer every `revokeSignInSessions` 403 `Authorization_RequestDenied` (an app without
     /// the permission to revoke), after the usual auth/throttle/error chain.
     pub revoke_denied: bool,
+    /// Odd answers to Graph v1.0 resets, mostly after the password was applied (`hostile`).
+    pub odd: OddAnswers,
 }
 
 /// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
@@ -208,7 +214,10 @@ impl Options {
             ("error_ratio", f.error_ratio),
             ("drop_ratio", f.drop_ratio),
             ("op_failure_ratio", f.op_failure_ratio),
-        ] {
+        ]
+        .into_iter()
+        .chain(f.odd.ratios())
+        {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&p),
                 "sandbox fault {name} must be between 0.0 and 1.0, got {p}"
@@ -219,6 +228,7 @@ impl Options {
             ("latency", f.latency, MAX_FAULT_DELAY),
             ("jitter", f.jitter, MAX_FAULT_DELAY),
             ("op_delay", self.op_delay, MAX_FAULT_DELAY),
+            ("slow_delay", f.odd.slow_delay, MAX_FAULT_DELAY),
         ] {
             anyhow::ensure!(
                 d <= max,

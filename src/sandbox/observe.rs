@@ -42,7 +42,11 @@ pub(crate) async fn observe(
     let mut resp = next.run(req).await;
     sb.counters().response(resp.status());
 
-    let delay = faults::response_delay(&sb.opts.faults);
+    let slow = resp
+        .extensions()
+        .get::<super::hostile::SlowAnswer>()
+        .map_or(std::time::Duration::ZERO, |s| s.0);
+    let delay = faults::response_delay(&sb.opts.faults) + slow;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

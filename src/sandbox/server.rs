@@ -67,7 +67,10 @@ impl Sandbox {
             .client_id
             .clone()
             .unwrap_or_else(|| pingone::DEFAULT_CLIENT_ID.to_owned());
-        let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone()));
+        let trap = super::hostile::Trap::start(addr.ip())
+            .await
+            .context("cannot start the sandbox's trap listener")?;
+        let shared = Arc::new(Shared::new(opts, token.clone(), base_url.clone(), trap));
         let app = router(shared.clone()).into_make_service_with_connect_info::<KillSwitch>();
 
         let (stop, stopped) = oneshot::channel::<()>();

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::accounts::Accounts;
 use super::counters::{Counters, InFlight};
 use super::faults::TokenBucket;
+use super::hostile::OpMask;
 use super::tokens::Tokens;
 use super::{random, Options};
 
@@ -28,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) token: Tokens,
     /// `http://127.0.0.1:PORT`, used to build `Location` and `@odata.context` URLs.
     pub(crate) base_url: String,
+    /// Where redirects and foreign `Location`s point (`hostile`).
+    pub(crate) trap: super::hostile::Trap,
     started: Instant,
     directory: Mutex<Directory>,
     counters: Mutex<Counters>,
@@ -44,13 +47,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(opts: Options, token: String, base_url: String) -> Self {
+    pub(crate) fn new(
+        opts: Options,
+        token: String,
+        base_url: String,
+        trap: super::hostile::Trap,
+    ) -> Self {
         let now = Instant::now();
         let directory = Directory::new(opts.users.as_deref(), opts.initial_password.clone());
         Shared {
             token: Tokens::new(token, opts.oauth.clone()),
             opts,
             base_url,
+            trap,
             started: now,
             directory: Mutex::new(directory),
             counters: Mutex::new(Counters::default()),
@@ -130,6 +139,7 @@ struct Operation {
     due: Instant,
     delay: Duration,
     fate: Fate,
+    mask: OpMask,
 }
 
 /// A read-only picture of one operation, for the operation resource.
@@ -209,6 +219,7 @@ impl Directory {
             due: Instant::now() + delay,
             delay,
             fate: Fate::Pending { password, fail },
+            mask: OpMask::Honest,
         };
         self.operations.insert(id.clone(), op);
         self.pending.push_back(id.clone());
@@ -239,13 +250,22 @@ impl Directory {
         }
     }
 
-    /// The operation `id` if it belongs to `user`.
+    /// Makes operation `id`'s status resource misbehave (`hostile`).
+    pub(crate) fn mask_operation(&mut self, id: &str, mask: OpMask) {
+        if let Some(op) = self.operations.get_mut(id) {
+            op.mask = mask;
+        }
+    }
+
+    /// The operation `id` if it belongs to `user` (and is not hidden by a fault).
     pub(crate) fn operation(&self, user: &str, id: &str) -> Option<OperationView> {
         let op = self.operations.get(id).filter(|op| op.user == user)?;
-        let (status, last_action) = match op.fate {
-            Fate::Pending { .. } => ("running", op.created),
-            Fate::Succeeded => ("succeeded", op.created + op.delay),
-            Fate::Failed => ("failed", op.created + op.delay),
+        let (status, last_action) = match (op.mask, &op.fate) {
+            (OpMask::Hidden, _) => return None,
+            (OpMask::UnknownState, _) => ("unknownFutureValue", op.created),
+            (OpMask::Honest, Fate::Pending { .. }) => ("running", op.created),
+            (OpMask::Honest, Fate::Succeeded) => ("succeeded", op.created + op.delay),
+            (OpMask::Honest, Fate::Failed) => ("failed", op.created + op.delay),
         };
         Some(OperationView {
             method: op.method.clone(),

@@ -274,3 +274,5 @@ pub fn assert_saw_429_and_503(stats: &Value) {
     assert!(by["429"].as_u64().unwrap_or(0) > 0, "no 429 seen: {stats}");
     assert!(by["503"].as_u64().unwrap_or(0) > 0, "no 503 seen: {stats}");
 }
+
+pub mod truth;
