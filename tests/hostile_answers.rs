@@ -39,12 +39,22 @@ async fn every_applied_password_is_exported_whatever_the_answer() {
         .run(
             &manifest,
             &config,
-            &["--rate", "unlimited", "--concurrency", "16", "--timeout", "1s"],
+            &[
+                "--rate",
+                "unlimited",
+                "--concurrency",
+                "16",
+                "--timeout",
+                "1s",
+            ],
         )
         .await;
     assert_exit(&out, 1);
     let acc = env.assert_no_password_lost(users).await;
-    assert!(acc.uncertain > 0, "odd answers make rows uncertain: {acc:?}");
+    assert!(
+        acc.uncertain > 0,
+        "odd answers make rows uncertain: {acc:?}"
+    );
     assert!(acc.failed > 0, "redirects are refused: {acc:?}");
     let stdout = text(&out.stdout);
     assert!(
@@ -99,7 +109,14 @@ async fn resume_resets_uncertain_rows_until_confirmed() {
     for _ in 0..10 {
         let out = env
             .credrotate(
-                &["resume", "--out", out_dir.to_str().unwrap(), "--yes", "--progress", "never"],
+                &[
+                    "resume",
+                    "--out",
+                    out_dir.to_str().unwrap(),
+                    "--yes",
+                    "--progress",
+                    "never",
+                ],
                 &[],
             )
             .await;

@@ -297,10 +297,9 @@ mod tests {
         assert_eq!(a.lifetime(), Duration::from_secs(3599));
         let a: TokenAnswer = serde_json::from_str(r#"{"access_token":"x"}"#).unwrap();
         assert_eq!(a.lifetime(), Duration::from_secs(300));
-        let a: TokenAnswer = serde_json::from_str(
-            r#"{"access_token":"x","expires_in":18446744073709551615}"#,
-        )
-        .unwrap();
+        let a: TokenAnswer =
+            serde_json::from_str(r#"{"access_token":"x","expires_in":18446744073709551615}"#)
+                .unwrap();
         assert_eq!(a.lifetime(), Duration::from_secs(24 * 3600), "bounded");
     }
 

@@ -58,7 +58,6 @@ pub struct Settings {
     pub test_panic_row: Option<u64>,
 }
 
-
 /// The run's stop switch: set by a signal or a fatal journal error. Once set, workers take no
 /// further rows, requests waiting for their pacing slot or backoff are not sent, and only
 /// requests already on the wire finish.

@@ -121,9 +121,15 @@ mod tests {
             panic!("a 503 is retried")
         };
         assert!(wait >= Duration::from_secs(2), "at least Retry-After");
-        assert!(matches!(r.next(lane, &backoff, &transient(429)), Step::Retry(_)));
+        assert!(matches!(
+            r.next(lane, &backoff, &transient(429)),
+            Step::Retry(_)
+        ));
         assert_eq!(pacer.adaptive_rate(), Some(50.0), "a 429 slows the lane");
-        assert!(matches!(r.next(lane, &backoff, &transient(429)), Step::Retry(_)));
+        assert!(matches!(
+            r.next(lane, &backoff, &transient(429)),
+            Step::Retry(_)
+        ));
         assert_eq!(
             r.next(lane, &backoff, &transient(429)),
             Step::Done,

@@ -83,8 +83,7 @@ impl Graph {
             Some(p) => json!({ "newPassword": p.expose_secret() }),
             None => json!({}),
         };
-        self.submit(secret_json(self.client.post(url), body))
-            .await
+        self.submit(secret_json(self.client.post(url), body)).await
     }
 
     /// Sends a reset action and handles its answer: 202 (polled), 200/204, or a failure.
@@ -220,7 +219,11 @@ impl Graph {
     /// Polls the operation until it succeeds (Ok, with the operation id); its documented failure
     /// is `NotApplied`, everything else (a refused or lost poll, an unknown state, the deadline)
     /// is `Uncertain`.
-    async fn poll(&self, url: Url, first_wait: Option<Duration>) -> Result<Option<String>, Attempt> {
+    async fn poll(
+        &self,
+        url: Url,
+        first_wait: Option<Duration>,
+    ) -> Result<Option<String>, Attempt> {
         let op_id = url
             .path_segments()
             .and_then(|mut s| s.next_back())

@@ -9,9 +9,9 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use zeroize::{Zeroize, Zeroizing};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::verdict;
 use super::{Attempt, Failure, Success};
@@ -93,12 +93,18 @@ async fn read_capped(mut response: Response) -> Result<Vec<u8>, reqwest::Error> 
 pub async fn read_json(response: Response) -> Result<Value, Attempt> {
     let status = response.status().as_u16();
     // Zeroized when dropped: the answer may hold a server-generated password.
-    let bytes = read_capped(response).await.map(Zeroizing::new).map_err(|e| {
-        let mut failure = transport_failure(e, "transport");
-        failure.http_status = Some(status);
-        failure.message = format!("the {status} answer's body was cut off: {}", failure.message);
-        Attempt::uncertain(failure)
-    })?;
+    let bytes = read_capped(response)
+        .await
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            let mut failure = transport_failure(e, "transport");
+            failure.http_status = Some(status);
+            failure.message = format!(
+                "the {status} answer's body was cut off: {}",
+                failure.message
+            );
+            Attempt::uncertain(failure)
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -106,7 +112,9 @@ pub async fn read_json(response: Response) -> Result<Value, Attempt> {
         Attempt::uncertain(Failure {
             http_status: Some(status),
             code: "bad_response".into(),
-            message: format!("the {status} answer's body is not valid JSON ({e}); the password may be in force"),
+            message: format!(
+                "the {status} answer's body is not valid JSON ({e}); the password may be in force"
+            ),
             ..Failure::default()
         })
     })
@@ -331,8 +339,15 @@ mod tests {
         );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, HeaderValue::from_static("18446744073709551615"));
-        assert_eq!(retry_after(&h), Some(RETRY_AFTER_MAX), "bounded, no overflow");
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(RETRY_AFTER_MAX),
+            "bounded, no overflow"
+        );
     }
 
     #[test]
@@ -349,7 +364,10 @@ mod tests {
     #[test]
     fn a_redirect_is_refused_and_names_the_host() {
         let mut h = HeaderMap::new();
-        h.insert(LOCATION, HeaderValue::from_static("http://evil.example:9/steal"));
+        h.insert(
+            LOCATION,
+            HeaderValue::from_static("http://evil.example:9/steal"),
+        );
         let a = failure_from_response(StatusCode::TEMPORARY_REDIRECT, &h, "");
         let Attempt::NotApplied(f) = a else {
             panic!("expected not applied")
@@ -371,7 +389,13 @@ mod tests {
         for s in [500, 502, 504] {
             let a = failure_from_response(StatusCode::from_u16(s).unwrap(), &HeaderMap::new(), "");
             assert!(
-                matches!(a, Attempt::Transient { applied: Applied::Maybe, .. }),
+                matches!(
+                    a,
+                    Attempt::Transient {
+                        applied: Applied::Maybe,
+                        ..
+                    }
+                ),
                 "{s}: transient, and the password may be in force"
             );
         }

@@ -44,10 +44,14 @@ mod tests {
 
     #[test]
     fn only_refusals_and_redirects_are_not_applied() {
-        for s in [301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 409, 412, 422, 429] {
+        for s in [
+            301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 409, 412, 422, 429,
+        ] {
             assert_eq!(for_status(s), Applied::No, "{s}");
         }
-        for s in [200, 201, 202, 204, 206, 406, 408, 410, 418, 500, 501, 502, 503, 504, 599] {
+        for s in [
+            200, 201, 202, 204, 206, 406, 408, 410, 418, 500, 501, 502, 503, 504, 599,
+        ] {
             assert_eq!(for_status(s), Applied::Maybe, "{s}");
         }
         assert_eq!(for_transport(true), Applied::No);

@@ -25,7 +25,10 @@ impl Env {
     /// with a candidate, and nothing reached the trap listener.
     pub async fn assert_no_password_lost(&self, manifest_rows: usize) -> Accounting {
         let stats = self.stats().await;
-        assert_eq!(stats["trap_requests"], 0, "a request reached the trap listener");
+        assert_eq!(
+            stats["trap_requests"], 0,
+            "a request reached the trap listener"
+        );
         let report = self.report_json();
         assert_eq!(report.len(), manifest_rows, "a row is unaccounted for");
         let export = self.export();
@@ -43,7 +46,10 @@ impl Env {
             .map(|r| (r[0].clone(), r[3].clone()))
             .collect();
         let ok = self.verify(&confirmed).await;
-        assert!(ok.iter().all(|o| *o), "a confirmed password does not sign in");
+        assert!(
+            ok.iter().all(|o| *o),
+            "a confirmed password does not sign in"
+        );
         let applied = applied_users(&stats);
         acc.applied = applied.len();
         self.assert_applied_exported(&applied, &by_user).await;
@@ -73,7 +79,10 @@ impl Env {
             }
         }
         let lost: Vec<&String> = applied.difference(&signs_in).collect();
-        assert!(lost.is_empty(), "passwords in force but not exported: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "passwords in force but not exported: {lost:?}"
+        );
     }
 }
 
@@ -90,11 +99,17 @@ fn count_row(acc: &mut Accounting, row: &Value, by_user: &BTreeMap<String, Vec<S
     match row["status"].as_str() {
         Some("succeeded") => acc.succeeded += 1,
         Some("failed") => {
-            assert!(row["error_code"].is_string(), "a failed row without a reason: {row}");
+            assert!(
+                row["error_code"].is_string(),
+                "a failed row without a reason: {row}"
+            );
             acc.failed += 1;
         }
         Some("uncertain") => {
-            assert!(row["error_code"].is_string(), "an uncertain row without a reason: {row}");
+            assert!(
+                row["error_code"].is_string(),
+                "an uncertain row without a reason: {row}"
+            );
             assert!(
                 by_user.contains_key(user) || row["error_code"] == "no_password_returned",
                 "an uncertain row without a candidate in the export: {row}"
