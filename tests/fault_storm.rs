@@ -58,7 +58,14 @@ async fn fault_storm_leaves_no_row_unaccounted_and_no_password_lost() {
         .run(
             &manifest,
             &config,
-            &["--rate", "unlimited", "--concurrency", "32", "--timeout", "1s"],
+            &[
+                "--rate",
+                "unlimited",
+                "--concurrency",
+                "32",
+                "--timeout",
+                "1s",
+            ],
         )
         .await;
     let elapsed = started.elapsed();

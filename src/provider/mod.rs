@@ -17,6 +17,9 @@ pub mod template;
 pub mod verdict;
 pub mod wristband;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::time::Duration;
 
 use crate::manifest::Target;
