@@ -1,0 +1,141 @@
+//! `credrotate sandbox` flags: where to listen and which faults to inject (DESIGN.md §6).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+
+use crate::commands::sandbox::SandboxCommand;
+use crate::sandbox;
+
+#[derive(Debug, Args)]
+pub(super) struct SandboxArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Fixed latency added to every response.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    latency: Duration,
+    /// Random extra latency, uniform in [0, jitter].
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    jitter: Duration,
+    /// Answer 429 once reset requests exceed this many per second (token bucket refill rate).
+    #[arg(long, value_name = "PER_SECOND")]
+    throttle_rate: Option<f64>,
+    /// Token bucket capacity for --throttle-rate.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    throttle_capacity: u32,
+    /// Fraction of reset requests answered 503 (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    error_ratio: f64,
+    /// Fraction of reset answers lost by closing the connection (the reset still applies).
+    #[arg(long, default_value_t = 0.0)]
+    drop_ratio: f64,
+    #[command(flatten)]
+    odd: OddArgs,
+    /// How Graph resetPassword answers: async (202 + operation), sync200, sync204.
+    #[arg(long, value_enum, default_value_t = GraphModeArg::Async)]
+    graph_mode: GraphModeArg,
+    /// Time until a 202's operation succeeds.
+    #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
+    op_delay: Duration,
+    /// Retry-After seconds sent with a 202.
+    #[arg(long)]
+    op_retry_after: Option<u64>,
+    /// Serve HTTPS with a throwaway self-signed CA; its certificate is written to --ca-out and
+    /// named in the ready line (pass it to `run --ca-file`).
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the CA certificate (default: a file in the temp directory).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    ca_out: Option<PathBuf>,
+}
+
+/// Hostile answers to Graph v1.0 resets, each a fraction (0.0–1.0) of resets; all but the
+/// redirect come after the password was applied.
+#[derive(Debug, Args)]
+struct OddArgs {
+    /// 307 to another listener (password untouched).
+    #[arg(long, default_value_t = 0.0)]
+    redirect_ratio: f64,
+    /// 200 whose body is not JSON.
+    #[arg(long = "text-200-ratio", default_value_t = 0.0)]
+    text_200_ratio: f64,
+    /// 202 whose Location is on another origin.
+    #[arg(long, default_value_t = 0.0)]
+    foreign_location_ratio: f64,
+    /// 202 whose operation answers 404 when polled.
+    #[arg(long = "poll-404-ratio", default_value_t = 0.0)]
+    poll_404_ratio: f64,
+    /// 500, 502 or 504.
+    #[arg(long, default_value_t = 0.0)]
+    error_after_apply_ratio: f64,
+    /// 202 whose operation reports an unknown state.
+    #[arg(long, default_value_t = 0.0)]
+    unknown_state_ratio: f64,
+    /// The usual answer, held back by --slow-delay.
+    #[arg(long, default_value_t = 0.0)]
+    slow_ratio: f64,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    slow_delay: Duration,
+}
+
+impl From<OddArgs> for sandbox::OddAnswers {
+    fn from(a: OddArgs) -> Self {
+        sandbox::OddAnswers {
+            redirect: a.redirect_ratio,
+            text_200: a.text_200_ratio,
+            foreign_location: a.foreign_location_ratio,
+            poll_404: a.poll_404_ratio,
+            error_after_apply: a.error_after_apply_ratio,
+            unknown_state: a.unknown_state_ratio,
+            slow: a.slow_ratio,
+            slow_delay: a.slow_delay,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphModeArg {
+    Async,
+    Sync200,
+    Sync204,
+}
+
+impl SandboxArgs {
+    pub(super) fn into_command(self) -> Result<SandboxCommand> {
+        if !(0.0..=1.0).contains(&self.error_ratio) {
+            bail!("--error-ratio must be between 0.0 and 1.0");
+        }
+        let throttle = self.throttle_rate.map(|rate| sandbox::Bucket {
+            rate,
+            capacity: self.throttle_capacity,
+        });
+        let options = sandbox::Options {
+            listen: self.listen,
+            faults: sandbox::Faults {
+                latency: self.latency,
+                jitter: self.jitter,
+                throttle,
+                error_ratio: self.error_ratio,
+                drop_ratio: self.drop_ratio,
+                odd: self.odd.into(),
+                ..sandbox::Faults::default()
+            },
+            graph_mode: match self.graph_mode {
+                GraphModeArg::Async => sandbox::GraphMode::Async,
+                GraphModeArg::Sync200 => sandbox::GraphMode::Sync200,
+                GraphModeArg::Sync204 => sandbox::GraphMode::Sync204,
+            },
+            op_delay: self.op_delay,
+            op_retry_after: self.op_retry_after,
+            token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
+            tls: self.tls,
+            tls_ca_file: self.ca_out,
+            ..sandbox::Options::default()
+        };
+        Ok(SandboxCommand { options })
+    }
+}
