@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod provider;
 pub mod report;
-pub mod sandbox;
 pub mod secret;
 pub use commands::execute as run;
+/// The simulated identity providers (its own crate: it shares no code with the providers).
+pub use credrotate_sandbox as sandbox;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::sandbox::GraphMode;
+use crate::GraphMode;
 
 #[tokio::test]
 async fn async_reset_is_accepted_then_succeeds() {
@@ -294,7 +294,7 @@ async fn unknown_or_foreign_operations_get_404() {
 async fn failed_operations_leave_the_old_password() {
     let sb = start(Options {
         initial_password: Some("Old-1".into()),
-        faults: crate::sandbox::Faults {
+        faults: crate::Faults {
             op_failure_ratio: 1.0,
             ..Default::default()
         },

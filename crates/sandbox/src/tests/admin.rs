@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::sandbox::{Faults, GraphMode};
+use crate::{Faults, GraphMode};
 
 #[tokio::test]
 async fn stats_count_statuses_resets_and_rate() {

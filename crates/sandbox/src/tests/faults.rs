@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 
 use super::*;
-use crate::sandbox::{Bucket, Faults, GraphMode};
+use crate::{Bucket, Faults, GraphMode};
 
 fn sync_with(faults: Faults) -> Options {
     Options {

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{client, start, stats, verify};
-use crate::sandbox::{Options, DEFAULT_CLIENT_ID};
+use crate::{Options, DEFAULT_CLIENT_ID};
 
 async fn status_and_body(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();

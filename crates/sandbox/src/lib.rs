@@ -1,8 +1,9 @@
 //! The built-in simulated identity provider (DESIGN.md section 6): speaks the providers' wire
 //! protocols on loopback, keeps server-side truth, and injects faults on request.
 //!
-//! Written from the providers' documentation only: nothing here is shared with
-//! `crate::provider` (no types, URL builders or parsers). The wire is the contract.
+//! Written from the providers' documentation only, in a crate of its own that does not depend on
+//! credrotate: nothing is shared with its providers (no types, URL builders or parsers). The wire
+//! is the contract.
 //!
 //! # Routes
 //! - `POST /v1.0/users/{id}/authentication/methods/{methodId}/resetPassword` and
@@ -74,6 +75,8 @@
 //! `failed` without changing the password. `faults.odd` gives Graph v1.0 resets hostile answers
 //! after applying the password (`hostile`); redirects and foreign `Location`s point at a trap
 //! listener whose hits are `trap_requests` in the stats.
+
+#![forbid(unsafe_code)]
 
 mod accounts;
 mod admin;
