@@ -71,7 +71,7 @@ impl Env {
     }
 
     /// Starts the real binary in the background (stdout/stderr piped, killed if dropped).
-    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> tokio::process::Child {
         tokio::process::Command::new(BIN)
             .args(args)
             .env("CREDROTATE_TOKEN", self.sandbox.token())
@@ -84,11 +84,11 @@ impl Env {
             .expect("credrotate starts")
     }
 
-    /// `run` with the usual flags and whatever `extra` adds.
-    pub async fn run(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Output {
+    /// The arguments of `run` with the usual flags (out folder `out`, the test recipient, no
+    /// prompt, no progress bar) and whatever `extra` adds.
+    pub fn run_args(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Vec<String> {
         let out = self.path("out");
-        let recipient = self.recipient();
-        let mut args = vec![
+        let mut args: Vec<String> = [
             "run",
             "--manifest",
             manifest.to_str().unwrap(),
@@ -97,12 +97,21 @@ impl Env {
             "--out",
             out.to_str().unwrap(),
             "--recipient",
-            &recipient,
+            &self.recipient(),
             "--yes",
             "--progress",
             "never",
-        ];
-        args.extend_from_slice(extra);
+        ]
+        .map(str::to_owned)
+        .into();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    }
+
+    /// `run` with the usual flags and whatever `extra` adds.
+    pub async fn run(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Output {
+        let args = self.run_args(manifest, config, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.credrotate(&args, &[]).await
     }
 
