@@ -52,10 +52,45 @@ pub struct ReportRow {
     /// What the provider said beyond the status, when it says more (Wristband's `result`).
     #[serde(default)]
     pub provider_result: Option<String>,
-    /// The follow-up `revokeSignInSessions` step: "succeeded", "failed: CODE", or empty when
-    /// it was not run (not asked for, the provider has none, or the reset failed).
+    /// The follow-up `revokeSignInSessions` step, or `None` when it was not run (not asked
+    /// for, the provider has none, or the reset did not succeed).
     #[serde(default)]
-    pub revoke_sessions: Option<String>,
+    pub revoke_sessions: Option<RevokeResult>,
+}
+
+/// What the `revokeSignInSessions` follow-up came to. Written as `succeeded` or `failed: CODE`
+/// in the report (a public format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum RevokeResult {
+    Succeeded,
+    Failed { code: String },
+}
+
+impl RevokeResult {
+    pub fn failed(&self) -> bool {
+        matches!(self, RevokeResult::Failed { .. })
+    }
+}
+
+impl From<RevokeResult> for String {
+    fn from(r: RevokeResult) -> String {
+        match r {
+            RevokeResult::Succeeded => "succeeded".into(),
+            RevokeResult::Failed { code } => format!("failed: {code}"),
+        }
+    }
+}
+
+impl TryFrom<String> for RevokeResult {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.strip_prefix("failed: ") {
+            _ if text == "succeeded" => Ok(RevokeResult::Succeeded),
+            Some(code) => Ok(RevokeResult::Failed { code: code.into() }),
+            None => Err(format!("not a revoke result: {text:?}")),
+        }
+    }
 }
 
 /// A finished row plus, when it succeeded, the password now in force, or when it is uncertain,
@@ -73,4 +108,22 @@ pub struct RowResult {
 /// RFC 3339 UTC timestamp with millisecond precision.
 pub fn timestamp(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RevokeResult;
+
+    #[test]
+    fn revoke_results_keep_their_report_spelling() {
+        let failed = RevokeResult::Failed {
+            code: "Authorization_RequestDenied".into(),
+        };
+        let text = serde_json::to_string(&failed).unwrap();
+        assert_eq!(text, r#""failed: Authorization_RequestDenied""#);
+        assert_eq!(serde_json::from_str::<RevokeResult>(&text).unwrap(), failed);
+        let ok: RevokeResult = serde_json::from_str(r#""succeeded""#).unwrap();
+        assert_eq!(ok, RevokeResult::Succeeded);
+        assert!(serde_json::from_str::<RevokeResult>(r#""maybe""#).is_err());
+    }
 }

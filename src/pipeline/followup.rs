@@ -7,7 +7,7 @@
 //! provider limit) and retried by the same policy ([`super::retry::Retries`]).
 
 use crate::manifest::Target;
-use crate::outcome::{RowResult, Status};
+use crate::outcome::{RevokeResult, RowResult, Status};
 use crate::provider::Failure;
 
 use super::retry::{Retries, Step};
@@ -16,8 +16,7 @@ use super::{Lane, Settings};
 /// What a follow-up step ended with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Followup {
-    /// `succeeded` or `failed: CODE`.
-    pub outcome: String,
+    pub outcome: RevokeResult,
     /// 429 answers seen on the way.
     pub throttled: u32,
 }
@@ -61,7 +60,7 @@ pub async fn revoke_sessions(
         let attempt = lane.provider.revoke_sessions(target).await?;
         let next = retries.next(lane.into(), &settings.backoff, &attempt);
         match (next, attempt.failure()) {
-            (_, None) => return Some(done("succeeded".into(), retries.throttled)),
+            (_, None) => return Some(done(RevokeResult::Succeeded, retries.throttled)),
             (Step::Retry(delay), Some(f)) => {
                 if settings.stop.sleep(delay).await {
                     return Some(failed(target, f, retries.throttled));
@@ -74,7 +73,7 @@ pub async fn revoke_sessions(
     }
 }
 
-fn done(outcome: String, throttled: u32) -> Followup {
+fn done(outcome: RevokeResult, throttled: u32) -> Followup {
     Followup { outcome, throttled }
 }
 
@@ -83,5 +82,6 @@ fn failed(target: &Target, f: &Failure, throttled: u32) -> Followup {
         row = target.row, user = %target.user, provider = %target.provider, code = %f.code,
         "the password was reset, but revoking the user's sign-in sessions failed"
     );
-    done(format!("failed: {}", f.code), throttled)
+    let code = f.code.clone();
+    done(RevokeResult::Failed { code }, throttled)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::outcome::{ReportRow, Status};
+use crate::outcome::{ReportRow, RevokeResult, Status};
 
 pub const SUMMARY_JSON: &str = "summary.json";
 
@@ -37,10 +37,7 @@ impl Counts {
         }
         self.retries += u64::from(r.attempts.saturating_sub(1));
         self.throttled += u64::from(throttled);
-        if r.revoke_sessions
-            .as_deref()
-            .is_some_and(|v| v.starts_with("failed"))
-        {
+        if r.revoke_sessions.as_ref().is_some_and(RevokeResult::failed) {
             self.revoke_failed += 1;
         }
     }
