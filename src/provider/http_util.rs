@@ -362,6 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn secret_bodies_are_exact_and_their_sources_wiped() {
+        let mut v = json!({"newPassword": "Secret-1", "nested": {"code": "C-2"}, "n": 5});
+        let request = secret_json(
+            reqwest::Client::new().post("http://127.0.0.1:9/"),
+            v.clone(),
+        )
+        .build()
+        .unwrap();
+        let sent = request.body().and_then(|b| b.as_bytes()).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(sent).unwrap(), v);
+        assert_eq!(request.headers()[CONTENT_TYPE], "application/json");
+        wipe(&mut v);
+        assert_eq!(
+            v,
+            json!({"newPassword": "", "nested": {"code": ""}, "n": 5})
+        );
+    }
+
+    #[test]
     fn a_redirect_is_refused_and_names_the_host() {
         let mut h = HeaderMap::new();
         h.insert(

@@ -7,6 +7,7 @@
 mod admin;
 mod faults;
 mod graph_v1;
+mod hostile;
 mod providers;
 
 use std::time::{Duration, Instant};
