@@ -6,7 +6,8 @@
 //!   request leaves), [`OutcomeRecord`]s (after the provider answered) and [`EndRecord`]s.
 //! - `journal.key`: the run's ephemeral age X25519 identity ([`RunKey`]), mode 0600, so a resuming
 //!   process can read back the passwords it sealed. Removed once a run completes.
-//! - `run.lock`: the pid of the process working on `DIR` ([`RunLock`]).
+//! - `run.lock`: an OS lock (`flock`) held by the process working on `DIR`, naming its pid and
+//!   host ([`RunLock`]).
 //!
 //! Invariants:
 //! - No password is ever written in the clear, except in plaintext mode (the operator chose
@@ -30,7 +31,7 @@ mod state;
 mod writer;
 
 pub use key::RunKey;
-pub use lock::{LockError, RunLock};
+pub use lock::{Holder, LockError, RunLock};
 pub use reader::{read_journal, JournalContents};
 pub use record::{
     EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord, OutcomeStatus, Record,
