@@ -157,6 +157,10 @@ struct ResumeArgs {
     session: SessionArgs,
     #[arg(long, hide = true)]
     no_fsync: bool,
+    /// A private key the export is encrypted to (age identity file or SSH private key), to
+    /// finish a run whose journal.key is gone.
+    #[arg(long, value_name = "KEY")]
+    identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -164,9 +168,9 @@ struct ReportArgs {
     /// The output folder of a run.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// An age identity file (like age -i) to rebuild the export of a completed run, whose own
-    /// run key is gone.
-    #[arg(long, value_name = "PATH")]
+    /// A private key the export is encrypted to (age identity file like age -i, or SSH private
+    /// key), to rebuild the export of a run whose journal.key is gone.
+    #[arg(long, value_name = "KEY")]
     identity: Option<PathBuf>,
 }
 
@@ -247,6 +251,7 @@ impl Cli {
                 progress: a.progress.into(),
                 grace: a.session.grace,
                 fsync: !a.no_fsync,
+                identity: a.identity,
             }),
             Commands::Report(a) => Command::Report(ReportOptions {
                 out: a.out,

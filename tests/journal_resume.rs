@@ -256,17 +256,19 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
     );
     std::fs::write(&config, &toml).unwrap();
 
-    // A live process (this test) holding the lock: refused, naming its pid.
-    std::fs::write(out.join("run.lock"), std::process::id().to_string()).unwrap();
+    // Another process (this test) holding the flock: refused, naming what its lock file says.
+    let held = std::fs::File::create(out.join("run.lock")).unwrap();
+    held.try_lock().unwrap();
+    std::fs::write(out.join("run.lock"), "pid 7\nhost elsewhere\nsince then\n").unwrap();
     let refused = resume(&env).await;
     assert_exit(&refused, 2);
     assert!(
-        text(&refused.stderr).contains(&format!("pid {}", std::process::id())),
+        text(&refused.stderr).contains("(pid 7 on host elsewhere) holds"),
         "{}",
         text(&refused.stderr)
     );
-    // A dead holder: taken over.
-    std::fs::write(out.join("run.lock"), "4194300").unwrap();
+    // Released (the holder ended): the file it left behind does not block.
+    drop(held);
     assert_exit(&resume(&env).await, 0);
     assert_complete_and_verified(&env, 200).await;
 }

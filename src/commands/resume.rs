@@ -1,9 +1,10 @@
 //! `credrotate resume --out DIR`: finish an interrupted run from its journal.
 //!
-//! Invariants: refuses (exit 2, nothing sent) when the manifest or the effective config changed
-//! since the run started; skips rows that already succeeded; resets every other row again,
-//! including *uncertain* ones (an intent without an outcome) whose candidate passwords the export
-//! keeps until one is confirmed.
+//! Invariants: refuses (exit 2, nothing sent) a folder that is not ours, a journal header whose
+//! MAC does not verify (recipients or settings altered), an identity that cannot read the run's
+//! passwords, and a manifest or effective config that changed since the run started; skips rows
+//! that already succeeded; resets every other row again, including *uncertain* ones (an intent
+//! without an outcome) whose candidate passwords the export keeps until one is confirmed.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,8 +19,9 @@ use super::run::{ConfigSource, Finished, RunOptions, RunRecord};
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
 use crate::config::{Config, Overrides};
-use crate::journal::{read_journal, JournalContents, JournalState, JournalWriter, RunKey, RunLock};
-use crate::journal::{SessionCommand, JOURNAL_FILE};
+use crate::journal::{read_journal, JournalContents, JournalState, JournalWriter, RunLock};
+use crate::journal::{unseal, warn_if_not_crash_safe, Opener, SessionCommand};
+use crate::journal::{JOURNAL_FILE, KEY_FILE};
 use crate::manifest::{self, Format};
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
@@ -31,6 +33,8 @@ pub struct ResumeOptions {
     pub progress: ProgressMode,
     pub grace: Duration,
     pub fsync: bool,
+    /// An operator's private key (age identity file or SSH key), for a run whose key is gone.
+    pub identity: Option<PathBuf>,
 }
 
 pub async fn resume(opts: ResumeOptions) -> Result<Exit, Fatal> {
@@ -49,8 +53,11 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         ))
         .usage();
     }
+    crate::report::files::check_owned(&dir).usage()?;
     let lock = RunLock::acquire(&dir).usage()?;
     let contents = read_journal(&dir).usage()?;
+    let opener = opener(&dir, &contents, opts.identity.as_deref()).usage()?;
+    warn_if_not_crash_safe(&contents.header);
     let run = run_options(&contents, &opts).usage()?;
     let config = load_config(&run.config, &run.overrides).usage()?;
     check_unchanged(&contents, &config).usage()?;
@@ -66,9 +73,6 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let done = state.rows_succeeded();
     let todo = plan.rows.saturating_sub(done.len() as u64);
     confirm(&opts, todo, state.counts().uncertain, plan.rows).usage()?;
-    let key = RunKey::load(&dir)
-        .context("the run key journal.key is missing, so earlier candidate passwords cannot be read back (the run may already be complete: see `credrotate report`)")
-        .usage()?;
     config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
     let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
@@ -86,7 +90,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let session = Session {
         dir,
         lock,
-        key,
+        opener,
         settings: settings(&run, &config, Some(journal.clone())),
         journal,
         lanes,
@@ -96,6 +100,20 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         grace: opts.grace,
     };
     drive(session).await
+}
+
+/// What reads the run's passwords back: its run key, or the operator's `--identity`.
+fn opener(
+    dir: &std::path::Path,
+    contents: &JournalContents,
+    identity: Option<&std::path::Path>,
+) -> anyhow::Result<Opener> {
+    unseal(dir, &contents.header, identity)?.ok_or_else(|| {
+        anyhow!(
+            "the run key {} is gone, so the passwords this run sealed can only be read with a private key its export is encrypted to (hint: pass --identity KEY, an age identity file or SSH private key; if the run already completed, `credrotate report` shows it)",
+            dir.join(KEY_FILE).display()
+        )
+    })
 }
 
 /// The first session's options, from the journal header.

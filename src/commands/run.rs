@@ -15,8 +15,8 @@ use super::session::{drive, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, Overrides};
 use crate::journal::{
-    Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer, SessionCommand,
-    SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
+    authenticate_header, Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer,
+    SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
 };
 use crate::manifest::{self, Format, ManifestError, Plan};
 use crate::outcome::ReportRow;
@@ -89,6 +89,9 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         return dry_run(&opts, &config, rows, lanes).await;
     }
     let lock = RunLock::acquire(&opts.out).usage()?;
+    if !opts.fsync {
+        tracing::warn!("--no-fsync: the journal is not synced to disk, so this run is NOT crash-safe (a crash may lose the passwords of requests in flight); use it for benchmarks only");
+    }
     discard_orphan_key(&opts.out).usage()?;
     let key = RunKey::create(&opts.out).usage()?;
     let header = header(&opts, &config, &plan, &recipients, &key).usage()?;
@@ -100,7 +103,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let session = Session {
         dir: opts.out.clone(),
         lock,
-        key,
+        opener: key.opener(),
         settings: settings(&opts, &config, Some(journal.clone())),
         journal,
         lanes,
@@ -158,7 +161,8 @@ pub async fn start_session(
     })
 }
 
-/// The journal header: what `resume` needs to continue and to refuse a changed manifest or config.
+/// The journal header: what `resume` needs to continue and to refuse a changed manifest or
+/// config, authenticated with the run key.
 fn header(
     opts: &RunOptions,
     config: &Config,
@@ -188,7 +192,7 @@ fn header(
         ca_file: opts.overrides.ca_file.as_deref().map(absolute),
         password: opts.overrides.password.clone(),
     };
-    Ok(Header {
+    let mut header = Header {
         version: JOURNAL_VERSION,
         created_at: timestamp(SystemTime::now()),
         manifest: ManifestInfo {
@@ -200,7 +204,11 @@ fn header(
         recipients: recipients.to_vec(),
         plaintext: false,
         run_recipient: key.public(),
-    })
+        fsync: opts.fsync,
+        mac: String::new(),
+    };
+    authenticate_header(&mut header, key)?;
+    Ok(header)
 }
 
 /// The options of the first session, kept in the journal header for `resume`.
@@ -418,10 +426,20 @@ pub fn print_summary(f: &Finished) {
             .and_then(|p| p.parent())
             .unwrap_or(Path::new("."));
         println!(
-            "unfinished: {} row(s) not yet attempted, {} uncertain; finish with: credrotate resume --out {} --yes",
+            "unfinished: {} row(s) not yet attempted, {} uncertain; {}",
             s.pending,
             s.uncertain,
-            dir.display()
+            finish_hint(dir)
         );
+    }
+}
+
+/// How to finish an unfinished run: `resume` needs the run key, or else an operator's key.
+fn finish_hint(dir: &Path) -> String {
+    let resume = format!("credrotate resume --out {} --yes", dir.display());
+    if dir.join(KEY_FILE).exists() {
+        format!("finish with: {resume}")
+    } else {
+        format!("the run key {KEY_FILE} is gone, so finish with: {resume} --identity KEY (KEY: a private key the export is encrypted to, an age identity file or an SSH key)")
     }
 }

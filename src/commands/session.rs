@@ -13,7 +13,7 @@ use anyhow::Result;
 use super::run::Finished;
 use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
-use crate::journal::{self, EndReason, EndRecord, Record, RunKey, RunLock};
+use crate::journal::{self, EndReason, EndRecord, Opener, Record, RunKey, RunLock};
 use crate::manifest::{Problem, Target};
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
@@ -24,7 +24,8 @@ use crate::report::rebuild::rebuild;
 pub struct Session {
     pub dir: PathBuf,
     pub lock: RunLock,
-    pub key: RunKey,
+    /// Reads the run's sealed passwords back (the run key, or an operator's identity).
+    pub opener: Opener,
     pub journal: Journal,
     pub lanes: Vec<Lane>,
     pub settings: Settings,
@@ -67,7 +68,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         (None, Err(_)) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
-    let finished = finish(&s.dir, &s.key, interrupted);
+    let finished = finish(&s.dir, &s.opener, interrupted);
     drop(s.lock);
     outcome.runtime()?;
     finished
@@ -100,9 +101,9 @@ async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
 }
 
 /// Rebuilds the artefacts from the journal; removes the run key once the run is complete.
-fn finish(dir: &Path, key: &RunKey, interrupted: Option<i32>) -> Result<Finished, Fatal> {
+fn finish(dir: &Path, opener: &Opener, interrupted: Option<i32>) -> Result<Finished, Fatal> {
     let contents = journal::read_journal(dir).runtime()?;
-    let rebuilt = rebuild(dir, &contents, Some(&key.opener())).runtime()?;
+    let rebuilt = rebuild(dir, &contents, Some(opener)).runtime()?;
     if rebuilt.complete {
         RunKey::remove(dir).runtime()?;
     }

@@ -6,7 +6,8 @@
 //!   request leaves), [`OutcomeRecord`]s (after the provider answered) and [`EndRecord`]s.
 //! - `journal.key`: the run's ephemeral age X25519 identity ([`RunKey`]), mode 0600, so a resuming
 //!   process can read back the passwords it sealed. Removed once a run completes.
-//! - `run.lock`: the pid of the process working on `DIR` ([`RunLock`]).
+//! - `run.lock`: an OS lock (`flock`) held by the process working on `DIR`, naming its pid and
+//!   host ([`RunLock`]).
 //!
 //! Invariants:
 //! - No password is ever written in the clear, except in plaintext mode (the operator chose
@@ -18,19 +19,26 @@
 //!   caller and every later call: a record is never dropped silently.
 //! - A torn last line (a crash mid-write) is ignored when reading and cut off before appending;
 //!   damage anywhere else is an error naming the line.
+//! - The header carries a MAC keyed by the run key ([`authenticate_header`]); a header that
+//!   fails [`verify_header`] is never trusted. Only another format version is refused unread.
 //!
 //! The pipeline wires these pieces together; this module knows nothing of providers or HTTP.
 
+mod identity;
 mod key;
 mod lock;
+mod mac;
 mod reader;
 mod record;
 mod seal;
 mod state;
+mod unseal;
 mod writer;
 
+pub use identity::{load_identities, Identity};
 pub use key::RunKey;
-pub use lock::{LockError, RunLock};
+pub use lock::{Holder, LockError, RunLock};
+pub use mac::{authenticate_header, verify_header};
 pub use reader::{read_journal, JournalContents};
 pub use record::{
     EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord, OutcomeStatus, Record,
@@ -38,6 +46,7 @@ pub use record::{
 };
 pub use seal::{Opener, Sealer};
 pub use state::{JournalState, RowState};
+pub use unseal::{unseal, warn_if_not_crash_safe};
 pub use writer::JournalWriter;
 
 /// The journal's file name inside the output folder.
@@ -70,6 +79,8 @@ mod tests {
             recipients,
             plaintext: false,
             run_recipient,
+            fsync: true,
+            mac: String::new(),
         }
     }
 

@@ -92,19 +92,37 @@ fn read_header(lines: &mut Lines) -> Result<Header> {
     let line = lines
         .next_line()?
         .ok_or_else(|| anyhow!("{path} is empty: it has no journal header (hint: the run stopped before it began; start it again in a new --out folder)"))?;
+    check_version(&line.bytes, &path)?;
     let header = match parse(&line.bytes) {
         Ok(Record::Header(h)) => h,
         Ok(_) => bail!("{path}:1: the first record is not a journal header"),
         Err(e) => bail!("{path}:1: the journal header is damaged: {}", describe(&e)),
     };
-    if header.version != JOURNAL_VERSION {
-        bail!(
-            "{path}: journal format version {} is not supported (this credrotate reads version {JOURNAL_VERSION}; hint: use the credrotate that wrote it)",
-            header.version
-        );
-    }
     lines.accept(&line);
     Ok(header)
+}
+
+/// Refuses another format version before parsing the header, whose fields differ by version.
+fn check_version(bytes: &[u8], path: &str) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        #[serde(rename = "type")]
+        kind: String,
+        version: u32,
+    }
+    let Ok(v) = serde_json::from_slice::<Versioned>(bytes) else {
+        return Ok(()); // not a header at all: parsing it says what is wrong
+    };
+    match v.version {
+        _ if v.kind != "header" => Ok(()),
+        JOURNAL_VERSION => Ok(()),
+        old if old < JOURNAL_VERSION => bail!(
+            "{path}: journal format version {old} was written by an older credrotate; this one reads only version {JOURNAL_VERSION} (hint: finish or rebuild that run with the credrotate release that started it, or start a new run in a new --out folder)"
+        ),
+        newer => bail!(
+            "{path}: journal format version {newer} was written by a newer credrotate; this one reads only version {JOURNAL_VERSION} (hint: upgrade credrotate)"
+        ),
+    }
 }
 
 fn parse(bytes: &[u8]) -> serde_json::Result<Record> {
@@ -275,8 +293,17 @@ mod tests {
         let mut h = header();
         h.version = 9;
         write(dir.path(), &line(&Record::Header(h)));
+        let msg = format!("{:#}", read_journal(dir.path()).expect_err("version"));
+        assert!(msg.contains("version 9") && msg.contains("newer"), "{msg}");
+        // A version 1 header (no fsync, no mac) is refused for its version, not as damaged.
+        let v1 = r#"{"type":"header","version":1,"created_at":"t","manifest":{"path":"u.csv","sha256":"00","rows":1},"config":{},"recipients":[],"plaintext":false,"run_recipient":"age1x"}"#;
+        write(dir.path(), &format!("{v1}\n"));
+        let msg = format!("{:#}", read_journal(dir.path()).expect_err("v1"));
         assert!(
-            format!("{:#}", read_journal(dir.path()).expect_err("version")).contains("version 9")
+            msg.contains("version 1 was written by an older credrotate")
+                && msg.contains("reads only version 2")
+                && msg.contains("new --out folder"),
+            "{msg}"
         );
         let mut f = std::fs::File::create(dir.path().join(JOURNAL_FILE)).expect("create");
         f.write_all(b"{\"type\":\"hea").expect("write");

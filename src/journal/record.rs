@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::ReportRow;
 
 /// The format version written in the header; readers refuse any other.
-pub const JOURNAL_VERSION: u32 = 1;
+/// Version 2 added the header's `fsync` and `mac` (see [`super::mac`]).
+pub const JOURNAL_VERSION: u32 = 2;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,12 @@ pub struct Header {
     pub plaintext: bool,
     /// Public key (`age1...`) of the run's ephemeral identity in `journal.key`.
     pub run_recipient: String,
+    /// Whether the first session fsync'd the journal (false only with the hidden `--no-fsync`,
+    /// for benchmarks: such a run is not crash-safe).
+    pub fsync: bool,
+    /// HMAC-SHA256 of this header line, keyed by the run key, lowercase hex (see
+    /// [`super::mac`]). Last, so it is the last field of the line.
+    pub mac: String,
 }
 
 /// Which manifest the run works through.
@@ -203,6 +210,8 @@ pub(crate) mod tests {
             recipients: vec!["age1example".into()],
             plaintext: false,
             run_recipient: "age1run".into(),
+            fsync: true,
+            mac: String::new(),
         }
     }
 

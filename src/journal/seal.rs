@@ -5,8 +5,8 @@
 //! operator decrypts any journal password with `age -d -i key.txt`, and a resuming process with
 //! `journal.key`. In plaintext mode (the header's `plaintext`), the sealed form is the password.
 //!
-//! Invariants: plaintext lives only in [`SecretString`] or [`Zeroizing`] buffers; errors never
-//! contain a password or a sealed text.
+//! Invariants: plaintext lives only in [`SecretString`] or [`Zeroizing`] buffers (age's own
+//! encryption buffer aside); errors never contain a password or a sealed text.
 
 use std::io::{Read, Write};
 use std::str::FromStr;
@@ -15,6 +15,7 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use anyhow::{anyhow, bail, Context, Result};
 use zeroize::Zeroizing;
 
+use super::identity::Identity;
 use super::record::Header;
 use crate::report::export::{parse_recipient, Recipient};
 use crate::secret::{secret, ExposeSecret, SecretString};
@@ -73,37 +74,60 @@ impl Sealer {
     }
 }
 
-/// Opens sealed passwords: with the run key (or an operator's X25519 identity), or in plaintext mode.
+/// Opens sealed passwords: with the run key and/or operator identities (age X25519 or SSH), or
+/// in plaintext mode.
 pub struct Opener {
     /// `None` in plaintext mode.
-    identity: Option<age::x25519::Identity>,
+    identities: Option<Vec<Identity>>,
 }
 
 impl Opener {
     pub fn new(identity: age::x25519::Identity) -> Opener {
+        Opener::with(vec![Box::new(identity)])
+    }
+
+    /// An opener trying each identity in turn (as `age -d -i A -i B` does).
+    pub fn with(identities: Vec<Identity>) -> Opener {
         Opener {
-            identity: Some(identity),
+            identities: Some(identities),
         }
     }
 
     pub fn plaintext() -> Opener {
-        Opener { identity: None }
+        Opener { identities: None }
+    }
+
+    /// Tries `identity` too (nothing changes in plaintext mode).
+    pub fn add(&mut self, identity: Identity) {
+        if let Some(identities) = &mut self.identities {
+            identities.push(identity);
+        }
     }
 
     /// The password inside `sealed`.
     pub fn open(&self, sealed: &str) -> Result<SecretString> {
-        let Some(identity) = &self.identity else {
+        let Some(identities) = &self.identities else {
             return Ok(secret(sealed.to_owned()));
         };
-        let plain = decrypt(identity, sealed.as_bytes())?;
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| anyhow!("a sealed password in the journal is not UTF-8 text"))?;
-        Ok(secret(text.to_owned()))
+        let mut plain = decrypt(identities, sealed.as_bytes())?;
+        // Moved, not copied, into the secret; a non-UTF-8 buffer is zeroized on the way out.
+        let text = String::from_utf8(std::mem::take(&mut *plain)).map_err(|e| {
+            drop(Zeroizing::new(e.into_bytes()));
+            anyhow!("a sealed password in the journal is not UTF-8 text")
+        })?;
+        Ok(secret(text))
+    }
+
+    /// Checks, before anything is sent, that this opener reads what `sealer` seals: a probe
+    /// sealed and opened again.
+    pub fn check(&self, sealer: &Sealer) -> Result<()> {
+        let probe = secret("credrotate key probe".into());
+        self.open(&sealer.seal(&probe)?).map(drop)
     }
 }
 
 /// Decrypts an armored (or binary) age file into a buffer that is zeroized on drop.
-fn decrypt(identity: &age::x25519::Identity, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+fn decrypt(identities: &[Identity], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let reader = ArmoredReader::new(sealed);
     let decryptor = age::Decryptor::new(reader)
         .map_err(|e| anyhow!("a sealed password in the journal is not an age file: {e}"))?;
@@ -111,9 +135,9 @@ fn decrypt(identity: &age::x25519::Identity, sealed: &[u8]) -> Result<Zeroizing<
         bail!("a sealed password in the journal is passphrase-encrypted, which credrotate never writes");
     }
     let mut stream = decryptor
-        .decrypt(std::iter::once(identity as &dyn age::Identity))
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
         .map_err(|e| {
-            anyhow!("cannot open a sealed password with this key: {e} (hint: the journal was sealed to another run key)")
+            anyhow!("cannot open a sealed password with this key: {e} (hint: the key is neither this run's journal.key nor one of the export recipients it was started with)")
         })?;
     let mut out = Zeroizing::new(Vec::new());
     stream
@@ -180,7 +204,7 @@ mod tests {
             .expect_err("other key");
         let msg = format!("{err:#}");
         assert!(
-            msg.contains("another run key") && !msg.contains("never-shown"),
+            msg.contains("neither this run's journal.key") && !msg.contains("never-shown"),
             "{msg}"
         );
         assert!(Opener::new(run).open("not an age file").is_err());

@@ -3,13 +3,17 @@
 //! or, only with `--export-plaintext`, `passwords.csv` in the clear (0600).
 //!
 //! Invariants: passwords reach the file only through this module, streamed (memory does not grow
-//! with the row count); the file appears under its final name only once complete.
+//! with the row count); the file appears under its final name only once complete; each CSV line
+//! is built in one zeroizing buffer, wiped after it is handed to the encryptor (age's own chunk
+//! buffer is beyond our reach). Cells are exact (a password may start with `=`): the export is
+//! data to import, not a sheet to open.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Context, Result};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::files::AtomicFile;
 use crate::secret::{ExposeSecret, SecretString};
@@ -86,7 +90,9 @@ pub enum Destination<'a> {
 }
 
 pub struct Export {
-    csv: csv::Writer<Sink>,
+    sink: Sink,
+    /// One CSV line at a time; wiped after each.
+    line: Zeroizing<Vec<u8>>,
 }
 
 impl Export {
@@ -97,28 +103,62 @@ impl Export {
             ),
             Destination::Plaintext => Sink::Plain(AtomicFile::create(dir.join(EXPORT_PLAIN))?),
         };
-        let mut csv = csv::Writer::from_writer(sink);
-        csv.write_record(HEADER)?;
-        Ok(Export { csv })
+        let mut export = Export {
+            sink,
+            line: Zeroizing::new(Vec::with_capacity(256)),
+        };
+        export.put(HEADER)?;
+        Ok(export)
     }
 
     /// One export line; `state` is `confirmed` or `candidate`.
     pub fn write(&mut self, row: [&str; 3], password: &SecretString, state: &str) -> Result<()> {
         let [user, method, provider] = row;
-        self.csv
-            .write_record([user, method, provider, password.expose_secret(), state])?;
-        Ok(())
+        self.put([user, method, provider, password.expose_secret(), state])
+    }
+
+    /// Encodes one CSV line, hands it on, and wipes the buffer (its whole capacity).
+    fn put(&mut self, cells: [&str; 5]) -> Result<()> {
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.line.push(b',');
+            }
+            encode_cell(&mut self.line, cell);
+        }
+        self.line.push(b'\n');
+        let written = self.sink.write_all(&self.line);
+        self.line.zeroize();
+        Ok(written?)
     }
 
     /// Completes the file (age trailer, sync) and renames it into place.
-    pub fn finish(self) -> Result<PathBuf> {
-        let sink = self.csv.into_inner().map_err(|e| e.into_error())?;
-        let file = match sink {
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.sink.flush()?;
+        let file = match self.sink {
             Sink::Age(w) => w.finish()?,
             Sink::Plain(f) => f,
         };
         file.commit()
     }
+}
+
+/// Appends one RFC 4180 cell: quoted (quotes doubled) when it holds a comma, quote, CR or LF, or
+/// starts or ends with a space, so any CSV reader gets the exact text back.
+fn encode_cell(out: &mut Vec<u8>, cell: &str) {
+    let quote =
+        cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ');
+    if !quote {
+        out.extend_from_slice(cell.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for b in cell.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 fn encryptor(recipients: &[String]) -> Result<age::Encryptor> {
@@ -173,6 +213,31 @@ mod tests {
         assert_eq!(rows, expected);
         let raw = std::fs::read(&path).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("alice"));
+    }
+
+    #[test]
+    fn awkward_cells_come_back_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = age::x25519::Identity::generate();
+        let recipients = vec![id.to_public().to_string()];
+        let mut e = Export::create(dir.path(), Destination::Encrypted(&recipients)).unwrap();
+        let awkward = [
+            "=1+1",
+            " lead",
+            "trail ",
+            "a\"b",
+            "x\r\ny",
+            "",
+            "caf\u{e9},\t",
+        ];
+        for pw in awkward {
+            e.write(["u", "m", "p"], &secret(pw.into()), "candidate")
+                .unwrap();
+        }
+        let rows = decrypt(&e.finish().unwrap(), &id).unwrap();
+        let got: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
+        assert_eq!(got, awkward);
+        assert!(rows.iter().all(|r| r.len() == 5 && r[4] == "candidate"));
     }
 
     #[test]
