@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::auth::{AuthSection, Credential, Tls};
-use crate::manifest::InputRule;
+use crate::manifest::{unsafe_segment, InputRule};
 use crate::password::{Generate, Policy};
 use crate::pipeline::limiter::Rate;
 
@@ -185,6 +185,7 @@ impl Config {
         let tls = Tls::load(overrides.ca_file.as_deref())?;
         let mut providers = BTreeMap::new();
         for (name, section) in file.providers {
+            check_name(&name)?;
             let p = provider_from(&name, section, &policy, overrides, &tls)
                 .with_context(|| format!("[providers.{name}]"))?;
             providers.insert(name, p);
@@ -228,6 +229,7 @@ impl Config {
                 let rules = crate::manifest::ProviderRules {
                     default_method: p.method.clone(),
                     input_rule,
+                    method_in_path: kinds::method_in_path(&p.options.kind),
                 };
                 (p.name.clone(), rules)
             })
@@ -290,6 +292,9 @@ fn provider_from(
     tls: &Tls,
 ) -> Result<ProviderConfig> {
     kinds::check_fields(&s)?;
+    if let Some((message, hint)) = s.method.as_deref().and_then(unsafe_segment) {
+        bail!("method {message} (hint: {hint})");
+    }
     let base_url = check_base_url(&kinds::base_url(&s)?)?;
     let credential = credential_from(name, &mut s, tls)?;
     let rate = match (o.rate, &s.rate) {
@@ -337,6 +342,23 @@ fn credential_from(name: &str, s: &mut ProviderSection, tls: &Tls) -> Result<Cre
         bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add [providers.{name}.auth] with type = \"basic\", username = \"<client id>\" and password_file or password_env");
     }
     auth.load(tls)
+}
+
+/// A provider name is the `{provider}` of http path templates and a manifest value: it must be
+/// one safe path segment, like the manifest's (see [`unsafe_segment`]).
+fn check_name(name: &str) -> Result<()> {
+    let problem = match unsafe_segment(name) {
+        _ if name.trim().is_empty() => Some((
+            "is empty".to_owned(),
+            "name it, e.g. [providers.graph]".to_owned(),
+        )),
+        found => found,
+    };
+    if let Some((message, hint)) = problem {
+        let shown: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+        bail!("[providers.\"{shown}\"]: the provider name {message} (hint: {hint})");
+    }
+    Ok(())
 }
 
 fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {
@@ -399,6 +421,24 @@ mod tests {
         assert!(check_base_url("http://localhost:1/").is_ok());
         assert!(check_base_url("http://graph.microsoft.com/v1.0").is_err());
         assert!(check_base_url("ftp://127.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn provider_names_and_methods_must_be_path_safe() {
+        for bad in ["..", ".", "", " ", "a\u{7}b"] {
+            let err = check_name(bad).expect_err(bad).to_string();
+            assert!(err.contains("the provider name"), "{err}");
+        }
+        assert!(check_name("graph-2.eu_west").is_ok());
+        let file: FileConfig = toml::from_str(
+            "[providers.g]\nkind=\"graph\"\nbase_url=\"https://x.test\"\nmethod=\"..\"\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            Config::from_file(file, &Overrides::default()).unwrap_err()
+        );
+        assert!(err.contains("[providers.g]: method is `..`"), "{err}");
     }
 
     #[test]

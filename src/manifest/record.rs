@@ -159,7 +159,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// A non-secret value quoted in a message, cut to a readable length.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         return text.to_owned();
