@@ -13,12 +13,13 @@
 //! - [`validate`] and [`open`] share the readers and the per-row checks, so they number rows
 //!   alike ([`Target::row`]) and agree on every row.
 //!
-//! Layout: `source` opens a file as a stream of raw rows, one reader per format (`csv_source`,
-//! `json_array`, `jsonl`); `record` types the values, `resolve` checks a row against the
+//! Layout: `source` opens a file as a stream of raw rows, one reader per format (`csv_source`
+//! with `csv_lines`, `json_array`, `jsonl`); `record` types the values, `resolve` checks a row against the
 //! [`Rules`] (path safety in `segment`), `validate` runs the whole-file pass (duplicates, problem
 //! cap, plan).
 
 mod column;
+mod csv_lines;
 mod csv_source;
 mod json_array;
 mod jsonl;

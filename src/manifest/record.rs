@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::column::{unknown_column_hint, Column};
+use super::column::{shown, unknown_column_hint, Column};
 use super::{Inputs, Location, Problem};
 use crate::secret::{secret, SecretString};
 
@@ -111,7 +111,7 @@ impl RawRow {
                 Some(col) => row.set_json(col, value),
                 None => {
                     let hint = unknown_column_hint(&key);
-                    row.add(&key, "unknown key", Some(hint));
+                    row.add(&shown(&key), "unknown key", Some(hint));
                 }
             }
         }

@@ -218,3 +218,20 @@ fn jsonl_overlong_line_is_skipped() {
         Some("b")
     );
 }
+
+/// Regression companion of the CSV fix: CRLF line ends and a BOM leave JSON lines and columns
+/// as an editor shows them (the BOM is no column, `\r` ends no line of its own).
+#[test]
+fn crlf_and_bom_keep_json_locations() {
+    let text = "\u{feff}[\r\n  {\"user\": \"a\", \"require_change\": 1},\r\n  {\"user\": \"b\",\r\n   \"method\" \"m\"}\r\n]\r\n";
+    let problems = Manifest::new("m.json", text).problems(&graph_rules());
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("m.json:2:3: field `require_change`"));
+    assert!(problems[1].starts_with("m.json:4:13: invalid JSON: expected `:`"));
+
+    let text = "\u{feff}{\"user\": 1}\r\n\r\n{\"user\": \"b\"}\r\n  {\"user\" \"c\"}\r\n";
+    let problems = Manifest::new("m.jsonl", text).problems(&graph_rules());
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("m.jsonl:1:1: field `user`: expected a string"));
+    assert!(problems[1].starts_with("m.jsonl:4:11: invalid JSON: expected `:`"));
+}
