@@ -91,7 +91,7 @@ pub(crate) fn open_source(
     let name = Arc::new(PathBuf::from(path));
     let (prefix, input) = peek(input).map_err(io_err)?;
     if let Some(encoding) = wide_encoding(&prefix) {
-        return Ok(wide_source(encoding, &name));
+        return Ok(wide_source(encoding, &name, format));
     }
     let input: Input = Box::new(io::Cursor::new(prefix).chain(input));
     match format {
@@ -122,11 +122,12 @@ fn wide_encoding(prefix: &[u8]) -> Option<&'static str> {
 
 /// A manifest in a wide encoding: one problem at line 1, no rows (its bytes would read as
 /// garbage interleaved with NULs).
-fn wide_source(encoding: &str, file: &Arc<PathBuf>) -> Source {
+fn wide_source(encoding: &str, file: &Arc<PathBuf>, format: Format) -> Source {
     let location = Location {
         file: Arc::clone(file),
         line: 1,
-        column: None,
+        // JSON locations always have a column.
+        column: (format != Format::Csv).then_some(1),
     };
     let message = format!("the manifest is encoded as {encoding}, not UTF-8");
     let hint = "save it as UTF-8 (e.g. Excel: \"CSV UTF-8\"; iconv -f UTF-16 -t UTF-8)";
