@@ -235,3 +235,21 @@ fn crlf_and_bom_keep_json_locations() {
     assert!(problems[0].starts_with("m.jsonl:1:1: field `user`: expected a string"));
     assert!(problems[1].starts_with("m.jsonl:4:11: invalid JSON: expected `:`"));
 }
+
+/// serde_json's `Value` keeps the last of repeated keys silently; a manifest must not.
+#[test]
+fn repeated_keys_are_problems() {
+    let text = "{\"user\": \"a\", \"method\": \"m\", \"user\": \"b\", \"x\": 1, \"x\": 2}\n";
+    let problems = Manifest::new("m.jsonl", text).problems(&graph_rules());
+    assert_eq!(
+        problems,
+        [
+            "m.jsonl:1:1: field `user`: key appears twice in this object (hint: keep one of them)",
+            "m.jsonl:1:1: field `x`: unknown key (hint: known columns are user, method, provider, require_change, old_password, confirmation_token, email_auth_code, password_reset_code, request_code, verification_code, new_password)",
+            "m.jsonl:1:1: field `x`: key appears twice in this object (hint: keep one of them)",
+        ]
+    );
+    // The first value is the one kept (and reported on), never a mix.
+    let m = Manifest::new("m.json", "[{\"user\": \"a\", \"user\": 5}]");
+    assert_eq!(m.problems(&graph_rules()).len(), 1);
+}
