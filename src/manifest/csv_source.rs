@@ -248,8 +248,18 @@ impl CsvRows {
                 self.record.len(),
                 self.columns.len()
             );
-            let hint = "quote values that contain commas, e.g. \"Doe, Jane\"".into();
-            return Item::Bad(problem(&loc, None, message, Some(hint)));
+            // A cell running across lines in a short record is the mark of a `"` never closed.
+            let multiline = self
+                .record
+                .iter()
+                .any(|c| c.contains(&b'\n') || c.contains(&b'\r'));
+            let hint = if multiline && self.record.len() < self.columns.len() {
+                "a quoted cell starting on this line runs across lines: probably a missing \
+                 closing `\"`"
+            } else {
+                "quote values that contain commas, e.g. \"Doe, Jane\""
+            };
+            return Item::Bad(problem(&loc, None, message, Some(hint.into())));
         }
         let mut row = RawRow::new(loc);
         for (cell, col) in self.record.iter().zip(&self.columns) {
