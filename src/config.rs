@@ -19,6 +19,7 @@ use crate::pipeline::limiter::Rate;
 
 mod http;
 mod kinds;
+mod locate;
 
 pub use kinds::{
     default_rate, kind_name, HttpSection, KindOptions, ProviderKind, ProviderOptions,
@@ -171,13 +172,26 @@ pub struct Config {
 
 impl Config {
     /// Loads and validates the config file, applying overrides. Reads credentials.
+    /// Every error starts with `file:line:column` (see `locate`).
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        let file: FileConfig = toml::from_str(&text)
-            .with_context(|| format!("invalid config file {}", path.display()))?;
-        Config::from_file(file, overrides)
-            .with_context(|| format!("in config file {}", path.display()))
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, col) = locate::line_col(
+                &String::from_utf8_lossy(e.as_bytes()),
+                e.utf8_error().valid_up_to(),
+            );
+            anyhow::anyhow!(
+                "{}:{line}:{col}: the config file is not UTF-8 text (hint: save it as UTF-8)",
+                path.display()
+            )
+        })?;
+        let file: FileConfig =
+            toml::from_str(&text).map_err(|e| locate::parse_error(path, &text, &e))?;
+        Config::from_file(file, overrides).map_err(|e| {
+            let at = locate::position(path, &text, &e);
+            e.context(at)
+        })
     }
 
     pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
@@ -299,6 +313,10 @@ fn provider_from(
     let credential = credential_from(name, &mut s, tls)?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
+        // The parser quotes what it got: keep a pasted blob out of the message.
+        (None, Some(text)) if text.chars().count() > 40 => {
+            bail!("rate: {} characters is no rate; expected N/s, N/m or N/h (e.g. 20/s), or \"unlimited\"", text.chars().count())
+        }
         (None, Some(text)) => text.parse().context("rate")?,
         (None, None) => default_rate(s.kind),
     };
@@ -363,6 +381,12 @@ fn check_name(name: &str) -> Result<()> {
 
 fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {
     let text = text.unwrap_or(default);
+    if text.chars().count() > 40 {
+        bail!(
+            "{field}: {} characters is no duration; expected one like \"200ms\" or \"2m\"",
+            text.chars().count()
+        );
+    }
     humantime::parse_duration(text).with_context(|| {
         format!("{field}: expected a duration like \"200ms\" or \"2m\", got {text:?}")
     })
