@@ -633,3 +633,35 @@ fn soak_json() {
 fn soak_jsonl() {
     soak(Format::Jsonl);
 }
+
+// ---- Kept inputs. ---------------------------------------------------------------------------
+
+/// Found by `jsonl::any_bytes_never_panic_and_problems_are_located`: a UTF-16 byte-order mark
+/// alone gave a JSON problem without a column. Kept with other edge inputs worth re-checking in
+/// every format.
+#[test]
+fn kept_inputs_are_handled_in_every_format() {
+    let inputs: &[&[u8]] = &[
+        b"\xFF\xFE",
+        b"\xFE\xFF\x00u",
+        b"\xEF\xBB",
+        b"\xEF\xBB\xBF",
+        b"\r",
+        b"\r\n\r\n",
+        b"\"",
+        b"[",
+        b"{",
+        b"user\r\n..\r\n",
+        b"user\n\"a\r\nb\"\n",
+        b"[{\"user\": \"a\", \"user\": \"b\"}]",
+        b"{\"user\": \"\\u0000\"}",
+        b"\x00\x00\x00",
+    ];
+    for format in [Format::Csv, Format::Json, Format::Jsonl] {
+        for bytes in inputs {
+            if let Err(e) = check_any(format, bytes) {
+                panic!("{format:?} {bytes:?}: {e}");
+            }
+        }
+    }
+}
