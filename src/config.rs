@@ -13,12 +13,13 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::auth::{AuthSection, Credential, Tls};
-use crate::manifest::InputRule;
+use crate::manifest::{unsafe_segment, InputRule};
 use crate::password::{Generate, Policy};
 use crate::pipeline::limiter::Rate;
 
 mod http;
 mod kinds;
+mod locate;
 
 pub use kinds::{
     default_rate, kind_name, HttpSection, KindOptions, ProviderKind, ProviderOptions,
@@ -171,13 +172,26 @@ pub struct Config {
 
 impl Config {
     /// Loads and validates the config file, applying overrides. Reads credentials.
+    /// Every error starts with `file:line:column` (see `locate`).
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
-        let file: FileConfig = toml::from_str(&text)
-            .with_context(|| format!("invalid config file {}", path.display()))?;
-        Config::from_file(file, overrides)
-            .with_context(|| format!("in config file {}", path.display()))
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, col) = locate::line_col(
+                &String::from_utf8_lossy(e.as_bytes()),
+                e.utf8_error().valid_up_to(),
+            );
+            anyhow::anyhow!(
+                "{}:{line}:{col}: the config file is not UTF-8 text (hint: save it as UTF-8)",
+                path.display()
+            )
+        })?;
+        let file: FileConfig =
+            toml::from_str(&text).map_err(|e| locate::parse_error(path, &text, &e))?;
+        Config::from_file(file, overrides).map_err(|e| {
+            let at = locate::position(path, &text, &e);
+            e.context(at)
+        })
     }
 
     pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
@@ -185,6 +199,7 @@ impl Config {
         let tls = Tls::load(overrides.ca_file.as_deref())?;
         let mut providers = BTreeMap::new();
         for (name, section) in file.providers {
+            check_name(&name)?;
             let p = provider_from(&name, section, &policy, overrides, &tls)
                 .with_context(|| format!("[providers.{name}]"))?;
             providers.insert(name, p);
@@ -228,6 +243,7 @@ impl Config {
                 let rules = crate::manifest::ProviderRules {
                     default_method: p.method.clone(),
                     input_rule,
+                    method_in_path: kinds::method_in_path(&p.options.kind),
                 };
                 (p.name.clone(), rules)
             })
@@ -290,10 +306,17 @@ fn provider_from(
     tls: &Tls,
 ) -> Result<ProviderConfig> {
     kinds::check_fields(&s)?;
+    if let Some((message, hint)) = s.method.as_deref().and_then(unsafe_segment) {
+        bail!("method {message} (hint: {hint})");
+    }
     let base_url = check_base_url(&kinds::base_url(&s)?)?;
     let credential = credential_from(name, &mut s, tls)?;
     let rate = match (o.rate, &s.rate) {
         (Some(r), _) => r,
+        // The parser quotes what it got: keep a pasted blob out of the message.
+        (None, Some(text)) if text.chars().count() > 40 => {
+            bail!("rate: {} characters is no rate; expected N/s, N/m or N/h (e.g. 20/s), or \"unlimited\"", text.chars().count())
+        }
         (None, Some(text)) => text.parse().context("rate")?,
         (None, None) => default_rate(s.kind),
     };
@@ -339,8 +362,31 @@ fn credential_from(name: &str, s: &mut ProviderSection, tls: &Tls) -> Result<Cre
     auth.load(tls)
 }
 
+/// A provider name is the `{provider}` of http path templates and a manifest value: it must be
+/// one safe path segment, like the manifest's (see [`unsafe_segment`]).
+fn check_name(name: &str) -> Result<()> {
+    let problem = match unsafe_segment(name) {
+        _ if name.trim().is_empty() => Some((
+            "is empty".to_owned(),
+            "name it, e.g. [providers.graph]".to_owned(),
+        )),
+        found => found,
+    };
+    if let Some((message, hint)) = problem {
+        let shown: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+        bail!("[providers.\"{shown}\"]: the provider name {message} (hint: {hint})");
+    }
+    Ok(())
+}
+
 fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {
     let text = text.unwrap_or(default);
+    if text.chars().count() > 40 {
+        bail!(
+            "{field}: {} characters is no duration; expected one like \"200ms\" or \"2m\"",
+            text.chars().count()
+        );
+    }
     humantime::parse_duration(text).with_context(|| {
         format!("{field}: expected a duration like \"200ms\" or \"2m\", got {text:?}")
     })
@@ -399,6 +445,24 @@ mod tests {
         assert!(check_base_url("http://localhost:1/").is_ok());
         assert!(check_base_url("http://graph.microsoft.com/v1.0").is_err());
         assert!(check_base_url("ftp://127.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn provider_names_and_methods_must_be_path_safe() {
+        for bad in ["..", ".", "", " ", "a\u{7}b"] {
+            let err = check_name(bad).expect_err(bad).to_string();
+            assert!(err.contains("the provider name"), "{err}");
+        }
+        assert!(check_name("graph-2.eu_west").is_ok());
+        let file: FileConfig = toml::from_str(
+            "[providers.g]\nkind=\"graph\"\nbase_url=\"https://x.test\"\nmethod=\"..\"\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            Config::from_file(file, &Overrides::default()).unwrap_err()
+        );
+        assert!(err.contains("[providers.g]: method is `..`"), "{err}");
     }
 
     #[test]

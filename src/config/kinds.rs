@@ -226,6 +226,17 @@ pub(super) fn default_method(s: &ProviderSection) -> String {
     }
 }
 
+/// Does the provider put the row's method id into the request path? Graph's resetPassword does
+/// (`.../methods/{methodId}/resetPassword`), and an http `path` with `{method}`.
+pub(super) fn method_in_path(options: &KindOptions) -> bool {
+    match options {
+        KindOptions::Graph { .. } => true,
+        KindOptions::Http(http) => crate::provider::template::Template::parse(&http.path)
+            .is_ok_and(|t| t.vars().any(|v| v == "method")),
+        _ => false,
+    }
+}
+
 /// Validates the kind-specific settings into [`KindOptions`].
 pub(super) fn kind_options(s: &ProviderSection, generate: Generate) -> Result<KindOptions> {
     let server = generate == Generate::Server;

@@ -60,10 +60,38 @@ impl Column {
 /// The hint for an unknown column `name`: "did you mean `x`?" when a known column is a likely typo
 /// of it, else the list of known columns.
 pub(crate) fn unknown_column_hint(name: &str) -> String {
+    if name.contains('\u{feff}') {
+        return "the name holds a byte-order mark (U+FEFF), an invisible character some editors \
+                add: save the file as UTF-8 without BOM (or with one BOM at the very start)"
+            .into();
+    }
     match closest(name, COLUMNS.iter().copied()) {
         Some(known) => format!("did you mean `{known}`?"),
         None => format!("known columns are {}", COLUMNS.join(", ")),
     }
+}
+
+/// A column name from the input as a message shows it: invisible and control characters
+/// escaped (`\u{feff}`), cut to 40 characters, so that a garbage header cannot flood or garble
+/// the terminal.
+pub(crate) fn shown(name: &str) -> String {
+    const MAX: usize = 40;
+    let mut out: String = name
+        .chars()
+        .take(MAX)
+        .flat_map(|c| {
+            let plain = !c.is_control() && c != '\u{feff}';
+            let escaped = (!plain).then(|| c.escape_unicode().to_string());
+            escaped
+                .unwrap_or_else(|| c.to_string())
+                .chars()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if name.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The candidate within a small edit distance of `name` (case-insensitive), if any: at most 2
@@ -73,8 +101,12 @@ pub(crate) fn closest<'a>(
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lower = name.to_lowercase();
-    let limit = 2.max(lower.chars().count() / 3);
+    let len = lower.chars().count();
+    let limit = 2.max(len / 3);
     candidates
+        // The distance is at least the difference in length: skip hopeless candidates cheaply
+        // (a megabyte-long garbage key must not cost a megabyte-squared comparison).
+        .filter(|c| len.abs_diff(c.chars().count()) <= limit)
         .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -137,5 +169,14 @@ mod tests {
             "did you mean `require_change`?"
         );
         assert!(unknown_column_hint("department").starts_with("known columns are user, method"));
+        assert!(unknown_column_hint("\u{feff}user").contains("byte-order mark (U+FEFF)"));
+    }
+
+    #[test]
+    fn shown_names_are_escaped_and_cut() {
+        assert_eq!(shown("usr"), "usr");
+        assert_eq!(shown("\u{feff}user"), "\\u{feff}user");
+        assert_eq!(shown("a\nb\u{0}"), "a\\u{a}b\\u{0}");
+        assert_eq!(shown(&"é".repeat(50)), format!("{}…", "é".repeat(40)));
     }
 }

@@ -6,8 +6,10 @@
 //!   column, or when line 1 is no header at all, reading stops at the header.
 //! - Cells are trimmed; an empty cell is an absent value, and a record of empty cells (blank
 //!   lines, `,,,`) is no row at all. A UTF-8 BOM is tolerated (csv-core strips it).
-//! - A row's location is the line its record starts on (quoted cells may span lines); CSV
-//!   locations have no column.
+//! - A row's location is the line its record starts on (quoted cells may span lines), with
+//!   `\n`, `\r\n` and lone `\r` each one line break ([`LineTracker`]); CSV locations have no
+//!   column.
+//! - A record longer than [`MAX_RECORD`] bytes is one problem at its line, and reading stops.
 //! - Header cells are only quoted in messages once line 1 is known to be a header: a file that
 //!   lacks one would otherwise put its first row, secrets included, into the error.
 
@@ -17,7 +19,8 @@ use std::sync::Arc;
 
 use ::csv::{ByteRecord, Reader, ReaderBuilder, Trim};
 
-use super::column::{closest, unknown_column_hint, Column};
+use super::column::{closest, shown, unknown_column_hint, Column};
+use super::csv_lines::{LineTracker, TooLong, MAX_RECORD};
 use super::record::{problem, RawRow};
 use super::source::{Input, Item, Source};
 use super::{Location, Problem, COLUMNS};
@@ -28,17 +31,29 @@ pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> io::Result<Source> {
         .has_headers(false)
         .flexible(true)
         .trim(Trim::All)
-        .from_reader(input);
+        .from_reader(LineTracker::new(input));
     let mut record = ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(to_io)? {
+    let read = reader.read_byte_record(&mut record).map_err(to_io);
+    match read {
+        Err(e) if TooLong::is(&e) => {
+            let loc = record_location(&file, &mut reader, &record);
+            return Ok(Source {
+                header: vec![too_long(&loc)],
+                rows: None,
+            });
+        }
+        Err(e) => return Err(e),
         // An empty file: the caller reports "no rows".
-        let rows = std::iter::empty();
-        return Ok(Source {
-            header: Vec::new(),
-            rows: Some(Box::new(rows)),
-        });
+        Ok(false) => {
+            return Ok(Source {
+                header: Vec::new(),
+                rows: Some(Box::new(std::iter::empty())),
+            })
+        }
+        Ok(true) => {}
     }
-    let loc = location(&file, &record);
+    let loc = record_location(&file, &mut reader, &record);
+    next_record(&mut reader);
     let (columns, header, fatal) = parse_header(&record, &loc);
     let rows = CsvRows {
         reader,
@@ -61,12 +76,37 @@ fn to_io(err: ::csv::Error) -> io::Error {
     }
 }
 
-fn location(file: &Arc<PathBuf>, record: &ByteRecord) -> Location {
+fn location(file: &Arc<PathBuf>, line: u64) -> Location {
     Location {
         file: Arc::clone(file),
-        line: record.position().map_or(1, |p| p.line()),
+        line,
         column: None,
     }
+}
+
+/// Where `record`, just read, starts (csv's own line numbers are off for CRLF and blank lines).
+fn record_location(
+    file: &Arc<PathBuf>,
+    reader: &mut Reader<LineTracker<Input>>,
+    record: &ByteRecord,
+) -> Location {
+    let start = record.position().map_or(0, |p| p.byte());
+    location(file, reader.get_mut().record_at(start))
+}
+
+/// Tells the tracker where the next record starts, so its size bound counts from there.
+fn next_record(reader: &mut Reader<LineTracker<Input>>) {
+    let next = reader.position().byte();
+    reader.get_mut().next_record_at(next);
+}
+
+/// The problem of a record cut off at [`MAX_RECORD`] bytes.
+fn too_long(loc: &Location) -> Problem {
+    let message = format!("this record is longer than {MAX_RECORD} bytes; reading stopped here");
+    let hint = "a row is a few hundred bytes at most: look for an unclosed `\"` (a quoted cell \
+                runs on to the next `\"`), or check that this file is the manifest"
+        .into();
+    problem(loc, None, message, Some(hint))
 }
 
 /// The column of each header cell (`None`: ignored), the header's problems, and whether they
@@ -84,10 +124,16 @@ fn parse_header(record: &ByteRecord, loc: &Location) -> (Vec<Option<Column>>, Ve
             "the first line is not a header: none of its {} cell(s) is a column name",
             names.len()
         );
-        let hint = format!(
-            "start the file with a header line such as `user,provider,method`; known columns are {}",
-            COLUMNS.join(", ")
-        );
+        let hint = if names.iter().any(|n| n.contains('\0')) {
+            "the line holds NUL bytes: save the manifest as UTF-8 text (is it UTF-16, or not a \
+             manifest at all?)"
+                .to_owned()
+        } else {
+            format!(
+                "start the file with a header line such as `user,provider,method`; known columns are {}",
+                COLUMNS.join(", ")
+            )
+        };
         return (
             Vec::new(),
             vec![problem(loc, None, message, Some(hint))],
@@ -132,7 +178,7 @@ fn check_header_cell(
         let message = format!("unknown column (header cell {number})");
         problems.push(problem(
             loc,
-            Some(name),
+            Some(&shown(name)),
             message,
             Some(unknown_column_hint(name)),
         ));
@@ -144,7 +190,7 @@ fn check_header_cell(
             first + 1
         );
         let hint = "remove one of them".into();
-        problems.push(problem(loc, Some(name), message, Some(hint)));
+        problems.push(problem(loc, Some(&shown(name)), message, Some(hint)));
         return None;
     }
     Some(col)
@@ -152,7 +198,7 @@ fn check_header_cell(
 
 /// The data rows after the header.
 struct CsvRows {
-    reader: Reader<Input>,
+    reader: Reader<LineTracker<Input>>,
     columns: Vec<Option<Column>>,
     file: Arc<PathBuf>,
     /// Reused for every record; holds one record's bytes at a time.
@@ -168,12 +214,24 @@ impl Iterator for CsvRows {
             match self.reader.read_byte_record(&mut self.record) {
                 Err(e) => {
                     self.done = true;
-                    return Some(Item::Io(to_io(e)));
+                    let e = to_io(e);
+                    if TooLong::is(&e) {
+                        let loc = record_location(&self.file, &mut self.reader, &self.record);
+                        return Some(Item::Bad(too_long(&loc)));
+                    }
+                    return Some(Item::Io(e));
                 }
                 Ok(false) => self.done = true,
-                // Spreadsheets export trailing `,,,` lines; a record of empty cells says nothing.
-                Ok(true) if self.record.iter().all(<[u8]>::is_empty) => {}
-                Ok(true) => return Some(self.row()),
+                Ok(true) => {
+                    // Spreadsheets export trailing `,,,` lines; a record of empty cells says
+                    // nothing.
+                    let empty = self.record.iter().all(<[u8]>::is_empty);
+                    let item = (!empty).then(|| self.row());
+                    next_record(&mut self.reader);
+                    if item.is_some() {
+                        return item;
+                    }
+                }
             }
         }
         None
@@ -182,16 +240,26 @@ impl Iterator for CsvRows {
 
 impl CsvRows {
     /// The current record as an item.
-    fn row(&self) -> Item {
-        let loc = location(&self.file, &self.record);
+    fn row(&mut self) -> Item {
+        let loc = record_location(&self.file, &mut self.reader, &self.record);
         if self.record.len() != self.columns.len() {
             let message = format!(
                 "row has {} field(s), the header has {}",
                 self.record.len(),
                 self.columns.len()
             );
-            let hint = "quote values that contain commas, e.g. \"Doe, Jane\"".into();
-            return Item::Bad(problem(&loc, None, message, Some(hint)));
+            // A cell running across lines in a short record is the mark of a `"` never closed.
+            let multiline = self
+                .record
+                .iter()
+                .any(|c| c.contains(&b'\n') || c.contains(&b'\r'));
+            let hint = if multiline && self.record.len() < self.columns.len() {
+                "a quoted cell starting on this line runs across lines: probably a missing \
+                 closing `\"`"
+            } else {
+                "quote values that contain commas, e.g. \"Doe, Jane\""
+            };
+            return Item::Bad(problem(&loc, None, message, Some(hint.into())));
         }
         let mut row = RawRow::new(loc);
         for (cell, col) in self.record.iter().zip(&self.columns) {

@@ -13,6 +13,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::record::{problem, type_name, RawRow};
@@ -57,10 +58,10 @@ pub(crate) fn parse_element(
         line,
         column: Some(column),
     };
-    match serde_json::from_slice::<Value>(buf) {
-        Ok(Value::Object(map)) => Ok(Item::Row(RawRow::from_json_object(map, loc))),
-        Ok(other) => {
-            let message = format!("expected a JSON object, got {}", type_name(&other));
+    match serde_json::from_slice::<Element>(buf) {
+        Ok(Element::Object(entries)) => Ok(Item::Row(RawRow::from_json_object(entries, loc))),
+        Ok(Element::Other(what)) => {
+            let message = format!("expected a JSON object, got {what}");
             let hint = "write each row as an object: {\"user\": \"...\"}".into();
             Ok(Item::Bad(problem(&loc, None, message, Some(hint))))
         }
@@ -68,6 +69,66 @@ pub(crate) fn parse_element(
             eof: err.is_eof(),
             problem: syntax_problem(buf, &err, loc),
         }),
+    }
+}
+
+/// A parsed element: an object's entries in file order, repeated keys included (a `Value` would
+/// keep only the last of them, silently), or the type of any other value.
+enum Element {
+    Object(Vec<(String, Value)>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ElementVisitor)
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> Visitor<'de> for ElementVisitor {
+    type Value = Element;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(Element::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Element, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Element::Other(type_name(&Value::Array(Vec::new()))))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::Bool(false))))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::from(0))))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::from(0))))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::from(0))))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::String(String::new()))))
+    }
+
+    fn visit_unit<E>(self) -> Result<Element, E> {
+        Ok(Element::Other(type_name(&Value::Null)))
     }
 }
 

@@ -8,20 +8,24 @@
 //! - [`validate`] reads the whole file and returns *every* problem, each with file:line (JSON:
 //!   line:column) and field, before anything is sent; the run re-reads the file with [`open`].
 //! - This module knows nothing of HTTP or providers beyond [`Rules`], the per-provider facts
-//!   validation needs.
+//!   validation needs, and that `user`, `method` and `provider` may become URL path segments
+//!   ([`unsafe_segment`] refuses what a path would misread).
 //! - [`validate`] and [`open`] share the readers and the per-row checks, so they number rows
 //!   alike ([`Target::row`]) and agree on every row.
 //!
-//! Layout: `source` opens a file as a stream of raw rows, one reader per format (`csv_source`,
-//! `json_array`, `jsonl`); `record` types the values, `resolve` checks a row against the
-//! [`Rules`], `validate` runs the whole-file pass (duplicates, problem cap, plan).
+//! Layout: `source` opens a file as a stream of raw rows, one reader per format (`csv_source`
+//! with `csv_lines`, `json_array`, `jsonl`); `record` types the values, `resolve` checks a row against the
+//! [`Rules`] (path safety in `segment`), `validate` runs the whole-file pass (duplicates, problem
+//! cap, plan).
 
 mod column;
+mod csv_lines;
 mod csv_source;
 mod json_array;
 mod jsonl;
 mod record;
 mod resolve;
+mod segment;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -33,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::secret::SecretString;
+pub use segment::{unsafe_segment, MAX_CHARS};
 use source::{open_source, Item, Items};
 
 /// Reads the whole manifest once, streaming, and checks every row against `rules`.
@@ -227,6 +232,9 @@ pub struct ProviderRules {
     /// Method id used when the row has no `method` (may be "").
     pub default_method: String,
     pub input_rule: InputRule,
+    /// The provider puts the method id in the request path (Graph, an http `{method}` path), so
+    /// a row must resolve to a non-empty method.
+    pub method_in_path: bool,
 }
 
 /// What validation needs to know about the run's configuration.

@@ -8,9 +8,9 @@
 //!   password may end in a space); only a blank secret counts as absent. The CSV reader trims
 //!   every cell before it gets here, JSON strings arrive verbatim.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::column::{unknown_column_hint, Column};
+use super::column::{shown, unknown_column_hint, Column};
 use super::{Inputs, Location, Problem};
 use crate::secret::{secret, SecretString};
 
@@ -103,17 +103,25 @@ impl RawRow {
         }
     }
 
-    /// A row from a parsed JSON object (array element or JSON Lines line).
-    pub(crate) fn from_json_object(map: Map<String, Value>, location: Location) -> RawRow {
+    /// A row from a parsed JSON object (array element or JSON Lines line), its entries in file
+    /// order. A key given twice is a problem: JSON parsers disagree on which value wins.
+    pub(crate) fn from_json_object(entries: Vec<(String, Value)>, location: Location) -> RawRow {
         let mut row = RawRow::new(location);
-        for (key, value) in map {
+        let mut seen = std::collections::HashSet::new();
+        for (key, value) in entries {
+            if seen.contains(&key) {
+                let hint = "keep one of them".into();
+                row.add(&shown(&key), "key appears twice in this object", Some(hint));
+                continue;
+            }
             match Column::from_name(&key) {
                 Some(col) => row.set_json(col, value),
                 None => {
                     let hint = unknown_column_hint(&key);
-                    row.add(&key, "unknown key", Some(hint));
+                    row.add(&shown(&key), "unknown key", Some(hint));
                 }
             }
+            seen.insert(key);
         }
         row
     }
@@ -159,7 +167,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// A non-secret value quoted in a message, cut to a readable length.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         return text.to_owned();

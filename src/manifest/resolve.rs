@@ -2,10 +2,14 @@
 //! resolve, and the row carries exactly the provider-specific inputs its provider takes.
 //!
 //! Invariants: the same function serves `validate` and `open`, so a row that validated is built
-//! into the same [`Target`] by the run. Messages name columns, never secret values.
+//! into the same [`Target`] by the run. Messages name columns, never secret values. A row whose
+//! `user`, `method` or `provider` could not be one URL path segment ([`unsafe_segment`]), or whose
+//! method is empty where its provider puts the method in the path, is a problem: nothing is sent
+//! for it.
 
 use super::column::closest;
-use super::record::{problem, RawRow};
+use super::record::{problem, shorten, RawRow};
+use super::segment::unsafe_segment;
 use super::{InputRule, Inputs, Problem, ProviderRules, Rules, Target};
 
 /// A row checked against the rules: the target it describes and everything wrong with it.
@@ -23,10 +27,16 @@ pub(crate) fn resolve(raw: RawRow, row: u64, rules: &Rules) -> Checked {
     let loc = &raw.location;
     // A `user` of the wrong type was already reported while reading: say it once.
     let reported = problems.iter().any(|p| p.field.as_deref() == Some("user"));
-    if raw.user.is_none() && !reported {
-        let hint = "every row needs the user's object id, UPN or DN".into();
-        let message = "is required and must not be empty";
-        problems.push(problem(loc, Some("user"), message, Some(hint)));
+    match raw.user.as_deref().map(unsafe_segment) {
+        None if !reported => {
+            let hint = "every row needs the user's object id, UPN or DN".into();
+            let message = "is required and must not be empty";
+            problems.push(problem(loc, Some("user"), message, Some(hint)));
+        }
+        Some(Some((message, hint))) => {
+            problems.push(problem(loc, Some("user"), message, Some(hint)));
+        }
+        _ => {}
     }
     let (provider, provider_rules) = match resolve_provider(raw.provider, rules) {
         Ok(found) => found,
@@ -44,6 +54,9 @@ pub(crate) fn resolve(raw: RawRow, row: u64, rules: &Rules) -> Checked {
         .method
         .or_else(|| provider_rules.map(|p| p.default_method.clone()))
         .unwrap_or_default();
+    if let Some((message, hint)) = check_method(&method, &provider, provider_rules) {
+        problems.push(problem(loc, Some("method"), message, Some(hint)));
+    }
     let target = Target {
         row,
         location: raw.location,
@@ -69,6 +82,11 @@ fn resolve_provider(
             "add a `provider` column or pass --provider NAME".into(),
         ));
     };
+    // Checked first, also without configured providers: `{provider}` can be a path segment, and
+    // an unknown-provider message would quote the value.
+    if let Some(unsafe_name) = unsafe_segment(&name) {
+        return Err(unsafe_name);
+    }
     if rules.providers.is_empty() {
         return Ok((name, None));
     }
@@ -83,7 +101,26 @@ fn resolve_provider(
         ),
         None => format!("configured providers: {}", configured.join(", ")),
     };
-    Err((format!("unknown provider {name:?}"), hint))
+    Err((format!("unknown provider {:?}", shorten(&name)), hint))
+}
+
+/// Why the resolved `method` cannot be sent, as (message, hint): a value no path may hold, or
+/// none at all where the provider puts the method id in the path.
+fn check_method(
+    method: &str,
+    provider: &str,
+    rules: Option<&ProviderRules>,
+) -> Option<(String, String)> {
+    if !method.is_empty() {
+        return unsafe_segment(method);
+    }
+    if !rules.is_some_and(|r| r.method_in_path) {
+        return None;
+    }
+    Some((
+        format!("is required: provider `{provider}` puts the method id in the request path"),
+        format!("fill the `method` column, or set `method = \"...\"` in [providers.{provider}]"),
+    ))
 }
 
 /// (field, message, hint) for each way the row's inputs break its provider's rule.

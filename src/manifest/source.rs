@@ -6,6 +6,8 @@
 //!   [`Item::Bad`]), so counting items gives the same row numbers in `validate` and `open`.
 //! - Every reader reads to the end of the file when nothing is wrong with it, so the hash covers
 //!   all bytes of a valid manifest.
+//! - A UTF-16 or UTF-32 byte-order mark is one problem of the file, and nothing more is read; a
+//!   UTF-8 BOM is skipped by each reader.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -14,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::record::RawRow;
-use super::{csv_source, json_array, jsonl, Format, ManifestError, Problem};
+use super::record::{problem, RawRow};
+use super::{csv_source, json_array, jsonl, Format, Location, ManifestError, Problem};
 
 /// What a reader yields for each data row.
 #[derive(Debug)]
@@ -87,12 +89,52 @@ pub(crate) fn open_source(
         None => Box::new(file),
     };
     let name = Arc::new(PathBuf::from(path));
+    let (prefix, input) = peek(input).map_err(io_err)?;
+    if let Some(encoding) = wide_encoding(&prefix) {
+        return Ok(wide_source(encoding, &name, format));
+    }
+    let input: Input = Box::new(io::Cursor::new(prefix).chain(input));
     match format {
         Format::Csv => csv_source::open(input, name),
         Format::Json => json_array::open(input, name),
         Format::Jsonl => Ok(jsonl::open(input, name)),
     }
     .map_err(io_err)
+}
+
+/// The first (up to) 4 bytes of `input`, and the rest of it.
+fn peek(mut input: Input) -> io::Result<(Vec<u8>, Input)> {
+    let mut prefix = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut prefix)?;
+    Ok((prefix, input))
+}
+
+/// The name of the UTF-16/UTF-32 encoding whose byte-order mark starts `prefix`, if any.
+fn wide_encoding(prefix: &[u8]) -> Option<&'static str> {
+    match prefix {
+        [0, 0, 0xFE, 0xFF, ..] => Some("UTF-32 (big-endian)"),
+        [0xFF, 0xFE, 0, 0, ..] => Some("UTF-32 (little-endian)"),
+        [0xFE, 0xFF, ..] => Some("UTF-16 (big-endian)"),
+        [0xFF, 0xFE, ..] => Some("UTF-16 (little-endian)"),
+        _ => None,
+    }
+}
+
+/// A manifest in a wide encoding: one problem at line 1, no rows (its bytes would read as
+/// garbage interleaved with NULs).
+fn wide_source(encoding: &str, file: &Arc<PathBuf>, format: Format) -> Source {
+    let location = Location {
+        file: Arc::clone(file),
+        line: 1,
+        // JSON locations always have a column.
+        column: (format != Format::Csv).then_some(1),
+    };
+    let message = format!("the manifest is encoded as {encoding}, not UTF-8");
+    let hint = "save it as UTF-8 (e.g. Excel: \"CSV UTF-8\"; iconv -f UTF-16 -t UTF-8)";
+    Source {
+        header: vec![problem(&location, None, message, Some(hint.into()))],
+        rows: None,
+    }
 }
 
 /// Number of characters in UTF-8 `bytes` (invalid sequences count per lead byte): columns in

@@ -70,7 +70,7 @@ fn records_of_empty_cells_are_no_rows() {
 fn location_is_first_line_of_a_multi_line_record() {
     let m = Manifest::new(
         "m.csv",
-        "user,method\n\"alice\",\"multi\nline\nmethod\"\nbob,m\ncarol,\"x\ny\",extra\n",
+        "user,new_password\n\"alice\",\"multi\nline\npassword\"\nbob,m\ncarol,\"x\ny\",extra\n",
     );
     let rows = m.rows(&graph_rules());
     let lines: Vec<u64> = rows
@@ -145,4 +145,38 @@ fn invalid_utf8_is_a_problem_of_the_cell() {
         m.problems(&graph_rules()),
         ["m.csv:2: field `user`: is not valid UTF-8 (hint: save the manifest as UTF-8)"]
     );
+}
+
+/// Regression: csv's own record positions were one line early with CRLF (and with each blank
+/// line); locations now count `\n`, `\r\n` and a lone `\r` as one line break each.
+#[test]
+fn line_numbers_with_crlf_cr_and_blank_lines() {
+    let rows = "alice,true\nbob,maybe\n\ncarol,perhaps\n\"da\nve\",never\n\n\nerin,no-way\n";
+    for (eol, bom) in [("\n", ""), ("\r\n", ""), ("\r", ""), ("\r\n", "\u{feff}")] {
+        let text = format!("{bom}user,require_change\n{rows}").replace('\n', eol);
+        let m = Manifest::new("m.csv", text);
+        let lines: Vec<String> = m
+            .problems(&graph_rules())
+            .iter()
+            .map(|p| p.split(": ").next().unwrap_or_default().to_owned())
+            .collect();
+        let want = ["m.csv:3", "m.csv:5", "m.csv:6", "m.csv:6", "m.csv:10"];
+        assert_eq!(lines, want, "line ends {eol:?}, bom {bom:?}");
+    }
+}
+
+#[test]
+fn a_record_over_a_mebibyte_is_one_located_problem() {
+    let mut text = String::from("user\r\nalice\r\n");
+    text.push_str(&"b".repeat(3 << 20));
+    text.push_str("\r\ncarol\r\n");
+    assert_eq!(
+        Manifest::new("m.csv", &text).problems(&graph_rules()),
+        ["m.csv:3: this record is longer than 1048576 bytes; reading stopped here (hint: a row is a few hundred bytes at most: look for an unclosed `\"` (a quoted cell runs on to the next `\"`), or check that this file is the manifest)"]
+    );
+    // Many rows just under the bound in a row are fine: the bound is per record.
+    let row = "r".repeat(1000);
+    let many: String = (0..3000).map(|i| format!("u{i},{row}\n")).collect();
+    let m = Manifest::new("m.csv", format!("user,new_password\n{many}"));
+    assert_eq!(m.plan(&graph_rules()).rows, 3000);
 }

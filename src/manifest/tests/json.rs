@@ -218,3 +218,38 @@ fn jsonl_overlong_line_is_skipped() {
         Some("b")
     );
 }
+
+/// Regression companion of the CSV fix: CRLF line ends and a BOM leave JSON lines and columns
+/// as an editor shows them (the BOM is no column, `\r` ends no line of its own).
+#[test]
+fn crlf_and_bom_keep_json_locations() {
+    let text = "\u{feff}[\r\n  {\"user\": \"a\", \"require_change\": 1},\r\n  {\"user\": \"b\",\r\n   \"method\" \"m\"}\r\n]\r\n";
+    let problems = Manifest::new("m.json", text).problems(&graph_rules());
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("m.json:2:3: field `require_change`"));
+    assert!(problems[1].starts_with("m.json:4:13: invalid JSON: expected `:`"));
+
+    let text = "\u{feff}{\"user\": 1}\r\n\r\n{\"user\": \"b\"}\r\n  {\"user\" \"c\"}\r\n";
+    let problems = Manifest::new("m.jsonl", text).problems(&graph_rules());
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].starts_with("m.jsonl:1:1: field `user`: expected a string"));
+    assert!(problems[1].starts_with("m.jsonl:4:11: invalid JSON: expected `:`"));
+}
+
+/// serde_json's `Value` keeps the last of repeated keys silently; a manifest must not.
+#[test]
+fn repeated_keys_are_problems() {
+    let text = "{\"user\": \"a\", \"method\": \"m\", \"user\": \"b\", \"x\": 1, \"x\": 2}\n";
+    let problems = Manifest::new("m.jsonl", text).problems(&graph_rules());
+    assert_eq!(
+        problems,
+        [
+            "m.jsonl:1:1: field `user`: key appears twice in this object (hint: keep one of them)",
+            "m.jsonl:1:1: field `x`: unknown key (hint: known columns are user, method, provider, require_change, old_password, confirmation_token, email_auth_code, password_reset_code, request_code, verification_code, new_password)",
+            "m.jsonl:1:1: field `x`: key appears twice in this object (hint: keep one of them)",
+        ]
+    );
+    // The first value is the one kept (and reported on), never a mix.
+    let m = Manifest::new("m.json", "[{\"user\": \"a\", \"user\": 5}]");
+    assert_eq!(m.problems(&graph_rules()).len(), 1);
+}

@@ -3,6 +3,7 @@
 mod csv;
 mod fixtures;
 mod json;
+mod paths;
 mod rules;
 mod streaming;
 
@@ -19,7 +20,12 @@ pub(super) const GRAPH_METHOD: &str = "28c10230-6103-485e-b985-444c60001490";
 
 /// The rules the fixtures are written for: one provider `graph`, the default.
 pub(super) fn graph_rules() -> Rules {
-    rules_with(&[("graph", GRAPH_METHOD, InputRule::None)], Some("graph"))
+    let mut rules = rules_with(&[("graph", GRAPH_METHOD, InputRule::None)], Some("graph"));
+    // As configured for kind = "graph": resetPassword's path holds the method id.
+    if let Some(graph) = rules.providers.get_mut("graph") {
+        graph.method_in_path = true;
+    }
+    rules
 }
 
 pub(super) fn rules_with(providers: &[(&str, &str, InputRule)], default: Option<&str>) -> Rules {
@@ -29,6 +35,7 @@ pub(super) fn rules_with(providers: &[(&str, &str, InputRule)], default: Option<
             let pr = ProviderRules {
                 default_method: (*method).to_owned(),
                 input_rule: *rule,
+                method_in_path: false,
             };
             ((*name).to_owned(), pr)
         })
