@@ -14,6 +14,11 @@
 //! print the number of cases:
 //! `FUZZ_SECONDS=600 cargo test --release --test manifest_props soak_csv -- --ignored --nocapture`.
 //! Inputs that once failed are kept as explicit tests at the end of this file.
+//!
+//! Record (2026-11-23, release build, 2 shared cores, FUZZ_SECONDS=630, one format at a time):
+//! CSV 10.5 min, 1,123,000 cases; JSON 10.5 min, 1,523,500 cases; JSON Lines 10.5 min,
+//! 1,422,500 cases; no failure. The only failure found, in the first dev-profile runs, was a
+//! UTF-16 byte-order mark giving a JSON problem without a column (fixed, kept below).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
