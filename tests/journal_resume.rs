@@ -50,14 +50,7 @@ fn run_args<'a>(
     ]
 }
 
-fn signal(child: &tokio::process::Child, sig: &str) {
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args([sig, &pid])
-        .status()
-        .unwrap()
-        .success());
-}
+use common::signal;
 
 /// Waits until the journal holds at least `n` lines (the run is under way).
 async fn wait_for_journal(env: &Env, n: usize) {

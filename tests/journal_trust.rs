@@ -104,14 +104,7 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-fn signal(child: &tokio::process::Child, sig: &str) {
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args([sig, &pid])
-        .status()
-        .unwrap()
-        .success());
-}
+use common::signal;
 
 /// Waits until the journal holds at least `n` lines (the run is under way).
 async fn wait_for_journal(out: &Path, n: usize) {

@@ -22,14 +22,6 @@ async fn wait_for_requests(env: &Env, n: u64) {
     panic!("the run did not start");
 }
 
-fn kill(child: &tokio::process::Child, sig: &str) {
-    let pid = child.id().unwrap().to_string();
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid])
-        .status();
-    assert!(ok.unwrap().success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_new_request_leaves_after_sigterm() {
     // Answers take 400 ms, so at any moment about `concurrency` requests are on the wire and
@@ -43,28 +35,10 @@ async fn no_new_request_leaves_after_sigterm() {
     })
     .await;
     let (manifest, config) = (env.users_csv(2000), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let args = [
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--recipient",
-        &recipient,
-        "--yes",
-        "--progress",
-        "never",
-        "--rate",
-        "unlimited",
-        "--concurrency",
-        "8",
-    ];
-    let child = env.spawn(&args);
+    let extra = ["--rate", "unlimited", "--concurrency", "8"];
+    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
     wait_for_requests(&env, 20).await;
-    kill(&child, "-TERM");
+    common::signal(&child, "-TERM");
     let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
     let done = child.wait_with_output().await.unwrap();
     assert_exit(&done, 143);
@@ -93,28 +67,10 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
     })
     .await;
     let (manifest, config) = (env.users_csv(4), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let args = [
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--recipient",
-        &recipient,
-        "--yes",
-        "--progress",
-        "never",
-        "--rate",
-        "unlimited",
-        "--max-attempts",
-        "50",
-    ];
-    let child = env.spawn(&args);
+    let extra = ["--rate", "unlimited", "--max-attempts", "50"];
+    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
     wait_for_requests(&env, 8).await;
-    kill(&child, "-TERM");
+    common::signal(&child, "-TERM");
     let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
     let started = std::time::Instant::now();
     let done = child.wait_with_output().await.unwrap();

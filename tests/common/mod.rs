@@ -183,6 +183,16 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Sends `sig` (e.g. "-TERM") to a running child.
+pub fn signal(child: &tokio::process::Child, sig: &str) {
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
 /// Asserts the exit code, showing stdout and stderr when it differs.
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
