@@ -23,8 +23,6 @@ use super::{Lane, Settings};
 /// How a row ended.
 enum Ended {
     DryRun,
-    /// Stopped before any request left for it.
-    Stopped,
     /// Refused before any request left (no password could be prepared).
     NotSent(Failure),
     Answered {
@@ -59,10 +57,8 @@ pub async fn process(lane: &Lane, settings: &Settings, mut target: Target) -> Op
         Ok(p) => p,
         Err(failure) => return Some(finish(&target, started, None, Ended::NotSent(failure))),
     };
-    let ended = attempt_loop(lane, settings, &target, &password).await;
-    if matches!(ended, Ended::Stopped) {
-        return None;
-    }
+    // `None`: stopped before the row's first request, so it stays pending.
+    let ended = attempt_loop(lane, settings, &target, &password).await?;
     let mut result = finish(&target, started, password.value, ended);
     super::followup::after_reset(lane, settings, &target, &mut result).await;
     Some(result)
@@ -97,13 +93,13 @@ async fn attempt_loop(
     settings: &Settings,
     target: &Target,
     password: &RowPassword,
-) -> Ended {
+) -> Option<Ended> {
     let mut retries = Retries::default();
     let mut earlier_maybe = false;
     loop {
         retries.ready(lane).await;
         if settings.stop.requested() && retries.attempts == 0 {
-            return Ended::Stopped;
+            return None;
         }
         if let Err(failure) = write_intent(settings, target, retries.attempts + 1, password).await {
             return answered(Attempt::NotApplied(failure), earlier_maybe, retries);
@@ -187,12 +183,12 @@ async fn write_intent(
         })
 }
 
-fn answered(attempt: Attempt, earlier_maybe: bool, retries: Retries) -> Ended {
-    Ended::Answered {
+fn answered(attempt: Attempt, earlier_maybe: bool, retries: Retries) -> Option<Ended> {
+    Some(Ended::Answered {
         attempt: attempt.settle(),
         earlier_maybe,
         retries,
-    }
+    })
 }
 
 fn journal_failure(what: &str, e: anyhow::Error) -> Failure {
@@ -214,7 +210,7 @@ fn finish(
 ) -> RowResult {
     let mut report = skeleton(target, started);
     let (attempt, earlier_maybe, retries) = match ended {
-        Ended::DryRun | Ended::Stopped => return row_result(report, None, Retries::default()),
+        Ended::DryRun => return row_result(report, None, Retries::default()),
         Ended::NotSent(failure) => (Attempt::NotApplied(failure), false, Retries::default()),
         Ended::Answered {
             attempt,
