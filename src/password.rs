@@ -30,7 +30,7 @@ pub enum Generate {
 }
 
 /// A validated password policy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     pub length: usize,
     pub min_upper: usize,

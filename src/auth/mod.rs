@@ -31,7 +31,7 @@ pub use tls::Tls;
 pub const TOKEN_ENV: &str = "CREDROTATE_TOKEN";
 
 /// `[providers.NAME.auth]` as written.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthSection {
     /// `Authorization: Bearer` from `token_file`, else `token_env` (default CREDROTATE_TOKEN).

@@ -19,8 +19,9 @@ use crate::commands::Command;
 use crate::config::Overrides;
 use crate::logging::LogFormat;
 use crate::manifest::Format;
-use crate::pipeline::{Backoff, Rate};
+use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
+use crate::rate::Rate;
 
 mod sandbox_args;
 mod security;

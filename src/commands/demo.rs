@@ -12,8 +12,8 @@ use secrecy::ExposeSecret;
 use super::run::{rotate, ConfigSource, RunOptions};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::auth::Credential;
-use crate::config::{Config, Overrides, ProviderConfig, ProviderKind, GRAPH_PASSWORD_METHOD};
-use crate::pipeline::{Backoff, Rate};
+use crate::config::{Config, ConfigSpec, Overrides};
+use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
 use crate::report::{self, export};
 use crate::sandbox::{Faults, Options, Sandbox};
@@ -110,26 +110,19 @@ fn sandbox_options() -> Options {
     }
 }
 
+/// The demo's provider, written as an operator would write it, through the same loader; only
+/// the credential is in-process (the sandbox's token).
 fn demo_config(sandbox: &Sandbox) -> anyhow::Result<Config> {
-    let graph = ProviderConfig {
-        name: "graph".into(),
-        kind: ProviderKind::Graph,
-        base_url: crate::config::check_base_url(&sandbox.graph_url())?,
-        credential: Credential::from_bearer(secret(sandbox.token().to_owned())),
-        tls: Default::default(),
-        rate: Rate::PerSecond(100),
-        burst: 10,
-        concurrency: 16,
-        method: GRAPH_PASSWORD_METHOD.into(),
-        generate: Default::default(),
-        poll_interval: Duration::from_millis(20),
-        poll_timeout: Duration::from_secs(30),
-        options: Default::default(),
-    };
+    let text = format!(
+        "[providers.graph]\nkind = \"graph\"\nbase_url = \"{}\"\nrate = \"100/s\"\nburst = 10\nconcurrency = 16\npoll_interval = \"20ms\"\npoll_timeout = \"30s\"\n",
+        sandbox.graph_url()
+    );
+    let spec = ConfigSpec::from_file(toml::from_str(&text)?, &Overrides::default())?;
+    let credential = Credential::from_bearer(secret(sandbox.token().to_owned()));
     Ok(Config {
-        providers: BTreeMap::from([("graph".to_owned(), graph)]),
-        policy: Default::default(),
-        default_provider: Some("graph".into()),
+        spec,
+        credentials: BTreeMap::from([("graph".to_owned(), credential)]),
+        tls: Default::default(),
     })
 }
 

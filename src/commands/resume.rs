@@ -10,19 +10,16 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 
-use super::run::{
-    build_lanes, check_manifest, load_config, print_summary, settings, start_session,
-};
-use super::run::{ConfigSource, Finished, RunOptions, RunRecord};
+use super::run::{build_lanes, check_manifest, print_summary, settings, start_session, Finished};
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
-use crate::config::{Config, Overrides};
+use crate::config::{Config, ConfigFile, RunSpec};
 use crate::journal::{read_journal, JournalContents, JournalState, JournalWriter, RunLock};
 use crate::journal::{unseal, warn_if_not_crash_safe, Opener, SessionCommand};
 use crate::journal::{JOURNAL_FILE, KEY_FILE};
-use crate::manifest::{self, Format};
+use crate::manifest;
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
 
@@ -58,9 +55,9 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let contents = read_journal(&dir).usage()?;
     let opener = opener(&dir, &contents, opts.identity.as_deref()).usage()?;
     warn_if_not_crash_safe(&contents.header);
-    let run = run_options(&contents, &opts).usage()?;
-    let config = load_config(&run.config, &run.overrides).usage()?;
-    check_unchanged(&contents, &config).usage()?;
+    let run = &contents.header.run;
+    check_unchanged(run).usage()?;
+    let config = Config::from_spec(run.config.clone()).usage()?;
     let plan = check_manifest(&run.manifest, run.format, &config)?;
     if plan.sha256 != contents.header.manifest.sha256 {
         return Err(anyhow!(
@@ -91,7 +88,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         dir,
         lock,
         opener,
-        settings: settings(&run, &config, Some(journal.clone())),
+        settings: settings(backoff(run), false, &config, Some(journal.clone())),
         journal,
         lanes,
         rows: Box::new(rows),
@@ -116,64 +113,31 @@ fn opener(
     })
 }
 
-/// The first session's options, from the journal header.
-fn run_options(contents: &JournalContents, opts: &ResumeOptions) -> anyhow::Result<RunOptions> {
-    let run: RunRecord = serde_json::from_value(contents.header.config["run"].clone())
-        .context("the journal header does not describe the run (written by another version?)")?;
-    let Some(config_path) = run.config_path else {
-        bail!("this run was configured in-process (the demo) and cannot be resumed");
-    };
-    let parse = |r: &str| r.parse().map_err(|e| anyhow!("{e}"));
-    Ok(RunOptions {
-        manifest: run.manifest_path,
-        format: run.format.as_deref().map(parse_format).transpose()?,
-        out: opts.out.clone(),
-        config: ConfigSource::File(Some(config_path)),
-        overrides: Overrides {
-            rate: run.rate.as_deref().map(parse).transpose()?,
-            burst: run.burst,
-            concurrency: run.concurrency,
-            default_provider: run.default_provider,
-            ca_file: run.ca_file,
-            password: run.password,
-            revoke_sessions: run.revoke_sessions,
-        },
-        recipients: contents.header.recipients.clone(),
-        recipients_file: None,
-        export_plaintext: run.export_plaintext,
-        backoff: Backoff {
-            max_attempts: run.max_attempts,
-            max_retry_after: match &run.max_retry_after {
-                Some(text) => humantime::parse_duration(text)?,
-                None => crate::pipeline::backoff::DEFAULT_MAX_RETRY_AFTER,
-            },
-            ..Backoff::default()
-        },
-        timeout: humantime::parse_duration(&run.timeout)?,
-        dry_run: false,
-        yes: opts.yes,
-        progress: opts.progress,
-        grace: opts.grace,
-        fsync: opts.fsync,
-    })
-}
-
-fn parse_format(name: &str) -> anyhow::Result<Format> {
-    match name {
-        "csv" => Ok(Format::Csv),
-        "json" => Ok(Format::Json),
-        "jsonl" => Ok(Format::Jsonl),
-        other => bail!("unknown manifest format {other:?} in the journal"),
+/// The retry policy the run was started with.
+fn backoff(run: &RunSpec) -> Backoff {
+    Backoff {
+        max_attempts: run.max_attempts,
+        max_retry_after: run.max_retry_after,
+        ..Backoff::default()
     }
 }
 
-/// Refuses a config whose effective settings differ from the run's.
-fn check_unchanged(contents: &JournalContents, config: &Config) -> anyhow::Result<()> {
-    let before = &contents.header.config["effective"];
-    if *before != config.describe() {
+/// Refuses a run configured in-process, and a config file that changed since the run started
+/// (the run continues with the settings it started with, kept in the journal header; a changed
+/// file means the operator expects others).
+fn check_unchanged(run: &RunSpec) -> anyhow::Result<()> {
+    let Some(started) = &run.config_file else {
+        bail!("this run was configured in-process (the demo) and cannot be resumed");
+    };
+    if !started.path.exists() {
+        tracing::info!(config = %started.path.display(), "the config file is gone; continuing with the settings the journal header keeps");
+        return Ok(());
+    }
+    let now = ConfigFile::read(&started.path)?;
+    if now.sha256 != started.sha256 {
         bail!(
-            "the config changed since the run started; resuming with other settings could reset users differently (hint: restore the original config, or start a new run with a new --out)\n  was: {before}\n  now: {}",
-            config.describe()
+            "the config changed since the run started ({}: sha256 was {}, now {}); resuming with other settings could reset users differently (hint: restore the original config, or start a new run with a new --out)",
+            started.path.display(), started.sha256, now.sha256
         );
     }
     Ok(())

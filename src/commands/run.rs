@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail};
 
 use super::session::{drive, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
-use crate::config::{Config, Overrides};
+use crate::config::{Config, ConfigFile, Overrides, RunSpec};
 use crate::journal::{
     authenticate_header, Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer,
     SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
@@ -26,6 +26,9 @@ use crate::progress::ProgressMode;
 use crate::provider;
 use crate::report::rebuild::write_report;
 use crate::report::{self, export, Summary};
+
+/// The config file read when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "credrotate.toml";
 
 /// Where the configuration comes from.
 #[derive(Debug)]
@@ -75,6 +78,7 @@ pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {
 /// Runs the whole job and returns what it produced.
 pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let config = load_config(&opts.config, &opts.overrides).usage()?;
+    let config_file = config_file(&opts.config).usage()?;
     let recipients = collect_recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
     check_out_dir(&opts.out).usage()?;
@@ -94,7 +98,8 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     }
     discard_orphan_key(&opts.out).usage()?;
     let key = RunKey::create(&opts.out).usage()?;
-    let header = header(&opts, &config, &plan, &recipients, &key).usage()?;
+    let spec = run_spec(&opts, &config, config_file);
+    let header = header(&opts, spec, &plan, &recipients, &key).usage()?;
     let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
     let journal = start_session(writer, &header, 1, SessionCommand::Run)
         .await
@@ -104,7 +109,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         dir: opts.out.clone(),
         lock,
         opener: key.opener(),
-        settings: settings(&opts, &config, Some(journal.clone())),
+        settings: settings(opts.backoff, opts.dry_run, &config, Some(journal.clone())),
         journal,
         lanes,
         rows: Box::new(rows),
@@ -127,11 +132,16 @@ fn discard_orphan_key(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The pipeline settings of a run or resume.
-pub fn settings(opts: &RunOptions, config: &Config, journal: Option<Journal>) -> Settings {
+pub fn settings(
+    backoff: Backoff,
+    dry_run: bool,
+    config: &Config,
+    journal: Option<Journal>,
+) -> Settings {
     Settings {
-        backoff: opts.backoff,
-        policy: config.policy.clone(),
-        dry_run: opts.dry_run,
+        backoff,
+        policy: config.spec.policy.clone(),
+        dry_run,
         journal,
         stop: Stop::default(),
         test_panic_row: std::env::var("CREDROTATE_TEST_PANIC_ROW")
@@ -161,46 +171,47 @@ pub async fn start_session(
     })
 }
 
+/// The config file a run reads, and its digest (`resume` refuses it changed).
+fn config_file(source: &ConfigSource) -> anyhow::Result<Option<ConfigFile>> {
+    match source {
+        ConfigSource::File(Some(path)) => ConfigFile::read(path).map(Some),
+        ConfigSource::File(None) => ConfigFile::read(Path::new(DEFAULT_CONFIG)).map(Some),
+        ConfigSource::Loaded(_) => Ok(None),
+    }
+}
+
+/// What this run is started with, as the journal header keeps it.
+fn run_spec(opts: &RunOptions, config: &Config, config_file: Option<ConfigFile>) -> RunSpec {
+    RunSpec {
+        manifest: std::path::absolute(&opts.manifest).unwrap_or_else(|_| opts.manifest.clone()),
+        format: opts.format,
+        config_file,
+        config: config.spec.clone(),
+        max_attempts: opts.backoff.max_attempts,
+        max_retry_after: opts.backoff.max_retry_after,
+        timeout: opts.timeout,
+        export_plaintext: opts.export_plaintext,
+    }
+}
+
 /// The journal header: what `resume` needs to continue and to refuse a changed manifest or
 /// config, authenticated with the run key.
 fn header(
     opts: &RunOptions,
-    config: &Config,
+    run: RunSpec,
     plan: &Plan,
     recipients: &[String],
     key: &RunKey,
 ) -> anyhow::Result<Header> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let config_path = match &opts.config {
-        ConfigSource::File(Some(p)) => Some(absolute(p)),
-        ConfigSource::File(None) => Some(absolute(Path::new("credrotate.toml"))),
-        ConfigSource::Loaded(_) => None,
-    };
-    let run = RunRecord {
-        manifest_path: absolute(&opts.manifest),
-        format: opts.format.map(|f| format!("{f:?}").to_lowercase()),
-        config_path,
-        default_provider: opts.overrides.default_provider.clone(),
-        rate: opts.overrides.rate.map(|r| r.to_string()),
-        burst: opts.overrides.burst,
-        concurrency: opts.overrides.concurrency,
-        max_attempts: opts.backoff.max_attempts,
-        max_retry_after: Some(humantime::format_duration(opts.backoff.max_retry_after).to_string()),
-        timeout: humantime::format_duration(opts.timeout).to_string(),
-        export_plaintext: opts.export_plaintext,
-        revoke_sessions: opts.overrides.revoke_sessions,
-        ca_file: opts.overrides.ca_file.as_deref().map(absolute),
-        password: opts.overrides.password.clone(),
-    };
     let mut header = Header {
         version: JOURNAL_VERSION,
         created_at: timestamp(SystemTime::now()),
         manifest: ManifestInfo {
-            path: run.manifest_path.display().to_string(),
+            path: run.manifest.display().to_string(),
             sha256: plan.sha256.clone(),
             rows: plan.rows,
         },
-        config: serde_json::json!({ "effective": config.describe(), "run": run }),
+        run,
         recipients: recipients.to_vec(),
         plaintext: false,
         run_recipient: key.public(),
@@ -209,32 +220,6 @@ fn header(
     };
     authenticate_header(&mut header, key)?;
     Ok(header)
-}
-
-/// The options of the first session, kept in the journal header for `resume`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RunRecord {
-    pub manifest_path: PathBuf,
-    pub format: Option<String>,
-    pub config_path: Option<PathBuf>,
-    pub default_provider: Option<String>,
-    pub rate: Option<String>,
-    pub burst: Option<u32>,
-    pub concurrency: Option<usize>,
-    pub max_attempts: u32,
-    /// `--max-retry-after`; absent in journals written before it existed.
-    #[serde(default)]
-    pub max_retry_after: Option<String>,
-    pub timeout: String,
-    pub export_plaintext: bool,
-    #[serde(default)]
-    pub revoke_sessions: bool,
-    /// `--ca-file` (absolute).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// `--password-*`.
-    #[serde(default)]
-    pub password: crate::config::PasswordOverrides,
 }
 
 /// A dry run: every row reported as `dry_run`, nothing sent, no journal.
@@ -247,7 +232,8 @@ async fn dry_run(
     let started = timestamp(SystemTime::now());
     let clock = std::time::Instant::now();
     let mut results = Vec::new();
-    let outcome = pipeline::execute(rows, lanes, settings(opts, config, None), |r: RowResult| {
+    let settings = settings(opts.backoff, true, config, None);
+    let outcome = pipeline::execute(rows, lanes, settings, |r: RowResult| {
         results.push(r.report);
         Ok(())
     })
@@ -278,7 +264,7 @@ pub fn load_config(source: &ConfigSource, overrides: &Overrides) -> anyhow::Resu
         ConfigSource::Loaded(c) => Ok((**c).clone()),
         ConfigSource::File(Some(path)) => Config::load(path, overrides),
         ConfigSource::File(None) => {
-            let default = Path::new("credrotate.toml");
+            let default = Path::new(DEFAULT_CONFIG);
             if !default.exists() {
                 bail!("no config: pass --config PATH or create ./credrotate.toml (see examples/credrotate.toml)");
             }
@@ -373,9 +359,10 @@ fn describe_plan(plan: &Plan, config: &Config) -> String {
         .iter()
         .map(|(name, n)| {
             let base = config
+                .spec
                 .providers
                 .get(name)
-                .map(|p| p.base_url.as_str())
+                .map(|p| p.shared.base_url.as_str())
                 .unwrap_or("?");
             format!("{n} at {name} ({base})")
         })
@@ -386,17 +373,20 @@ fn describe_plan(plan: &Plan, config: &Config) -> String {
 pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::Result<Vec<Lane>> {
     let mut lanes = Vec::new();
     for name in plan.rows_by_provider.keys() {
-        let p = config
-            .providers
-            .get(name)
-            .ok_or_else(|| anyhow!("provider {name:?} is not configured"))?;
+        let (Some(spec), Some(credential)) = (
+            config.spec.providers.get(name),
+            config.credentials.get(name),
+        ) else {
+            bail!("provider {name:?} is not configured");
+        };
+        let shared = &spec.shared;
         lanes.push(Lane {
             name: name.clone(),
-            provider: provider::build(p, timeout)?,
-            pacer: Pacer::new(p.rate, p.burst),
+            provider: provider::build(spec, credential.clone(), &config.tls, timeout)?,
+            pacer: Pacer::new(shared.rate, shared.burst),
             gate: Gate::default(),
-            concurrency: p.concurrency,
-            generate: p.generate,
+            concurrency: shared.concurrency,
+            generate: shared.generate,
         });
     }
     Ok(lanes)

@@ -19,11 +19,11 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
     let config = match &opts.config {
         ConfigSource::File(None) if !std::path::Path::new("credrotate.toml").exists() => {
             // Without a config, still check the manifest itself; providers are not checked.
-            Config {
-                providers: Default::default(),
-                policy: Default::default(),
+            let spec = crate::config::ConfigSpec {
                 default_provider: opts.overrides.default_provider.clone(),
-            }
+                ..Default::default()
+            };
+            Config::from_spec(spec).usage()?
         }
         source => load_config(source, &opts.overrides).usage()?,
     };
@@ -39,7 +39,7 @@ pub fn describe(plan: &Plan, config: &Config) -> String {
         plan.rows, plan.sha256
     );
     for (name, rows) in &plan.rows_by_provider {
-        match config.providers.get(name) {
+        match config.spec.providers.get(name).map(|p| &p.shared) {
             Some(p) => {
                 let eta = match p.rate.per_second() {
                     Some(r) => humantime::format_duration(std::time::Duration::from_secs(

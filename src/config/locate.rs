@@ -68,9 +68,16 @@ fn span_of(text: &str, err: &anyhow::Error) -> Option<Range<usize>> {
     }
     let message = messages.get(at + 1).map_or("", String::as_str);
     // Checks start with the key (`rate: ...`), now and then after a word (`password length 8`).
-    let mut keys = message.split_whitespace().take(2).map(leading_key);
-    keys.find_map(|key| key_span(item, key))
-        .or_else(|| item.span())
+    let mut keys = message.split_whitespace().take(3).map(leading_key);
+    // A value of the wrong type or choice: point at the value, as the parser does.
+    let at_value = ["invalid type", "unknown variant", "invalid value"]
+        .iter()
+        .any(|m| message.contains(m));
+    keys.find_map(|key| match at_value {
+        true => value_span(item, key).or_else(|| key_span(item, key)),
+        false => key_span(item, key),
+    })
+    .or_else(|| item.span())
 }
 
 /// `[providers.NAME]...` -> ["providers", NAME]; `[password]...` -> ["password"].
@@ -82,8 +89,10 @@ fn table_path(context: &str) -> Option<Vec<&str>> {
     })
 }
 
-/// The key a check's message starts with: `rate: ...`, `http.path: ...`, `method is ...`.
+/// The key a check's message starts with: `rate: ...`, `http.path: ...`, `method is ...`, or
+/// names in backquotes after a word (`unknown field `rat`, ...`).
 fn leading_key(message: &str) -> &str {
+    let message = message.trim_start_matches('`');
     let end = message
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
         .unwrap_or(message.len());
@@ -101,6 +110,11 @@ fn key_span(item: &toml_edit::Item, key: &str) -> Option<Range<usize>> {
         here = table.get(part)?;
     }
     best
+}
+
+/// The span of the value of a plain `key` directly below `item`.
+fn value_span(item: &toml_edit::Item, key: &str) -> Option<Range<usize>> {
+    item.as_table_like()?.get(key)?.span()
 }
 
 #[cfg(test)]
@@ -134,6 +148,10 @@ mod tests {
             "c.toml:4:1"
         );
         assert_eq!(at(&["no table named"]), "c.toml:1:1");
+        assert_eq!(
+            at(&["[providers.g]", "unknown field `rate`, expected"]),
+            "c.toml:6:1"
+        );
     }
 
     #[test]

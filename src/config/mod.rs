@@ -7,33 +7,32 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::auth::{AuthSection, Credential, Tls};
-use crate::manifest::{unsafe_segment, InputRule};
+use crate::auth::{Credential, Tls};
+use crate::manifest::{unsafe_segment, ProviderRules};
 use crate::password::{Generate, Policy};
-use crate::pipeline::limiter::Rate;
+use crate::provider::ProviderSpec;
+use crate::rate::Rate;
+use crate::serde_table::Table;
 
-mod http;
-mod kinds;
 mod locate;
+mod provider;
+mod spec;
 
-pub use kinds::{
-    default_rate, kind_name, HttpSection, KindOptions, ProviderKind, ProviderOptions,
-    WristbandOptions, GRAPH_PASSWORD_METHOD, PINGONE_BASE_URL,
-};
+pub use spec::{ConfigFile, RunSpec};
 
-/// The TOML file as written by the user.
+/// The TOML file as written by the user. Provider tables are read key by key (see
+/// `provider`): which keys a table takes depends on its `kind`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default)]
     pub password: PasswordSection,
     #[serde(default)]
-    pub providers: BTreeMap<String, ProviderSection>,
+    pub providers: BTreeMap<String, Table>,
 }
 
 /// `[password]`: the policy for generated passwords.
@@ -68,54 +67,6 @@ impl Default for PasswordSection {
     }
 }
 
-/// `[providers.NAME]`. Fields after `poll_timeout` apply to some kinds only (see `kinds`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSection {
-    pub kind: ProviderKind,
-    /// Default per kind (Graph, PingOne); required for wristband and http.
-    pub base_url: Option<String>,
-    /// File holding the bearer token (first line).
-    pub token_file: Option<PathBuf>,
-    /// Environment variable holding the bearer token (default `CREDROTATE_TOKEN`).
-    pub token_env: Option<String>,
-    /// `[providers.NAME.auth]`: the full credential table (instead of token_file/token_env).
-    pub auth: Option<AuthSection>,
-    pub rate: Option<String>,
-    pub burst: Option<u32>,
-    pub concurrency: Option<usize>,
-    /// Default method id for rows without a `method`.
-    pub method: Option<String>,
-    /// Overrides `[password] generate` for this provider.
-    pub generate: Option<Generate>,
-    /// First wait before polling a long-running operation without `Retry-After` (e.g. "200ms").
-    pub poll_interval: Option<String>,
-    /// Give up polling a long-running operation after this long (e.g. "2m").
-    pub poll_timeout: Option<String>,
-    /// graph: "v1.0" (default) or "beta".
-    pub api_version: Option<String>,
-    /// graph: "methods" (default) or "softwareOathMethods" (beta).
-    pub method_collection: Option<String>,
-    /// graph (beta), graph-profile, http: require a change at next sign-in for rows that do not say.
-    pub require_change: Option<bool>,
-    /// graph, graph-profile: revoke sign-in sessions after each successful reset.
-    pub revoke_sessions: Option<bool>,
-    /// pingone: "com" (default), "eu" or "com.au".
-    pub region: Option<String>,
-    /// pingone: POST (default), PUT or PATCH (the documentation does not say).
-    pub http_method: Option<String>,
-    /// wristband: JSON name of the new password (default "newPassword").
-    pub password_field: Option<String>,
-    /// wristband: JSON name of the "do not send the Password Updated email" flag.
-    pub suppress_email_field: Option<String>,
-    /// wristband: value of that flag (default false: the email is sent).
-    pub suppress_password_updated_email: Option<bool>,
-    /// wristband: `result` values that mean success (default: any 2xx answer).
-    pub success_results: Option<Vec<String>>,
-    /// http: `[providers.NAME.http]`.
-    pub http: Option<HttpSection>,
-}
-
 /// Values from the command line that override the file, for every provider.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -141,33 +92,26 @@ pub struct PasswordOverrides {
     pub generate: Option<Generate>,
 }
 
-/// One configured, validated provider.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    pub name: String,
-    pub kind: ProviderKind,
-    pub base_url: reqwest::Url,
-    pub credential: Credential,
-    /// Trust for HTTPS: system roots plus `--ca-file`.
-    pub tls: Tls,
-    pub rate: Rate,
-    pub burst: u32,
-    pub concurrency: usize,
-    pub method: String,
-    pub generate: Generate,
-    pub poll_interval: Duration,
-    pub poll_timeout: Duration,
-    /// Kind-specific settings, require_change default and the revoke step.
-    pub options: ProviderOptions,
-}
-
-/// The validated configuration of a run.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub providers: BTreeMap<String, ProviderConfig>,
+/// The validated configuration without any secret: what the journal header keeps, so that
+/// `resume` continues with exactly these settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSpec {
+    pub providers: BTreeMap<String, ProviderSpec>,
     pub policy: Policy,
     /// Provider for rows that name none.
     pub default_provider: Option<String>,
+    /// `--ca-file`: extra trusted CA certificates for every provider and token endpoint.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The validated configuration of a run, with its credentials read.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub spec: ConfigSpec,
+    /// Per provider, read from the sources its spec names.
+    pub credentials: BTreeMap<String, Credential>,
+    /// Trust for HTTPS: system roots plus `--ca-file`.
+    pub tls: Tls,
 }
 
 impl Config {
@@ -195,23 +139,25 @@ impl Config {
     }
 
     pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
-        let policy = policy_from(&file.password, &overrides.password)?;
-        let tls = Tls::load(overrides.ca_file.as_deref())?;
-        let mut providers = BTreeMap::new();
-        for (name, section) in file.providers {
-            check_name(&name)?;
-            let p = provider_from(&name, section, &policy, overrides, &tls)
+        Config::from_spec(ConfigSpec::from_file(file, overrides)?)
+    }
+
+    /// Reads the credentials a spec names (files, environment, nothing sent yet).
+    pub fn from_spec(spec: ConfigSpec) -> Result<Config> {
+        let tls = Tls::load(spec.ca_file.as_deref())?;
+        let mut credentials = BTreeMap::new();
+        for (name, p) in &spec.providers {
+            let credential = p
+                .shared
+                .auth
+                .load(&tls)
                 .with_context(|| format!("[providers.{name}]"))?;
-            providers.insert(name, p);
-        }
-        let default_provider = resolve_default(&providers, overrides)?;
-        if overrides.revoke_sessions && !providers.values().any(|p| p.options.revoke_sessions) {
-            bail!("--revoke-sessions: none of the configured providers can revoke sign-in sessions (only kinds \"graph\" and \"graph-profile\" can)");
+            credentials.insert(name.clone(), credential);
         }
         Ok(Config {
-            providers,
-            policy,
-            default_provider,
+            spec,
+            credentials,
+            tls,
         })
     }
 
@@ -219,8 +165,8 @@ impl Config {
     /// the operator's sign-in), before anything is sent to them.
     pub async fn sign_in<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<()> {
         for name in names {
-            if let Some(p) = self.providers.get(name) {
-                p.credential
+            if let Some(credential) = self.credentials.get(name) {
+                credential
                     .sign_in()
                     .await
                     .with_context(|| format!("[providers.{name}] credential"))?;
@@ -231,51 +177,52 @@ impl Config {
 
     /// What manifest validation needs to know of the configured providers.
     pub fn manifest_rules(&self) -> crate::manifest::Rules {
+        self.spec.manifest_rules()
+    }
+}
+
+impl ConfigSpec {
+    /// Validates the file's settings, the flags taking precedence (flag > file > kind default).
+    pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<ConfigSpec> {
+        let policy = policy_from(&file.password, &overrides.password)?;
+        let mut providers = BTreeMap::new();
+        for (name, table) in file.providers {
+            check_name(&name)?;
+            let p = provider::provider_spec(table, &policy, overrides)
+                .with_context(|| format!("[providers.{name}]"))?;
+            providers.insert(name, p);
+        }
+        let default_provider = resolve_default(&providers, overrides)?;
+        if overrides.revoke_sessions && !providers.values().any(|p| p.kind.revokes()) {
+            bail!("--revoke-sessions: none of the configured providers can revoke sign-in sessions (only kinds \"graph\" and \"graph-profile\" can)");
+        }
+        Ok(ConfigSpec {
+            providers,
+            policy,
+            default_provider,
+            ca_file: overrides.ca_file.clone(),
+        })
+    }
+
+    /// What manifest validation needs to know of the configured providers.
+    pub fn manifest_rules(&self) -> crate::manifest::Rules {
         let providers = self
             .providers
-            .values()
-            .map(|p| {
-                let input_rule = match p.kind {
-                    ProviderKind::PingOne => InputRule::OldPasswordXorConfirmationToken,
-                    ProviderKind::Wristband => InputRule::WristbandCodes,
-                    _ => InputRule::None,
+            .iter()
+            .map(|(name, p)| {
+                let kind = p.kind.rules();
+                let rules = ProviderRules {
+                    default_method: p.shared.method.clone(),
+                    input_rule: kind.input_rule,
+                    method_in_path: kind.method_in_path,
                 };
-                let rules = crate::manifest::ProviderRules {
-                    default_method: p.method.clone(),
-                    input_rule,
-                    method_in_path: kinds::method_in_path(&p.options.kind),
-                };
-                (p.name.clone(), rules)
+                (name.clone(), rules)
             })
             .collect();
         crate::manifest::Rules {
             providers,
             default_provider: self.default_provider.clone(),
         }
-    }
-
-    /// The settings without any secret, for the journal header and `validate`'s plan.
-    pub fn describe(&self) -> serde_json::Value {
-        let providers: serde_json::Map<String, serde_json::Value> = self
-            .providers
-            .values()
-            .map(|p| {
-                let v = serde_json::json!({
-                    "kind": p.kind,
-                    "base_url": p.base_url.as_str(),
-                    "credential": p.credential.describe(),
-                    "ca_file": p.tls.ca_file(),
-                    "rate": p.rate.to_string(),
-                    "burst": p.burst,
-                    "concurrency": p.concurrency,
-                    "method": p.method,
-                    "generate": p.generate,
-                    "options": p.options,
-                });
-                (p.name.clone(), v)
-            })
-            .collect();
-        serde_json::json!({ "providers": providers, "password": self.policy })
     }
 }
 
@@ -298,70 +245,6 @@ fn policy_from(s: &PasswordSection, o: &PasswordOverrides) -> Result<Policy> {
     Ok(policy)
 }
 
-fn provider_from(
-    name: &str,
-    mut s: ProviderSection,
-    policy: &Policy,
-    o: &Overrides,
-    tls: &Tls,
-) -> Result<ProviderConfig> {
-    kinds::check_fields(&s)?;
-    if let Some((message, hint)) = s.method.as_deref().and_then(unsafe_segment) {
-        bail!("method {message} (hint: {hint})");
-    }
-    let base_url = check_base_url(&kinds::base_url(&s)?)?;
-    let credential = credential_from(name, &mut s, tls)?;
-    let rate = match (o.rate, &s.rate) {
-        (Some(r), _) => r,
-        // The parser quotes what it got: keep a pasted blob out of the message.
-        (None, Some(text)) if text.chars().count() > 40 => {
-            bail!("rate: {} characters is no rate; expected N/s, N/m or N/h (e.g. 20/s), or \"unlimited\"", text.chars().count())
-        }
-        (None, Some(text)) => text.parse().context("rate")?,
-        (None, None) => default_rate(s.kind),
-    };
-    let concurrency = o.concurrency.or(s.concurrency).unwrap_or(8);
-    if concurrency == 0 {
-        bail!("concurrency must be at least 1");
-    }
-    let generate = s.generate.unwrap_or(policy.generate);
-    let graph_kind = matches!(s.kind, ProviderKind::Graph | ProviderKind::GraphProfile);
-    let options = ProviderOptions {
-        require_change: s.require_change.unwrap_or(false),
-        revoke_sessions: (graph_kind && o.revoke_sessions) || s.revoke_sessions == Some(true),
-        kind: kinds::kind_options(&s, generate)?,
-    };
-    Ok(ProviderConfig {
-        name: name.to_owned(),
-        kind: s.kind,
-        base_url,
-        credential,
-        tls: tls.clone(),
-        rate,
-        burst: o.burst.or(s.burst).unwrap_or(1).max(1),
-        concurrency,
-        method: kinds::default_method(&s),
-        generate,
-        poll_interval: duration(s.poll_interval.as_deref(), "200ms", "poll_interval")?,
-        poll_timeout: duration(s.poll_timeout.as_deref(), "2m", "poll_timeout")?,
-        options,
-    })
-}
-
-/// The section's credential: the `[auth]` table or the bearer shorthand; read now.
-fn credential_from(name: &str, s: &mut ProviderSection, tls: &Tls) -> Result<Credential> {
-    let shorthand = s.token_file.is_some() || s.token_env.is_some();
-    let auth = match (s.auth.take(), shorthand) {
-        (Some(_), true) => bail!("give either token_file/token_env or an [auth] table, not both"),
-        (Some(auth), false) => auth,
-        (None, _) => AuthSection::bearer(s.token_file.take(), s.token_env.take()),
-    };
-    if s.kind == ProviderKind::PingOne && !matches!(auth, AuthSection::Basic { .. }) {
-        bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add [providers.{name}.auth] with type = \"basic\", username = \"<client id>\" and password_file or password_env");
-    }
-    auth.load(tls)
-}
-
 /// A provider name is the `{provider}` of http path templates and a manifest value: it must be
 /// one safe path segment, like the manifest's (see [`unsafe_segment`]).
 fn check_name(name: &str) -> Result<()> {
@@ -379,21 +262,8 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn duration(text: Option<&str>, default: &str, field: &str) -> Result<Duration> {
-    let text = text.unwrap_or(default);
-    if text.chars().count() > 40 {
-        bail!(
-            "{field}: {} characters is no duration; expected one like \"200ms\" or \"2m\"",
-            text.chars().count()
-        );
-    }
-    humantime::parse_duration(text).with_context(|| {
-        format!("{field}: expected a duration like \"200ms\" or \"2m\", got {text:?}")
-    })
-}
-
 fn resolve_default(
-    providers: &BTreeMap<String, ProviderConfig>,
+    providers: &BTreeMap<String, ProviderSpec>,
     o: &Overrides,
 ) -> Result<Option<String>> {
     match &o.default_provider {
@@ -467,10 +337,30 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err = toml::from_str::<FileConfig>(
-            "[providers.g]\nkind=\"graph\"\nbase_url=\"x\"\nrat=\"1/s\"\n",
+        let file = toml::from_str::<FileConfig>(
+            "[providers.g]\nkind=\"graph\"\nbase_url=\"https://x.test\"\nrat=\"1/s\"\n",
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("rat"), "{err}");
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            ConfigSpec::from_file(file, &Overrides::default()).unwrap_err()
+        );
+        assert!(
+            err.contains("[providers.g]: unknown field `rat`, expected one of `kind`, `base_url`"),
+            "{err}"
+        );
+        assert!(err.contains("(hint: did you mean `rate`?)"), "{err}");
+        let file =
+            toml::from_str::<FileConfig>("[providers.g]\nkind=\"graph\"\nregion=\"eu\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            ConfigSpec::from_file(file, &Overrides::default()).unwrap_err()
+        );
+        assert!(
+            err.contains(
+                "field `region` does not apply to kind \"graph\" (it is for kind \"pingone\")"
+            ),
+            "{err}"
+        );
     }
 }

@@ -75,7 +75,7 @@ mod tests {
                 sha256: "00".repeat(32),
                 rows: 2,
             },
-            config: serde_json::json!({}),
+            run: crate::config::RunSpec::default(),
             recipients,
             plaintext: false,
             run_recipient,

@@ -94,7 +94,7 @@ fn read_header(lines: &mut Lines) -> Result<Header> {
         .ok_or_else(|| anyhow!("{path} is empty: it has no journal header (hint: the run stopped before it began; start it again in a new --out folder)"))?;
     check_version(&line.bytes, &path)?;
     let header = match parse(&line.bytes) {
-        Ok(Record::Header(h)) => h,
+        Ok(Record::Header(h)) => *h,
         Ok(_) => bail!("{path}:1: the first record is not a journal header"),
         Err(e) => bail!("{path}:1: the journal header is damaged: {}", describe(&e)),
     };
@@ -217,7 +217,7 @@ mod tests {
     }
 
     fn two_records() -> String {
-        line(&Record::Header(header()))
+        line(&Record::Header(Box::new(header())))
             + &line(&Record::Intent(intent(1, 1, 1, Some("s"))))
             + &line(&Record::Outcome(Box::new(outcome(
                 1,
@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn bad_middle_line_is_an_error_with_its_number() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = line(&Record::Header(header()))
+        let text = line(&Record::Header(Box::new(header())))
             + "{\"type\":\"intent\",\"session\":\"hunter2\"}\n"
             + &line(&Record::Outcome(Box::new(outcome(
                 1,
@@ -292,7 +292,7 @@ mod tests {
         );
         let mut h = header();
         h.version = 9;
-        write(dir.path(), &line(&Record::Header(h)));
+        write(dir.path(), &line(&Record::Header(Box::new(h))));
         let msg = format!("{:#}", read_journal(dir.path()).expect_err("version"));
         assert!(msg.contains("version 9") && msg.contains("newer"), "{msg}");
         // A version 1 header (no fsync, no mac) is refused for its version, not as damaged.
@@ -301,7 +301,7 @@ mod tests {
         let msg = format!("{:#}", read_journal(dir.path()).expect_err("v1"));
         assert!(
             msg.contains("version 1 was written by an older credrotate")
-                && msg.contains("reads only version 2")
+                && msg.contains("reads only version 3")
                 && msg.contains("new --out folder"),
             "{msg}"
         );

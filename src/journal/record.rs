@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::ReportRow;
 
 /// The format version written in the header; readers refuse any other.
-/// Version 2 added the header's `fsync` and `mac` (see [`super::mac`]).
-pub const JOURNAL_VERSION: u32 = 2;
+/// Version 2 added the header's `fsync` and `mac` (see [`super::mac`]); version 3 replaced the
+/// header's untyped `config` by the typed run specification `run`.
+pub const JOURNAL_VERSION: u32 = 3;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
-    Header(Header),
+    Header(Box<Header>),
     Session(SessionRecord),
     Intent(Intent),
     /// Boxed: an outcome with its report is much larger than the other records.
@@ -35,8 +36,8 @@ pub struct Header {
     /// RFC 3339, UTC.
     pub created_at: String,
     pub manifest: ManifestInfo,
-    /// The effective configuration, without secrets (given by the caller).
-    pub config: serde_json::Value,
+    /// What the run was started with, typed and without secrets: `resume` continues with it.
+    pub run: crate::config::RunSpec,
     /// Export recipients (`age1...` or `ssh-...`), exactly as given.
     pub recipients: Vec<String>,
     /// Passwords are stored unsealed: `--export-plaintext` without recipients.
@@ -206,7 +207,7 @@ pub(crate) mod tests {
                 sha256: "ab".repeat(32),
                 rows: 3,
             },
-            config: serde_json::json!({"providers": {"graph": {"rate": "50/s"}}}),
+            run: crate::config::RunSpec::default(),
             recipients: vec!["age1example".into()],
             plaintext: false,
             run_recipient: "age1run".into(),
@@ -282,7 +283,7 @@ pub(crate) mod tests {
 
     #[test]
     fn header_session_end_roundtrip() {
-        let v = roundtrip(Record::Header(header()));
+        let v = roundtrip(Record::Header(Box::new(header())));
         assert_eq!(v["type"], "header");
         assert_eq!(v["manifest"]["rows"], 3);
         let v = roundtrip(Record::Session(SessionRecord {

@@ -67,7 +67,7 @@ impl JournalWriter {
             ),
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
         };
-        file.write_all(&encode(&Record::Header(header.clone()))?)
+        file.write_all(&encode(&Record::Header(Box::new(header.clone())))?)
             .and_then(|()| file.sync_all())
             .and_then(|()| sync_dir(dir))
             .with_context(|| format!("cannot write {}", path.display()))?;

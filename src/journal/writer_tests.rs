@@ -18,7 +18,7 @@ async fn writes_records_in_order_and_refuses_to_overwrite() {
     let w = JournalWriter::create(dir.path(), &header(), true).expect("created");
     assert!(JournalWriter::create(dir.path(), &header(), true).is_err());
     assert!(
-        w.record(Record::Header(header())).is_err(),
+        w.record(Record::Header(Box::new(header()))).is_err(),
         "one header only"
     );
     w.intent(intent(1, 1, 1, Some("sealed")))

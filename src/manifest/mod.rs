@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::secret::SecretString;
+pub(crate) use column::closest;
 pub use segment::{unsafe_segment, MAX_CHARS};
 use source::{open_source, Item, Items};
 
@@ -120,7 +121,8 @@ impl Iterator for Rows {
 }
 
 /// Manifest file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,
     Json,

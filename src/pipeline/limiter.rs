@@ -1,11 +1,9 @@
-//! Request pacing: the `--rate` value and the governor limiter built from it.
+//! Request pacing: the governor limiter built from a lane's [`Rate`].
 //!
 //! Invariant: every request a worker sends first waits on its lane's [`Pacer`], so the rate a
 //! provider sees is bounded by the configured rate plus the configured burst.
 
-use std::fmt;
 use std::num::NonZeroU32;
-use std::str::FromStr;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,64 +11,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-/// A request rate: `N/s`, `N/m`, `N/h`, or `unlimited`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rate {
-    Unlimited,
-    PerSecond(u32),
-    PerMinute(u32),
-    PerHour(u32),
-}
-
-impl Rate {
-    /// Requests per second, as a float (`None` when unlimited).
-    pub fn per_second(self) -> Option<f64> {
-        match self {
-            Rate::Unlimited => None,
-            Rate::PerSecond(n) => Some(n as f64),
-            Rate::PerMinute(n) => Some(n as f64 / 60.0),
-            Rate::PerHour(n) => Some(n as f64 / 3600.0),
-        }
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rate::Unlimited => f.write_str("unlimited"),
-            Rate::PerSecond(n) => write!(f, "{n}/s"),
-            Rate::PerMinute(n) => write!(f, "{n}/m"),
-            Rate::PerHour(n) => write!(f, "{n}/h"),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("invalid rate {0:?}: expected N/s, N/m or N/h with N ≥ 1 (e.g. 20/s), or \"unlimited\"")]
-pub struct RateError(String);
-
-impl FromStr for Rate {
-    type Err = RateError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let text = s.trim();
-        if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("none") {
-            return Ok(Rate::Unlimited);
-        }
-        let err = || RateError(s.to_owned());
-        let (n, unit) = text.split_once('/').ok_or_else(err)?;
-        let n: u32 = n.trim().parse().map_err(|_| err())?;
-        if n == 0 {
-            return Err(err());
-        }
-        match unit.trim() {
-            "s" | "sec" | "second" => Ok(Rate::PerSecond(n)),
-            "m" | "min" | "minute" => Ok(Rate::PerMinute(n)),
-            "h" | "hour" => Ok(Rate::PerHour(n)),
-            _ => Err(err()),
-        }
-    }
-}
+use crate::rate::Rate;
 
 /// A lane's pacer: the configured rate as a hard ceiling (governor), and below it an adaptive
 /// rate that halves when the provider throttles and creeps back up with each success (AIMD), so

@@ -31,7 +31,7 @@ use crate::provider::Provider;
 pub use backoff::Backoff;
 pub use gate::Gate;
 pub use journaling::Journal;
-pub use limiter::{Pacer, Rate};
+pub use limiter::Pacer;
 
 /// One provider's share of the run.
 #[derive(Debug)]

@@ -88,8 +88,8 @@ impl Retries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Rate;
     use crate::provider::{Failure, Success};
+    use crate::rate::Rate;
 
     fn transient(status: u16) -> Attempt {
         let failure = Failure {

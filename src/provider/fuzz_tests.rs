@@ -240,7 +240,7 @@ proptest! {
             let p = pingone::PingOne::new(client(), &b.base, reqwest::Method::POST, bearer());
             let a = run_case(&b.rt, &b.script, vec![answer.clone()], p.reset(&t, Some(&b.password)));
             check(&answer, &a, &(200..300).collect::<Vec<_>>())?;
-            let options = crate::config::WristbandOptions {
+            let options = crate::provider::wristband::WristbandOptions {
                 password_field: "newPassword".into(),
                 suppress_email_field: "suppressEmail".into(),
                 suppress_email: true,
@@ -249,7 +249,7 @@ proptest! {
             let w = wristband::Wristband::new(client(), &b.base, bearer(), options);
             let a = run_case(&b.rt, &b.script, vec![answer.clone()], w.reset(&t, Some(&b.password)));
             check(&answer, &a, &(200..300).collect::<Vec<_>>())?;
-            let section = crate::config::HttpSection {
+            let section = crate::provider::http::HttpSection {
                 method: Some("PUT".into()),
                 path: "/users/{user}/password".into(),
                 body: Some(r#"{"value":"{password}"}"#.into()),

@@ -4,15 +4,17 @@
 //!
 //! Invariants: a provider knows nothing of rate limits, retries, journals or files; the pipeline
 //! decides what to do with a [`Attempt`]. No provider client follows a redirect (a reset body
-//! holds a password). Adding a provider is one new file plus one enum arm in [`Provider`].
+//! holds a password). Adding a provider is one new file implementing [`kind::Kind`] plus one
+//! line in the registry (`registry.rs`).
 
 pub mod graph;
-pub mod graph_beta;
 pub mod graph_profile;
 pub mod graph_revoke;
 pub mod http;
 pub mod http_util;
+pub mod kind;
 pub mod pingone;
+mod registry;
 pub mod template;
 pub mod verdict;
 pub mod wristband;
@@ -22,9 +24,9 @@ mod fuzz_tests;
 
 use std::time::Duration;
 
-use crate::manifest::Target;
 use crate::secret::SecretString;
 
+pub use registry::{build, KindSettings, Provider, ProviderSpec, KINDS};
 pub use verdict::Applied;
 
 /// Why an attempt did not succeed, as the provider said it. The message may still hold what the
@@ -133,140 +135,4 @@ impl Attempt {
             Attempt::NotApplied(_) => false,
         }
     }
-}
-
-/// A configured provider, dispatched by enum (no trait objects on the hot path).
-#[derive(Debug, Clone)]
-pub enum Provider {
-    Graph(graph::Graph),
-    GraphBeta(graph_beta::GraphBeta),
-    GraphProfile(graph_profile::GraphProfile),
-    PingOne(pingone::PingOne),
-    Wristband(wristband::Wristband),
-    Http(http::Http),
-}
-
-impl Provider {
-    /// Performs one reset attempt. `password` is `None` when the server generates the password.
-    pub async fn reset(&self, target: &Target, password: Option<&SecretString>) -> Attempt {
-        match self {
-            Provider::Graph(p) => p.reset(target, password).await,
-            Provider::GraphBeta(p) => p.reset(target, password).await,
-            Provider::GraphProfile(p) => p.reset(target, password).await,
-            Provider::PingOne(p) => p.reset(target, password).await,
-            Provider::Wristband(p) => p.reset(target, password).await,
-            Provider::Http(p) => p.reset(target, password).await,
-        }
-    }
-
-    /// Whether this provider generates the password server-side (the client sends none).
-    pub fn server_generates(&self) -> bool {
-        match self {
-            Provider::Graph(p) => p.server_generates(),
-            Provider::GraphBeta(p) => p.server_generates(),
-            Provider::Http(p) => p.server_generates(),
-            Provider::GraphProfile(_) | Provider::PingOne(_) | Provider::Wristband(_) => false,
-        }
-    }
-
-    fn revoker(&self) -> Option<&graph_revoke::Revoke> {
-        match self {
-            Provider::Graph(p) => p.revoke.as_ref(),
-            Provider::GraphBeta(p) => p.graph().revoke.as_ref(),
-            Provider::GraphProfile(p) => p.revoke.as_ref(),
-            Provider::PingOne(_) | Provider::Wristband(_) | Provider::Http(_) => None,
-        }
-    }
-
-    /// Whether a successful reset is to be followed by revoking the user's sign-in sessions.
-    pub fn revokes_sessions(&self) -> bool {
-        self.revoker().is_some()
-    }
-
-    /// One request of the revoke follow-up; `None` when this provider does not revoke.
-    pub async fn revoke_sessions(&self, target: &Target) -> Option<Attempt> {
-        Some(self.revoker()?.run(&target.user).await)
-    }
-}
-
-/// Builds the provider a config section describes, with its own HTTP client.
-pub fn build(
-    config: &crate::config::ProviderConfig,
-    timeout: Duration,
-) -> anyhow::Result<Provider> {
-    use crate::config::KindOptions;
-    // Never follow a redirect: the body holds a password, and a 307/308 would carry it to
-    // whatever host the Location names (DESIGN.md §5). A 3xx is reported as not applied.
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .https_only(config.base_url.scheme() == "https")
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .pool_max_idle_per_host(config.concurrency)
-        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
-    let client = config.tls.apply(builder).build()?;
-    let (base, credential) = (&config.base_url, config.credential.clone());
-    let require_change = config.options.require_change;
-    Ok(match &config.options.kind {
-        KindOptions::Graph { .. } | KindOptions::GraphProfile => build_graph(config, client),
-        KindOptions::PingOne { http_method } => Provider::PingOne(pingone::PingOne::new(
-            client,
-            base,
-            reqwest::Method::from_bytes(http_method.as_bytes())?,
-            credential,
-        )),
-        KindOptions::Wristband(o) => Provider::Wristband(wristband::Wristband::new(
-            client,
-            base,
-            credential,
-            o.clone(),
-        )),
-        KindOptions::Http(h) => Provider::Http(http::Http::new(
-            client,
-            base,
-            credential,
-            h,
-            require_change,
-        )?),
-    })
-}
-
-/// The Graph kinds, with the revoke follow-up when configured.
-fn build_graph(config: &crate::config::ProviderConfig, client: reqwest::Client) -> Provider {
-    use crate::config::KindOptions;
-    let opts = &config.options;
-    let (base, credential) = (config.base_url.clone(), config.credential.clone());
-    let revoke = opts
-        .revoke_sessions
-        .then(|| graph_revoke::Revoke::new(client.clone(), base.clone(), credential.clone()));
-    if matches!(opts.kind, KindOptions::GraphProfile) {
-        let mut p = graph_profile::GraphProfile::new(client, base, credential, opts.require_change);
-        p.revoke = revoke;
-        return Provider::GraphProfile(p);
-    }
-    let mut graph = graph_v1(config, client);
-    graph.revoke = revoke;
-    match &opts.kind {
-        KindOptions::Graph {
-            method_collection, ..
-        } if method_collection == "softwareOathMethods" => {
-            Provider::GraphBeta(graph_beta::GraphBeta::new(graph, opts.require_change))
-        }
-        _ => Provider::Graph(graph),
-    }
-}
-
-fn graph_v1(config: &crate::config::ProviderConfig, client: reqwest::Client) -> graph::Graph {
-    use crate::password::Generate;
-    graph::Graph::new(
-        client,
-        config.base_url.clone(),
-        config.credential.clone(),
-        config.generate == Generate::Server,
-        graph::Polling {
-            interval: config.poll_interval,
-            max_interval: Duration::from_secs(5).max(config.poll_interval),
-            timeout: config.poll_timeout,
-        },
-    )
 }

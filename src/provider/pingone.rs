@@ -5,17 +5,24 @@
 //! row; HTTP Basic `clientId:apiKey`; `200 OK` (any 2xx) is success. The documentation does not
 //! state the HTTP method, so it is configurable (`http_method`, default POST).
 //!
+//! Config (`kind = "pingone"`): `region` ("com", "eu", "com.au") or `base_url`, not both;
+//! `http_method`; the credential is an `[auth]` table of `type = "basic"`.
+//!
 //! Invariants: the manifest already checked "exactly one of old_password / confirmation_token";
 //! a row that still breaks it fails here without a request. The password is never generated
 //! by the server for this kind.
 
+use anyhow::{bail, Result};
 use reqwest::{Client, Method, Url};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::http_util::{join_segments, not_sent, secret_json, send_expecting_2xx};
+use super::kind::{client_generated_only, Context, HttpMethod, Kind, KindRules, Parts, Shared};
 use super::Attempt;
-use crate::auth::Credential;
-use crate::manifest::Target;
+use crate::auth::{AuthSection, Credential};
+use crate::manifest::{InputRule, Target};
+use crate::rate::Rate;
 use crate::secret::{ExposeSecret, SecretString};
 
 #[derive(Debug, Clone)]
@@ -71,4 +78,77 @@ fn body(target: &Target, password: Option<&SecretString>) -> Result<Value, Attem
         }
     };
     Ok(Value::Object(map))
+}
+/// The keys of `[providers.NAME]` only `kind = "pingone"` takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PingOneSection {
+    /// "com" (default), "eu" or "com.au".
+    region: Option<String>,
+    /// POST (default), PUT or PATCH: the documentation does not say.
+    http_method: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingOneSettings {
+    /// The top-level domain of the region's API host.
+    pub region: String,
+    pub http_method: HttpMethod,
+}
+
+#[derive(Debug)]
+pub struct PingOneKind;
+
+impl Kind for PingOneKind {
+    type Section = PingOneSection;
+    type Settings = PingOneSettings;
+    type Client = PingOne;
+
+    // Not documented: a conservative 10/s.
+    const DEFAULT_RATE: Rate = Rate::PerSecond(10);
+
+    fn settings(s: PingOneSection, context: &Context) -> Result<PingOneSettings> {
+        client_generated_only("pingone", context.generate)?;
+        if context.base_url.is_some() && s.region.is_some() {
+            bail!("region: give either base_url or region, not both");
+        }
+        if !matches!(context.auth, AuthSection::Basic { .. }) {
+            bail!("kind \"pingone\" authenticates with HTTP Basic (client id and API key): add an [auth] table to this provider with type = \"basic\", username = \"<client id>\" and password_file or password_env");
+        }
+        let region = match s.region.as_deref().unwrap_or("com") {
+            "com" | "na" | "us" => "com",
+            "eu" => "eu",
+            "com.au" | "au" | "ap" => "com.au",
+            other => bail!("region {other:?}: expected \"com\" (North America), \"eu\" or \"com.au\" (or set base_url)"),
+        };
+        Ok(PingOneSettings {
+            region: region.to_owned(),
+            http_method: HttpMethod::read(s.http_method.as_deref(), "http_method")?,
+        })
+    }
+
+    fn default_base_url(s: &PingOneSettings) -> Result<String> {
+        Ok(format!("https://directory-api.pingone.{}/api", s.region))
+    }
+
+    fn rules(_: &PingOneSettings) -> KindRules {
+        KindRules {
+            input_rule: InputRule::OldPasswordXorConfirmationToken,
+            ..KindRules::default()
+        }
+    }
+
+    fn build(s: &PingOneSettings, shared: &Shared, parts: Parts) -> Result<PingOne> {
+        let method = s.http_method.method();
+        Ok(PingOne::new(
+            parts.client,
+            &shared.base_url,
+            method,
+            parts.credential,
+        ))
+    }
+
+    async fn reset(c: &PingOne, target: &Target, password: Option<&SecretString>) -> Attempt {
+        c.reset(target, password).await
+    }
 }

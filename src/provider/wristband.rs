@@ -7,19 +7,26 @@
 //! success; its `result` field is recorded in the report. When `success_results` is configured,
 //! a 2xx whose `result` is not listed is a permanent failure.
 //!
+//! Config (`kind = "wristband"`): `base_url` (required), `password_field`,
+//! `suppress_email_field`, `suppress_password_updated_email`, `success_results`.
+//!
 //! Invariants: the code form was checked by the manifest; a row that still breaks it fails here
 //! without a request. Wristband itself revokes the user's sessions on reset.
 
+use anyhow::{bail, Result};
 use reqwest::{Client, Url};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::http_util::{
     failure, join_segments, not_sent, read_json, request_id, secret_json, send,
 };
+use super::kind::{client_generated_only, Context, Kind, KindRules, Parts, Shared};
 use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
-use crate::config::WristbandOptions;
-use crate::manifest::{Inputs, Target};
+
+use crate::manifest::{InputRule, Inputs, Target};
+use crate::rate::Rate;
 use crate::secret::{ExposeSecret, SecretString};
 
 #[derive(Debug, Clone)]
@@ -133,4 +140,85 @@ fn codes(i: &Inputs) -> Option<Map<String, Value>> {
         map.insert(k, v);
     }
     Some(map)
+}
+/// The keys of `[providers.NAME]` only `kind = "wristband"` takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WristbandSection {
+    /// JSON name of the new password (default "newPassword").
+    password_field: Option<String>,
+    /// JSON name of the "do not send the Password Updated email" flag.
+    suppress_email_field: Option<String>,
+    /// Value of that flag (default false: the email is sent).
+    suppress_password_updated_email: Option<bool>,
+    /// `result` values that mean success (default: any 2xx answer).
+    success_results: Option<Vec<String>>,
+}
+
+/// Wristband's request names the docs leave open, and what counts as success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WristbandOptions {
+    pub password_field: String,
+    pub suppress_email_field: String,
+    pub suppress_email: bool,
+    /// `result` values meaning success; empty: any 2xx is success (the result is recorded).
+    pub success_results: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct WristbandKind;
+
+impl Kind for WristbandKind {
+    type Section = WristbandSection;
+    type Settings = WristbandOptions;
+    type Client = Wristband;
+
+    // Not documented: a conservative 10/s.
+    const DEFAULT_RATE: Rate = Rate::PerSecond(10);
+
+    fn settings(s: WristbandSection, context: &Context) -> Result<WristbandOptions> {
+        client_generated_only("wristband", context.generate)?;
+        Ok(WristbandOptions {
+            password_field: json_name(s.password_field, "newPassword", "password_field")?,
+            suppress_email_field: json_name(
+                s.suppress_email_field,
+                "suppressPasswordUpdatedEmail",
+                "suppress_email_field",
+            )?,
+            suppress_email: s.suppress_password_updated_email.unwrap_or(false),
+            success_results: s.success_results.unwrap_or_default(),
+        })
+    }
+
+    fn default_base_url(_: &WristbandOptions) -> Result<String> {
+        bail!("base_url is required for kind \"wristband\" (hint: the https:// address of your tenant)")
+    }
+
+    fn rules(_: &WristbandOptions) -> KindRules {
+        KindRules {
+            input_rule: InputRule::WristbandCodes,
+            ..KindRules::default()
+        }
+    }
+
+    fn build(s: &WristbandOptions, shared: &Shared, parts: Parts) -> Result<Wristband> {
+        Ok(Wristband::new(
+            parts.client,
+            &shared.base_url,
+            parts.credential,
+            s.clone(),
+        ))
+    }
+
+    async fn reset(c: &Wristband, target: &Target, password: Option<&SecretString>) -> Attempt {
+        c.reset(target, password).await
+    }
+}
+
+fn json_name(text: Option<String>, default: &str, field: &str) -> Result<String> {
+    let name = text.unwrap_or_else(|| default.to_owned());
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("{field}: {name:?} is not a usable JSON field name");
+    }
+    Ok(name)
 }

@@ -102,10 +102,7 @@ fn write_export(
     opener: &Opener,
 ) -> Result<PathBuf> {
     let header = &contents.header;
-    let plaintext = header.config["run"]["export_plaintext"]
-        .as_bool()
-        .unwrap_or(false);
-    let to = if plaintext {
+    let to = if header.run.export_plaintext {
         Destination::Plaintext
     } else {
         Destination::Encrypted(&header.recipients)

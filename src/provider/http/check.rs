@@ -7,12 +7,13 @@
 
 use anyhow::{bail, Result};
 
-use super::kinds::{http_method, HttpSection};
+use super::HttpSection;
+use crate::provider::kind::HttpMethod;
 use crate::provider::template::{BodyTemplate, Template};
 
 /// Validates the table; `server` says whether the server is to generate passwords.
 pub(super) fn check(h: &HttpSection, server: bool) -> Result<()> {
-    http_method(h.method.as_deref(), "http.method")?;
+    HttpMethod::read(h.method.as_deref(), "http.method")?;
     let path = Template::parse(&h.path).map_err(|e| anyhow::anyhow!("http.path: {e}"))?;
     if path.vars().any(|v| v == "password") {
         bail!("http.path must not contain {{password}}: URLs end up in logs (hint: put it in http.body)");

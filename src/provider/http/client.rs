@@ -12,12 +12,14 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
 
-use super::http_util::{failure, not_sent, read_json, request_id, secret_json, send, wipe};
-use super::template::{BodyTemplate, Template, Values};
-use super::{Attempt, Failure, Success};
+use super::HttpSection;
 use crate::auth::Credential;
-use crate::config::HttpSection;
 use crate::manifest::Target;
+use crate::provider::http_util::{
+    failure, not_sent, read_json, request_id, secret_json, send, wipe,
+};
+use crate::provider::template::{BodyTemplate, Template, Values};
+use crate::provider::{Attempt, Failure, Success};
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 #[derive(Debug, Clone)]

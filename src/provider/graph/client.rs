@@ -17,12 +17,12 @@ use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::http_util::{
-    failure, join_segments, read_json, request_id, retry_after, secret_json, send, wipe,
-};
-use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::manifest::Target;
+use crate::provider::http_util::{
+    failure, join_segments, read_json, request_id, retry_after, secret_json, send, wipe,
+};
+use crate::provider::{Attempt, Failure, Success};
 use crate::secret::{secret, truncate, ExposeSecret, SecretString};
 
 /// Settings for polling a long-running operation.
@@ -43,7 +43,7 @@ pub struct Graph {
     server_generates: bool,
     polling: Polling,
     /// The optional `revokeSignInSessions` follow-up.
-    pub(super) revoke: Option<super::graph_revoke::Revoke>,
+    pub(super) revoke: Option<crate::provider::graph_revoke::Revoke>,
 }
 
 impl Graph {
@@ -268,7 +268,7 @@ impl Graph {
         let status = response.status();
         let hinted = retry_after(response.headers());
         if status != StatusCode::OK {
-            if super::http_util::is_transient_status(status) {
+            if crate::provider::http_util::is_transient_status(status) {
                 return Poll::Again(hinted);
             }
             let refused = failure(response).await;

@@ -12,10 +12,10 @@
 
 use serde_json::{Map, Value};
 
-use super::graph::Graph;
-use super::http_util::{join_segments, not_sent, secret_json};
-use super::Attempt;
+use super::client::Graph;
 use crate::manifest::Target;
+use crate::provider::http_util::{join_segments, not_sent, secret_json};
+use crate::provider::Attempt;
 use crate::secret::{ExposeSecret, SecretString};
 
 #[derive(Debug, Clone)]
