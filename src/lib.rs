@@ -21,10 +21,10 @@ pub mod password;
 pub mod pipeline;
 pub mod progress;
 pub mod provider;
-pub mod rate;
 pub mod report;
 pub mod secret;
 pub mod serde_table;
+pub mod values;
 pub use commands::execute as run;
 /// The simulated identity providers (its own crate: it shares no code with the providers).
 pub use credrotate_sandbox as sandbox;

@@ -200,7 +200,7 @@ impl AuthSection {
         };
         let authority = authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
         let endpoint = oauth::Endpoint {
-            authority: crate::config::check_base_url(authority).context("authority")?,
+            authority: crate::values::check_base_url(authority).context("authority")?,
             tenant: non_empty(tenant, "tenant")?,
             client_id: non_empty(client_id, "client_id")?,
             scope,

@@ -21,7 +21,7 @@ use crate::logging::LogFormat;
 use crate::manifest::Format;
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
-use crate::rate::Rate;
+use crate::values::Rate;
 
 mod sandbox_args;
 mod security;

@@ -25,7 +25,7 @@ use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop}
 use crate::progress::ProgressMode;
 use crate::provider;
 use crate::report::rebuild::write_report;
-use crate::report::{self, export, Summary};
+use crate::report::{self, Summary};
 
 /// The config file read when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "credrotate.toml";
@@ -276,11 +276,11 @@ pub fn load_config(source: &ConfigSource, overrides: &Overrides) -> anyhow::Resu
 fn collect_recipients(opts: &RunOptions) -> anyhow::Result<Vec<String>> {
     let mut all = Vec::new();
     for r in &opts.recipients {
-        export::parse_recipient(r)?;
+        crate::values::recipient::parse_recipient(r)?;
         all.push(r.trim().to_owned());
     }
     if let Some(path) = &opts.recipients_file {
-        all.extend(export::read_recipients_file(path)?);
+        all.extend(crate::values::recipient::read_recipients_file(path)?);
     }
     if all.is_empty() && !opts.export_plaintext && !opts.dry_run {
         bail!("no export recipient: the new passwords must be encrypted to someone (hint: pass --recipient age1... or --recipients-file PATH; generate a key with `age-keygen`)");

@@ -16,8 +16,8 @@ use crate::manifest::unsafe_segment;
 use crate::password::{Generate, Policy};
 use crate::provider::kind::{Context, Shared};
 use crate::provider::{KindSettings, ProviderSpec, KINDS};
-use crate::rate::Rate;
 use crate::serde_table::{self, fields_of, Table};
+use crate::values::Rate;
 
 /// The keys every `[providers.NAME]` takes, whatever its kind (`kind` itself aside).
 #[derive(Debug, Default, Deserialize)]

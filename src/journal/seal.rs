@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 
 use super::identity::Identity;
 use super::record::Header;
-use crate::report::export::{parse_recipient, Recipient};
 use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::values::recipient::{parse_recipient, Recipient};
 
 /// Seals passwords for the journal.
 pub struct Sealer {

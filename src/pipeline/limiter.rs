@@ -11,7 +11,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-use crate::rate::Rate;
+use crate::values::Rate;
 
 /// A lane's pacer: the configured rate as a hard ceiling (governor), and below it an adaptive
 /// rate that halves when the provider throttles and creeps back up with each success (AIMD), so

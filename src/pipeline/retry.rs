@@ -89,7 +89,7 @@ impl Retries {
 mod tests {
     use super::*;
     use crate::provider::{Failure, Success};
-    use crate::rate::Rate;
+    use crate::values::Rate;
 
     fn transient(status: u16) -> Attempt {
         let failure = Failure {

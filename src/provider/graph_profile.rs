@@ -21,8 +21,8 @@ use super::kind::{client_generated_only, Context, Kind, Parts, Shared};
 use super::Attempt;
 use crate::auth::Credential;
 use crate::manifest::Target;
-use crate::rate::Rate;
 use crate::secret::{ExposeSecret, SecretString};
+use crate::values::Rate;
 
 #[derive(Debug, Clone)]
 pub struct GraphProfile {

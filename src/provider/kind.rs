@@ -19,8 +19,8 @@ use super::Attempt;
 use crate::auth::{AuthSection, Credential};
 use crate::manifest::{InputRule, Target};
 use crate::password::Generate;
-use crate::rate::Rate;
 use crate::secret::SecretString;
+use crate::values::Rate;
 
 /// The keys every provider section has, validated (the kind's own are its `Settings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,8 +22,8 @@ use super::kind::{client_generated_only, Context, HttpMethod, Kind, KindRules, P
 use super::Attempt;
 use crate::auth::{AuthSection, Credential};
 use crate::manifest::{InputRule, Target};
-use crate::rate::Rate;
 use crate::secret::{ExposeSecret, SecretString};
+use crate::values::Rate;
 
 #[derive(Debug, Clone)]
 pub struct PingOne {

@@ -14,9 +14,9 @@ use super::graph_revoke::Revoke;
 use super::kind::{Context, Kind, KindRules, Parts, Shared};
 use super::Attempt;
 use crate::manifest::Target;
-use crate::rate::Rate;
 use crate::secret::SecretString;
 use crate::serde_table::{self, Table};
+use crate::values::Rate;
 
 macro_rules! registry {
     ($($variant:ident = $name:literal => $kind:ty),+ $(,)?) => {

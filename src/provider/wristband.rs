@@ -26,8 +26,8 @@ use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 
 use crate::manifest::{InputRule, Inputs, Target};
-use crate::rate::Rate;
 use crate::secret::{ExposeSecret, SecretString};
+use crate::values::Rate;
 
 #[derive(Debug, Clone)]
 pub struct Wristband {

@@ -8,60 +8,21 @@
 //! buffer is beyond our reach). Cells are exact (a password may start with `=`): the export is
 //! data to import, not a sheet to open.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Context, Result};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::files::AtomicFile;
 use crate::secret::{ExposeSecret, SecretString};
+use crate::values::recipient::parse_recipient;
 
 pub const EXPORT_AGE: &str = "passwords.csv.age";
 pub const EXPORT_PLAIN: &str = "passwords.csv";
 /// `state` is `confirmed` (the provider confirmed this password) or `candidate` (a reset whose
 /// answer was lost: one of the row's candidates is in force; try them in order).
 const HEADER: [&str; 5] = ["user", "method", "provider", "password", "state"];
-
-/// An export recipient: an age X25519 public key or an SSH public key.
-pub type Recipient = Box<dyn age::Recipient + Send + Sync>;
-
-/// Parses `age1...`, `ssh-ed25519 ...` or `ssh-rsa ...`.
-pub fn parse_recipient(text: &str) -> Result<Recipient> {
-    let text = text.trim();
-    if text.starts_with("age1") {
-        let r = age::x25519::Recipient::from_str(text)
-            .map_err(|e| anyhow!("invalid age recipient {text:?}: {e}"))?;
-        return Ok(Box::new(r));
-    }
-    if text.starts_with("ssh-") {
-        let r = age::ssh::Recipient::from_str(text)
-            .map_err(|e| anyhow!("invalid SSH recipient: {e:?} (hint: only ssh-ed25519 and ssh-rsa keys are supported)"))?;
-        return Ok(Box::new(r));
-    }
-    bail!("unrecognised recipient {text:?} (hint: expected an age public key age1... or an SSH public key ssh-ed25519/ssh-rsa ...)")
-}
-
-/// Reads a recipients file like age's `-R`: one recipient per line, `#` comments and blank lines ignored.
-pub fn read_recipients_file(path: &Path) -> Result<Vec<String>> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read recipients file {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        parse_recipient(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
-        out.push(line.to_owned());
-    }
-    if out.is_empty() {
-        bail!("recipients file {} holds no recipient", path.display());
-    }
-    Ok(out)
-}
 
 enum Sink {
     Age(age::stream::StreamWriter<AtomicFile>),

@@ -20,9 +20,9 @@ use super::kind::{Context, Kind, KindRules, Parts, Shared};
 use super::Attempt;
 use crate::manifest::Target;
 use crate::password::Generate;
-use crate::rate::Rate;
 use crate::secret::SecretString;
 use crate::serde_table::duration;
+use crate::values::Rate;
 
 pub use beta::GraphBeta;
 pub use client::{Graph, Polling};

@@ -18,8 +18,8 @@ use super::template::Template;
 use super::Attempt;
 use crate::manifest::Target;
 use crate::password::Generate;
-use crate::rate::Rate;
 use crate::secret::SecretString;
+use crate::values::Rate;
 
 pub use client::Http;
 
