@@ -30,22 +30,12 @@ async fn malformed_configs_exit_2_and_send_nothing() {
         let bytes = replace(&bytes, b"@SANDBOX@", env.sandbox.base_url().as_bytes());
         std::fs::write(env.path(file), bytes).unwrap();
         let out_dir = env.path(&format!("out-{file}"));
-        let recipient = env.recipient();
-        let args = [
-            "run",
-            "--manifest",
-            "users.csv",
-            "--config",
-            file,
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--recipient",
-            &recipient,
-            "--yes",
-            "--progress",
-            "never",
-        ];
-        let out = env.credrotate(&args, &[]).await;
+        let run = env
+            .run_cmd()
+            .manifest("users.csv")
+            .config(file)
+            .out(&out_dir);
+        let out = run.output().await;
         assert_exit(&out, 2);
         let stderr = text(&out.stderr);
         assert!(

@@ -36,28 +36,15 @@ async fn assert_refused(
     substring: &str,
 ) {
     let out_dir = env.path(&format!("out-{manifest}"));
-    let out = tokio::process::Command::new(common::BIN)
-        .args([
-            "run",
-            "--manifest",
-            manifest,
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .args(["--provider", "graph", "--out", out_dir.to_str().unwrap()])
-        .args([
-            "--recipient",
-            &env.recipient(),
-            "--yes",
-            "--progress",
-            "never",
-        ])
-        .env("CREDROTATE_TOKEN", env.sandbox.token())
-        .env_remove("RUST_LOG")
+    let out = env
+        .run_cmd()
+        .manifest(manifest)
+        .config(config)
+        .out(&out_dir)
+        .args(["--provider", "graph"])
         .current_dir(dir)
         .output()
-        .await
-        .unwrap();
+        .await;
     assert_exit(&out, 2);
     let stderr = text(&out.stderr);
     assert!(

@@ -1,10 +1,20 @@
-//! The command line as a public interface: help, refusals and exit codes, and the rule that a
-//! refused run sends nothing (the sandbox's own request count stays at zero).
+//! The command line as a public interface (DESIGN.md §2), checked with `assert_cmd`: `--help`,
+//! `--version` and every subcommand's help exit 0; every refusal (usage, config or manifest
+//! error, an unknown flag, `report`/`resume` on a folder without a journal) exits 2 with a
+//! message naming what is wrong; a refused run sends nothing (the sandbox's own request count
+//! stays at zero); `validate` and `--dry-run` print or report the plan without sending; a finished
+//! output folder is not overwritten; `demo` rotates the examples end to end.
 
 mod common;
 
-use common::{assert_exit, text, Env};
+use assert_cmd::Command;
+use common::run_cmd::{assert, RunCmd};
+use common::{Env, BIN};
 use credrotate::sandbox::Options;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const SUBCOMMANDS: [&str; 6] = ["run", "resume", "report", "validate", "sandbox", "demo"];
 
 async fn assert_nothing_sent(env: &Env) {
     let stats = env.stats().await;
@@ -14,14 +24,53 @@ async fn assert_nothing_sent(env: &Env) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn help_lists_the_commands() {
-    let env = Env::start(Options::default()).await;
-    let out = env.credrotate(&["--help"], &[]).await;
-    assert_exit(&out, 0);
-    for cmd in ["run", "validate", "sandbox", "demo"] {
-        assert!(text(&out.stdout).contains(cmd), "{cmd} missing from --help");
+#[test]
+fn help_lists_the_commands() {
+    let mut help = Command::new(BIN).arg("--help").assert().code(0);
+    for cmd in SUBCOMMANDS {
+        help = help.stdout(contains(cmd));
     }
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let version = format!("credrotate {}", env!("CARGO_PKG_VERSION"));
+    Command::new(BIN)
+        .arg("--version")
+        .assert()
+        .code(0)
+        .stdout(contains(version));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for cmd in SUBCOMMANDS {
+        Command::new(BIN)
+            .args([cmd, "--help"])
+            .assert()
+            .code(0)
+            .stdout(contains(format!("Usage: credrotate {cmd}")));
+    }
+}
+
+#[test]
+fn report_and_resume_on_a_folder_without_a_journal_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    Command::new(BIN)
+        .args(["report", "--out", out])
+        .assert()
+        .code(2)
+        .stderr(contains("journal").and(contains("hint: is this the --out folder of a run?")));
+    Command::new(BIN)
+        .args(["resume", "--out", out, "--yes"])
+        .assert()
+        .code(2)
+        .stderr(contains("holds no journal").and(contains("nothing to resume")));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the refusals left the folder empty"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,139 +78,32 @@ async fn refusals_exit_2_and_send_nothing() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(5);
     let config = env.config("", "");
-    let (m, c) = (manifest.to_str().unwrap(), config.to_str().unwrap());
     let out_dir = env.path("out");
-    let o = out_dir.to_str().unwrap();
-    let r = env.recipient();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["run", "--manifest", m, "--config", c, "--out", o, "--yes"],
-            "--recipient",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                &r,
-            ],
-            "--yes",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                "age1bogus",
-                "--yes",
-            ],
-            "recipient",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                &r,
-                "--yes",
-                "--token",
-                "abc",
-            ],
-            "CREDROTATE_TOKEN",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                &r,
-                "--yes",
-                "--rate",
-                "fast",
-            ],
-            "rate",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                &r,
-                "--yes",
-                "--provider",
-                "nope",
-            ],
-            "nope",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                "missing.csv",
-                "--config",
-                c,
-                "--out",
-                o,
-                "--recipient",
-                &r,
-                "--yes",
-            ],
-            "missing.csv",
-        ),
-        (
-            vec![
-                "run",
-                "--manifest",
-                m,
-                "--config",
-                "missing.toml",
-                "--out",
-                o,
-                "--recipient",
-                &r,
-                "--yes",
-            ],
-            "missing.toml",
-        ),
+    let run = || {
+        env.run_cmd()
+            .manifest(&manifest)
+            .config(&config)
+            .no_progress()
+    };
+    // What each refused run lacks or gets wrong, and what its message must say.
+    let cases: Vec<(RunCmd, &str)> = vec![
+        (run().no_recipient(), "--recipient"),
+        (run().no_yes(), "--yes"),
+        (run().no_recipient().recipient("age1bogus"), "recipient"),
+        (run().args(["--token", "abc"]), "CREDROTATE_TOKEN"),
+        (run().args(["--rate", "fast"]), "rate"),
+        (run().args(["--provider", "nope"]), "nope"),
+        (run().manifest("missing.csv"), "missing.csv"),
+        (run().config("missing.toml"), "missing.toml"),
+        (run().arg("--frobnicate"), "--frobnicate"),
     ];
-    for (args, expect) in cases {
-        let out = env.credrotate(&args, &[]).await;
-        assert_exit(&out, 2);
-        let err = text(&out.stderr);
-        assert!(
-            err.contains(expect),
-            "{args:?}: stderr lacks {expect:?}:\n{err}"
-        );
-        assert!(
-            !err.contains("abc") || !args.contains(&"--token"),
-            "the refused token was echoed"
-        );
-        assert!(!out_dir.join("report.csv").exists());
+    for (cmd, expect) in cases {
+        let args = cmd.args_vec();
+        let refused = cmd.assert().await.code(2).stderr(contains(expect));
+        if args.iter().any(|a| a == "--token") {
+            refused.stderr(contains("abc").not());
+        }
+        assert!(!out_dir.join("report.csv").exists(), "{args:?}");
     }
     assert_nothing_sent(&env).await;
 }
@@ -171,52 +113,40 @@ async fn missing_token_and_plain_http_are_config_errors() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(3);
     let config = env.config("", "");
-    let r = env.recipient();
-    let (m, c) = (manifest.to_str().unwrap(), config.to_str().unwrap());
-    let mut cmd = tokio::process::Command::new(common::BIN);
-    cmd.args([
-        "run",
-        "--manifest",
-        m,
-        "--config",
-        c,
-        "--out",
-        "o",
-        "--recipient",
-        &r,
-        "--yes",
-    ])
-    .env_remove("CREDROTATE_TOKEN")
-    .current_dir(env.dir.path());
-    let out = cmd.output().await.unwrap();
-    assert_exit(&out, 2);
-    assert!(text(&out.stderr).contains("CREDROTATE_TOKEN"));
+    let mut cmd = env
+        .run_cmd()
+        .manifest(&manifest)
+        .config(&config)
+        .out("o")
+        .no_progress()
+        .assert_cmd();
+    cmd.env_remove("CREDROTATE_TOKEN");
+    assert(cmd)
+        .await
+        .code(2)
+        .stderr(contains("CREDROTATE_TOKEN"));
 
-    let remote = env.path("remote.toml");
-    std::fs::write(
-        &remote,
+    let remote = env.write(
+        "remote.toml",
         "[providers.graph]\nkind = \"graph\"\nbase_url = \"http://graph.example.com/v1.0\"\n",
-    )
-    .unwrap();
-    let out = env.run(&manifest, &remote, &[]).await;
-    assert_exit(&out, 2);
-    assert!(text(&out.stderr).contains("https"), "{}", text(&out.stderr));
+    );
+    let run = env.run_cmd().manifest(&manifest).config(&remote);
+    run.assert().await.code(2).stderr(contains("https"));
     assert_nothing_sent(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_folder_with_results_is_not_overwritten() {
     let env = Env::start(Options::default()).await;
-    let manifest = env.users_csv(3);
-    let config = env.config("", "");
-    assert_exit(&env.run(&manifest, &config, &[]).await, 0);
-    let before = std::fs::read(env.path("out").join("passwords.csv.age")).unwrap();
-    let out = env.run(&manifest, &config, &[]).await;
-    assert_exit(&out, 2);
-    assert_eq!(
-        std::fs::read(env.path("out").join("passwords.csv.age")).unwrap(),
-        before
-    );
+    let run = env
+        .run_cmd()
+        .manifest(env.users_csv(3))
+        .config(env.config("", ""));
+    run.assert().await.code(0);
+    let export = env.path("out").join("passwords.csv.age");
+    let before = std::fs::read(&export).unwrap();
+    run.assert().await.code(2);
+    assert_eq!(std::fs::read(&export).unwrap(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,38 +154,47 @@ async fn validate_prints_the_plan_and_sends_nothing() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(40);
     let config = env.config("rate = \"20/s\"", "");
-    let out = env
-        .credrotate(
-            &[
-                "validate",
-                "--manifest",
-                manifest.to_str().unwrap(),
-                "--config",
-                config.to_str().unwrap(),
-            ],
-            &[],
-        )
-        .await;
-    assert_exit(&out, 0);
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("40 row(s)") && stdout.contains("graph") && stdout.contains("20/s"),
-        "{stdout}"
+    let mut cmd = env.command();
+    cmd.arg("validate")
+        .args(["--manifest", manifest.to_str().unwrap()])
+        .args(["--config", config.to_str().unwrap()]);
+    assert(cmd).await.code(0).stdout(
+        contains("40 row(s)")
+            .and(contains("graph"))
+            .and(contains("20/s"))
+            // The estimated duration at 20/s for 40 rows.
+            .and(contains("2s")),
     );
-    assert!(
-        stdout.contains("2s"),
-        "estimated duration at 20/s for 40 rows: {stdout}"
-    );
+    assert_nothing_sent(&env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_accepts_every_good_manifest_format() {
+    let env = Env::start(Options::default()).await;
+    let config = env.config("", "");
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/good");
+    for name in ["users.csv", "users.json", "users.jsonl"] {
+        let mut cmd = env.command();
+        cmd.arg("validate")
+            .args(["--manifest", good.join(name).to_str().unwrap()])
+            .args(["--config", config.to_str().unwrap()]);
+        assert(cmd)
+            .await
+            .code(0)
+            .stdout(contains("manifest OK: 5 row(s)").and(contains("graph: 5 row(s)")));
+    }
     assert_nothing_sent(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_reports_without_sending() {
     let env = Env::start(Options::default()).await;
-    let out = env
-        .run(&env.users_csv(7), &env.config("", ""), &["--dry-run"])
-        .await;
-    assert_exit(&out, 0);
+    let run = env
+        .run_cmd()
+        .manifest(env.users_csv(7))
+        .config(env.config("", ""))
+        .arg("--dry-run");
+    run.assert().await.code(0);
     let report = env.report_json();
     assert_eq!(report.len(), 7);
     assert!(report.iter().all(|r| r["status"] == "dry_run"));
@@ -263,26 +202,24 @@ async fn dry_run_reports_without_sending() {
     assert_nothing_sent(&env).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_rotates_the_examples_and_verifies_every_password() {
-    let env = Env::start(Options::default()).await;
-    let out = env.path("demo");
-    let mut cmd = tokio::process::Command::new(common::BIN);
-    cmd.args([
-        "demo",
-        "--out",
-        out.to_str().unwrap(),
-        "--progress",
-        "never",
-    ])
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    let result = cmd.output().await.unwrap();
-    assert_exit(&result, 0);
-    let stdout = text(&result.stdout);
-    assert!(
-        stdout.contains("250/250 exported passwords sign in"),
-        "{stdout}"
-    );
+/// `demo` brings its own in-process sandbox, so this test needs no `Env`.
+#[test]
+fn demo_rotates_the_examples_and_verifies_every_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    Command::new(BIN)
+        .args([
+            "demo",
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "never",
+        ])
+        .env_remove("RUST_LOG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .assert()
+        .code(0)
+        .stdout(contains("250/250 exported passwords sign in"));
     for name in [
         "report.csv",
         "report.json",
@@ -294,18 +231,14 @@ async fn demo_rotates_the_examples_and_verifies_every_password() {
     }
     if which_age() {
         let key = out.join("demo-identity.txt");
-        let plain = std::process::Command::new("age")
-            .args([
-                "-d",
-                "-i",
-                key.to_str().unwrap(),
-                out.join("passwords.csv.age").to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(plain.status.success());
-        assert!(text(&plain.stdout).starts_with("user,method,provider,password"));
-        assert_eq!(text(&plain.stdout).lines().count(), 251);
+        let plain = Command::new("age")
+            .args(["-d", "-i", key.to_str().unwrap()])
+            .arg(out.join("passwords.csv.age"))
+            .assert()
+            .success();
+        let plain = String::from_utf8_lossy(&plain.get_output().stdout).into_owned();
+        assert!(plain.starts_with("user,method,provider,password"));
+        assert_eq!(plain.lines().count(), 251);
     }
 }
 

@@ -71,36 +71,19 @@ async fn run_trial(env: &Env, config: &std::path::Path, trial: usize, tally: &mu
     let manifest = env.path(&format!("users-{trial}.csv"));
     std::fs::write(&manifest, format!("user\n{}\n", users.join("\n"))).unwrap();
     let out = env.path(&format!("out-{trial}"));
-    let recipient = env.recipient();
-    let (m, c, o) = (
-        manifest.to_str().unwrap(),
-        config.to_str().unwrap(),
-        out.to_str().unwrap(),
-    );
-    let run = [
-        "run",
-        "--manifest",
-        m,
-        "--config",
-        c,
-        "--out",
-        o,
-        "--recipient",
-        &recipient,
-        "--yes",
-        "--progress",
-        "never",
-        "--rate",
-        "unlimited",
-        "--concurrency",
-        "32",
-        "--max-attempts",
-        "10",
-    ];
-    let resume = ["resume", "--out", o, "--yes", "--progress", "never"];
+    let run = env
+        .run_cmd()
+        .manifest(&manifest)
+        .config(config)
+        .out(&out)
+        .args(["--rate", "unlimited", "--concurrency", "32"])
+        .args(["--max-attempts", "10"])
+        .args_vec();
+    let o = out.to_str().unwrap();
+    let resume = ["resume", "--out", o, "--yes", "--progress", "never"].map(String::from);
     let mut round = 0;
     loop {
-        let args: &[&str] = if out.join("journal.jsonl").exists() {
+        let args: &[String] = if out.join("journal.jsonl").exists() {
             &resume
         } else {
             &run
@@ -137,7 +120,7 @@ async fn run_trial(env: &Env, config: &std::path::Path, trial: usize, tally: &mu
 /// Runs credrotate; with `kill_after_ms`, SIGKILLs it then (None if it was killed).
 async fn start(
     env: &Env,
-    args: &[&str],
+    args: &[String],
     kill_after_ms: Option<u64>,
 ) -> Option<std::process::Output> {
     let mut child = env.spawn(args);

@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
+use common::run_cmd::RunCmd;
 use common::{assert_exit, text, Env};
 use credrotate::sandbox::{Faults, Options};
 
@@ -20,34 +22,13 @@ fn slow() -> Options {
     }
 }
 
-fn run_args<'a>(
-    env: &'a Env,
-    manifest: &'a str,
-    config: &'a str,
-    out: &'a str,
-    recipient: &'a str,
-) -> Vec<&'a str> {
-    let _ = env;
-    vec![
-        "run",
-        "--manifest",
-        manifest,
-        "--config",
-        config,
-        "--out",
-        out,
-        "--recipient",
-        recipient,
-        "--yes",
-        "--progress",
-        "never",
-        "--rate",
-        "100/s",
-        "--concurrency",
-        "4",
-        "--grace",
-        "10s",
-    ]
+/// `run` (into `out`) at 100/s with `concurrency` rows at once and a 10 s grace period.
+fn journaled<'e>(env: &'e Env, manifest: &Path, config: &Path, concurrency: &str) -> RunCmd<'e> {
+    env.run_cmd()
+        .manifest(manifest)
+        .config(config)
+        .args(["--rate", "100/s", "--concurrency", concurrency])
+        .args(["--grace", "10s"])
 }
 
 use common::signal;
@@ -124,15 +105,8 @@ async fn assert_complete_and_verified(env: &Env, users: usize) {
 async fn sigterm_finishes_in_flight_requests_then_resume_completes() {
     let env = Env::start(slow()).await;
     let (manifest, config) = (env.users_csv(400), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let args = run_args(
-        &env,
-        manifest.to_str().unwrap(),
-        config.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &recipient,
-    );
-    let child = env.spawn(&args);
+    let out = env.path("out");
+    let child = journaled(&env, &manifest, &config, "4").spawn();
     wait_for_journal(&env, 40).await;
     signal(&child, "-TERM");
     let first = child.wait_with_output().await.unwrap();
@@ -186,17 +160,7 @@ async fn a_second_sigint_aborts_at_once_and_nothing_is_lost() {
     })
     .await;
     let (manifest, config) = (env.users_csv(100), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let mut args = run_args(
-        &env,
-        manifest.to_str().unwrap(),
-        config.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &recipient,
-    );
-    let at = args.iter().position(|a| *a == "--concurrency").unwrap();
-    args[at + 1] = "8";
-    let child = env.spawn(&args);
+    let child = journaled(&env, &manifest, &config, "8").spawn();
     wait_for_journal(&env, 12).await;
     signal(&child, "-INT");
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -211,15 +175,8 @@ async fn a_second_sigint_aborts_at_once_and_nothing_is_lost() {
 async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
     let env = Env::start(slow()).await;
     let (manifest, config) = (env.users_csv(200), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let args = run_args(
-        &env,
-        manifest.to_str().unwrap(),
-        config.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &recipient,
-    );
-    let child = env.spawn(&args);
+    let out = env.path("out");
+    let child = journaled(&env, &manifest, &config, "4").spawn();
     wait_for_journal(&env, 20).await;
     signal(&child, "-TERM");
     assert_exit(&child.wait_with_output().await.unwrap(), 143);
@@ -313,22 +270,13 @@ async fn report_rebuilds_from_the_journal_alone() {
 async fn a_panicking_row_fails_alone() {
     let env = Env::start(Options::default()).await;
     let (manifest, config) = (env.users_csv(20), env.config("", ""));
-    let out = env.path("out");
-    let recipient = env.recipient();
-    let args = [
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--recipient",
-        &recipient,
-        "--yes",
-    ];
     let result = env
-        .credrotate(&args, &[("CREDROTATE_TEST_PANIC_ROW", "7")])
+        .run_cmd()
+        .manifest(&manifest)
+        .config(&config)
+        .no_progress()
+        .env("CREDROTATE_TEST_PANIC_ROW", "7")
+        .output()
         .await;
     assert_exit(&result, 1);
     let report = env.report_json();
@@ -343,15 +291,8 @@ async fn a_panicking_row_fails_alone() {
 async fn a_journal_torn_mid_record_is_read_up_to_its_last_whole_record() {
     let env = Env::start(slow()).await;
     let (manifest, config) = (env.users_csv(150), env.config("", ""));
-    let (out, recipient) = (env.path("out"), env.recipient());
-    let args = run_args(
-        &env,
-        manifest.to_str().unwrap(),
-        config.to_str().unwrap(),
-        out.to_str().unwrap(),
-        &recipient,
-    );
-    let mut child = env.spawn(&args);
+    let out = env.path("out");
+    let mut child = journaled(&env, &manifest, &config, "4").spawn();
     wait_for_journal(&env, 30).await;
     child.kill().await.unwrap();
     // A crash while writing: the last record is cut in half.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use common::run_cmd::RunCmd;
 use common::{assert_exit, text, Env};
 use credrotate::sandbox::{Faults, Options};
 
@@ -51,57 +52,32 @@ impl Run {
         }
     }
 
-    /// `run` arguments: 100/s, 4 at once, the test identity plus `recipients` as recipients.
-    fn args(&self, recipients: &[String], extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--manifest",
-            s(&self.manifest),
-            "--config",
-            s(&self.config),
-            "--out",
-            s(&self.out),
-            "--yes",
-            "--progress",
-            "never",
-            "--rate",
-            "100/s",
-            "--concurrency",
-            "4",
-            "--grace",
-            "10s",
-        ]
-        .map(String::from)
-        .to_vec();
-        for r in recipients {
-            args.extend(["--recipient".to_owned(), r.clone()]);
-        }
-        args.extend(extra.iter().map(|a| a.to_string()));
-        args
+    /// `run`: 100/s, 4 at once, a 10 s grace period, the test identity as recipient.
+    fn cmd<'e>(&self, env: &'e Env) -> RunCmd<'e> {
+        env.run_cmd()
+            .manifest(&self.manifest)
+            .config(&self.config)
+            .out(&self.out)
+            .args(["--rate", "100/s", "--concurrency", "4", "--grace", "10s"])
     }
 
-    fn resume_args(&self, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
+    /// `resume` of this run's folder, without a prompt or a progress bar, plus `extra`.
+    async fn resume(&self, env: &Env, extra: &[&str]) -> Output {
+        let mut args = vec![
             "resume",
             "--out",
             s(&self.out),
             "--yes",
             "--progress",
             "never",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(extra.iter().map(|a| a.to_string()));
-        args
+        ];
+        args.extend_from_slice(extra);
+        env.credrotate(&args, &[]).await
     }
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
 }
 
 use common::signal;
@@ -119,11 +95,13 @@ async fn wait_for_journal(out: &Path, n: usize) {
     panic!("the run did not start");
 }
 
-/// Starts a run, lets it journal a little, stops it with SIGTERM (exit 143, nothing uncertain).
-async fn interrupted(env: &Env, run: &Run, recipients: &[String], extra: &[&str]) -> Output {
-    let mut all = vec![env.recipient()];
-    all.extend_from_slice(recipients);
-    let child = env.spawn(&strs(&run.args(&all, extra)));
+/// Starts a run (encrypting to the test identity plus `recipients`), lets it journal a little,
+/// stops it with SIGTERM (exit 143, nothing uncertain).
+async fn interrupted(env: &Env, run: &Run, recipients: &[&str], extra: &[&str]) -> Output {
+    let cmd = recipients
+        .iter()
+        .fold(run.cmd(env), |cmd, r| cmd.recipient(r));
+    let child = cmd.args(extra).spawn();
     wait_for_journal(&run.out, 30).await;
     signal(&child, "-TERM");
     let output = child.wait_with_output().await.unwrap();
@@ -156,11 +134,11 @@ fn write_identity(env: &Env) -> PathBuf {
 async fn two_processes_never_work_on_one_folder_at_once() {
     let env = Env::start(slow()).await;
     let run = Run::new(&env, 400);
-    let first = env.spawn(&strs(&run.args(&[env.recipient()], &[])));
+    let first = run.cmd(&env).spawn();
     let first_pid = first.id().unwrap();
     wait_for_journal(&run.out, 20).await;
 
-    let second = env.credrotate(&strs(&run.resume_args(&[])), &[]).await;
+    let second = run.resume(&env, &[]).await;
     assert_exit(&second, 2);
     let msg = text(&second.stderr);
     let lock = std::fs::canonicalize(&run.out).unwrap().join("run.lock");
@@ -174,9 +152,7 @@ async fn two_processes_never_work_on_one_folder_at_once() {
     signal(&first, "-TERM");
     assert_exit(&first.wait_with_output().await.unwrap(), 143);
     // Two resumes started together: exactly one works, the other is refused.
-    let resume = run.resume_args(&[]);
-    let resume = strs(&resume);
-    let (a, b) = tokio::join!(env.credrotate(&resume, &[]), env.credrotate(&resume, &[]));
+    let (a, b) = tokio::join!(run.resume(&env, &[]), run.resume(&env, &[]));
     let mut codes = [a.status.code(), b.status.code()];
     codes.sort();
     assert_eq!(
@@ -207,10 +183,7 @@ async fn a_lock_file_left_by_a_dead_process_does_not_block() {
         "pid 1\nhost gone-container\nsince 2026-01-01T00:00:00.000Z\n",
     )
     .unwrap();
-    let out = env
-        .credrotate(&strs(&run.args(&[env.recipient()], &[])), &[])
-        .await;
-    assert_exit(&out, 0);
+    assert_exit(&run.cmd(&env).output().await, 0);
     assert_each_user_reset_once(&env, 20).await;
     assert!(!run.out.join("run.lock").exists());
 }
@@ -240,7 +213,7 @@ async fn resume_refuses_an_altered_header_or_an_old_journal_and_sends_nothing() 
     for text_ in &tampered {
         assert_ne!(text_, &original, "the tampering applies");
         std::fs::write(&journal, text_).unwrap();
-        let refused = env.credrotate(&strs(&run.resume_args(&[])), &[]).await;
+        let refused = run.resume(&env, &[]).await;
         assert_exit(&refused, 2);
         let msg = text(&refused.stderr);
         assert!(msg.contains("was changed after the run started"), "{msg}");
@@ -248,7 +221,7 @@ async fn resume_refuses_an_altered_header_or_an_old_journal_and_sends_nothing() 
 
     let v1 = original.replacen("\"version\":2", "\"version\":1", 1);
     std::fs::write(&journal, v1).unwrap();
-    let refused = env.credrotate(&strs(&run.resume_args(&[])), &[]).await;
+    let refused = run.resume(&env, &[]).await;
     assert_exit(&refused, 2);
     let msg = text(&refused.stderr);
     assert!(
@@ -259,7 +232,7 @@ async fn resume_refuses_an_altered_header_or_an_old_journal_and_sends_nothing() 
     assert_eq!(requests(&env).await, before, "nothing was sent");
 
     std::fs::write(&journal, &original).unwrap();
-    assert_exit(&env.credrotate(&strs(&run.resume_args(&[])), &[]).await, 0);
+    assert_exit(&run.resume(&env, &[]).await, 0);
     assert_each_user_reset_once(&env, 300).await;
 }
 
@@ -272,7 +245,7 @@ async fn a_no_fsync_run_is_recorded_and_resume_says_it_was_not_crash_safe() {
     let journal = std::fs::read_to_string(run.out.join("journal.jsonl")).unwrap();
     let header: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
     assert_eq!(header["fsync"], false);
-    let resumed = env.credrotate(&strs(&run.resume_args(&[])), &[]).await;
+    let resumed = run.resume(&env, &[]).await;
     assert_exit(&resumed, 0);
     assert!(
         text(&resumed.stderr).contains("started with --no-fsync")
@@ -301,7 +274,7 @@ async fn resume_with_an_age_identity_finishes_a_run_whose_key_is_gone() {
         text(&report.stdout)
     );
     let before = requests(&env).await;
-    let refused = env.credrotate(&strs(&run.resume_args(&[])), &[]).await;
+    let refused = run.resume(&env, &[]).await;
     assert_exit(&refused, 2);
     assert!(text(&refused.stderr).contains("pass --identity KEY"));
 
@@ -309,9 +282,7 @@ async fn resume_with_an_age_identity_finishes_a_run_whose_key_is_gone() {
         "wrong.txt",
         age::secrecy::ExposeSecret::expose_secret(&age::x25519::Identity::generate().to_string()),
     );
-    let refused = env
-        .credrotate(&strs(&run.resume_args(&["--identity", s(&wrong)])), &[])
-        .await;
+    let refused = run.resume(&env, &["--identity", s(&wrong)]).await;
     assert_exit(&refused, 2);
     let msg = text(&refused.stderr);
     assert!(
@@ -321,9 +292,7 @@ async fn resume_with_an_age_identity_finishes_a_run_whose_key_is_gone() {
     assert_eq!(requests(&env).await, before, "nothing was sent");
 
     let key = write_identity(&env);
-    let resumed = env
-        .credrotate(&strs(&run.resume_args(&["--identity", s(&key)])), &[])
-        .await;
+    let resumed = run.resume(&env, &["--identity", s(&key)]).await;
     assert_exit(&resumed, 0);
     let msg = text(&resumed.stderr);
     assert!(
@@ -341,12 +310,10 @@ async fn resume_with_an_age_identity_finishes_a_run_whose_key_is_gone() {
 async fn resume_and_report_accept_an_ssh_key() {
     let env = Env::start(slow()).await;
     let run = Run::new(&env, 200);
-    interrupted(&env, &run, &[SSH_PUBLIC.to_owned()], &[]).await;
+    interrupted(&env, &run, &[SSH_PUBLIC], &[]).await;
     std::fs::remove_file(run.out.join("journal.key")).unwrap();
     let key = env.write("id_ed25519", SSH_KEY);
-    let resumed = env
-        .credrotate(&strs(&run.resume_args(&["--identity", s(&key)])), &[])
-        .await;
+    let resumed = run.resume(&env, &["--identity", s(&key)]).await;
     assert_exit(&resumed, 0);
     assert_each_user_reset_once(&env, 200).await;
     env.assert_export_verifies(200).await;
@@ -366,10 +333,7 @@ async fn resume_and_report_accept_an_ssh_key() {
 async fn report_refuses_an_identity_that_is_not_a_recipient() {
     let env = Env::start(Options::default()).await;
     let run = Run::new(&env, 5);
-    let done = env
-        .credrotate(&strs(&run.args(&[env.recipient()], &[])), &[])
-        .await;
-    assert_exit(&done, 0);
+    assert_exit(&run.cmd(&env).output().await, 0);
     let key = env.write("id_ed25519", SSH_KEY);
     let refused = env
         .credrotate(
@@ -395,9 +359,7 @@ async fn a_folder_owned_by_another_user_is_refused() {
     let run = Run::new(&env, 3);
     std::fs::create_dir(&run.out).unwrap();
     std::os::unix::fs::chown(&run.out, Some(65534), Some(65534)).unwrap();
-    let refused = env
-        .credrotate(&strs(&run.args(&[env.recipient()], &[])), &[])
-        .await;
+    let refused = run.cmd(&env).output().await;
     assert_exit(&refused, 2);
     assert!(
         text(&refused.stderr).contains("is owned by uid 65534, not by you"),
@@ -431,10 +393,7 @@ async fn formula_user_ids_are_neutralised_in_report_csv() {
         config: env.config("", ""),
         out: env.path("out"),
     };
-    let done = env
-        .credrotate(&strs(&run.args(&[env.recipient()], &[])), &[])
-        .await;
-    assert_exit(&done, 0);
+    assert_exit(&run.cmd(&env).output().await, 0);
 
     let mut report = csv::Reader::from_path(run.out.join("report.csv")).unwrap();
     let at = report

@@ -82,23 +82,11 @@ async fn wrong_old_password_and_bad_api_key_are_row_errors() {
     std::fs::remove_dir_all(env.path("out")).unwrap();
     let cfg = config(&env, "", "PING_KEY");
     let out = env
-        .credrotate(
-            &[
-                "run",
-                "--manifest",
-                m.to_str().unwrap(),
-                "--config",
-                cfg.to_str().unwrap(),
-                "--out",
-                env.path("out").to_str().unwrap(),
-                "--recipient",
-                &env.recipient(),
-                "--yes",
-                "--progress",
-                "never",
-            ],
-            &[("PING_KEY", "not-the-api-key")],
-        )
+        .run_cmd()
+        .manifest(&m)
+        .config(&cfg)
+        .env("PING_KEY", "not-the-api-key")
+        .output()
         .await;
     assert_exit(&out, 1);
     assert!(env

@@ -90,29 +90,19 @@ async fn plaintext_only_with_the_flag_and_0600() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(5);
     let config = env.config("", "");
-    let out_dir = env.path("out").to_str().unwrap().to_owned();
-    let base = [
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        &out_dir,
-        "--yes",
-        "--progress",
-        "never",
-    ];
+    let base = env
+        .run_cmd()
+        .manifest(&manifest)
+        .config(&config)
+        .no_recipient();
     // No recipient and no flag: refused, nothing sent, no plaintext anywhere.
-    let refused = env.credrotate(&base, &[]).await;
+    let refused = base.output().await;
     assert_exit(&refused, 2);
     assert!(text(&refused.stderr).contains("--recipient"));
     assert!(!env.path("out").join("passwords.csv").exists());
     assert_eq!(env.stats().await["reset_requests_total"], 0);
 
-    let mut args = base.to_vec();
-    args.push("--export-plaintext");
-    let out = env.credrotate(&args, &[]).await;
+    let out = base.arg("--export-plaintext").output().await;
     assert_exit(&out, 0);
     assert!(
         text(&out.stderr).contains("UNENCRYPTED"),

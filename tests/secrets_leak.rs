@@ -11,6 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use common::{assert_exit, text, user, Env};
@@ -54,15 +55,8 @@ fn journal_passwords(journal: &str, identity: &age::x25519::Identity) -> Vec<Str
     out
 }
 
-/// Runs `credrotate` with `args`, keeps its stdout and stderr.
-async fn command(
-    env: &Env,
-    scan: &mut Scan,
-    label: &str,
-    args: &[&str],
-    envs: &[(&str, &str)],
-) -> std::process::Output {
-    let out = env.credrotate(args, envs).await;
+/// Keeps a finished command's stdout and stderr for the scan.
+fn keep(scan: &mut Scan, label: &str, out: Output) -> Output {
     scan.outputs
         .push((format!("{label} stdout"), text(&out.stdout)));
     scan.outputs
@@ -70,8 +64,19 @@ async fn command(
     out
 }
 
-/// A `run` into `env.path(name)`, then `report` on it; collects every output and password.
-/// `flags` go after `run`; `--log-format json` among them is moved before it.
+/// Runs `credrotate` with `args`, keeps its stdout and stderr.
+async fn command(
+    env: &Env,
+    scan: &mut Scan,
+    label: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Output {
+    keep(scan, label, env.credrotate(args, envs).await)
+}
+
+/// A `-vv run` with the progress bar forced on into `env.path(name)`, then `report` on it;
+/// collects every output and password. `flags` go after the usual `run` flags.
 async fn run(
     env: &Env,
     scan: &mut Scan,
@@ -81,26 +86,17 @@ async fn run(
     envs: &[(&str, &str)],
     exit: i32,
 ) {
-    let manifest = env.path("users.csv");
     let dir = env.path(name);
-    let recipient = env.recipient();
-    let mut args = vec![
-        "-vv",
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-        "--recipient",
-        &recipient,
-        "--yes",
-        "--progress",
-        "always",
-    ];
-    args.extend_from_slice(flags);
-    let out = command(env, scan, name, &args, envs).await;
+    let cmd = env
+        .run_cmd()
+        .global("-vv")
+        .manifest(env.path("users.csv"))
+        .config(config)
+        .out(&dir)
+        .progress("always")
+        .args(flags)
+        .envs(envs);
+    let out = keep(scan, name, cmd.output().await);
     assert_exit(&out, exit);
     for file in ["report.csv", "report.json", "summary.json", "journal.jsonl"] {
         let content = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
@@ -196,19 +192,18 @@ async fn bearer_paths(scan: &mut Scan) {
         config.to_str().unwrap(),
     ];
     command(&env, scan, "validate", &validate, &[("RUST_LOG", "trace")]).await;
-    let out = env.path("dry").to_str().unwrap().to_owned();
-    let dry_run = [
-        "-vv",
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        &out,
-        "--dry-run",
-    ];
-    let out = command(&env, scan, "dry-run", &dry_run, &[("RUST_LOG", "trace")]).await;
+    let dry_run = env
+        .run_cmd()
+        .global("-vv")
+        .manifest(&manifest)
+        .config(&config)
+        .out(env.path("dry"))
+        .no_recipient()
+        .no_yes()
+        .no_progress()
+        .arg("--dry-run")
+        .env("RUST_LOG", "trace");
+    let out = keep(scan, "dry-run", dry_run.output().await);
     assert_exit(&out, 0);
     scan.secrets.extend(env.sandbox.issued_secrets());
 }

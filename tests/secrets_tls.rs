@@ -63,19 +63,16 @@ async fn client_credentials_over_https_trust_the_ca_file_too() {
     let out = env.run(&manifest, &config, &["--ca-file", &ca]).await;
     assert_exit(&out, 0);
     // Without the CA, the token endpoint is not trusted: a start-up error, nothing sent.
-    let again = env.path("out2");
-    let args = [
-        "run",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        again.to_str().unwrap(),
-        "--export-plaintext",
-        "--yes",
-    ];
-    let out = env.credrotate(&args, &[]).await;
+    let out = env
+        .run_cmd()
+        .manifest(&manifest)
+        .config(&config)
+        .out(env.path("out2"))
+        .no_recipient()
+        .no_progress()
+        .arg("--export-plaintext")
+        .output()
+        .await;
     assert_exit(&out, 2);
     assert_eq!(stats(&env).await["resets_total"], 5);
 }

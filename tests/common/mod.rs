@@ -1,5 +1,6 @@
 //! Shared helpers for integration tests: an in-process sandbox, a scratch folder, the real
-//! `credrotate` binary run as a child process, and the sandbox's own view (stats, verify).
+//! `credrotate` binary run as a child process (built with [`run_cmd::RunCmd`]), and the
+//! sandbox's own view (stats, verify).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -56,27 +57,17 @@ impl Env {
         path
     }
 
-    /// Runs the real binary with the sandbox token in the environment.
+    /// Runs the real binary with `args` and `envs` (see [`run_cmd`] for its environment).
     pub async fn credrotate(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.args(args)
-            .env("CREDROTATE_TOKEN", self.sandbox.token())
-            .env_remove("RUST_LOG")
-            .current_dir(self.dir.path())
-            .stdin(std::process::Stdio::null());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.tokio_command();
+        cmd.args(args).envs(envs.iter().copied());
         cmd.output().await.expect("credrotate runs")
     }
 
     /// Starts the real binary in the background (stdout/stderr piped, killed if dropped).
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> tokio::process::Child {
-        tokio::process::Command::new(BIN)
+        self.tokio_command()
             .args(args)
-            .env("CREDROTATE_TOKEN", self.sandbox.token())
-            .current_dir(self.dir.path())
-            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -85,34 +76,23 @@ impl Env {
     }
 
     /// The arguments of `run` with the usual flags (out folder `out`, the test recipient, no
-    /// prompt, no progress bar) and whatever `extra` adds.
+    /// prompt, no progress bar) and whatever `extra` adds: [`Env::run_cmd`]'s list.
     pub fn run_args(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Vec<String> {
-        let out = self.path("out");
-        let mut args: Vec<String> = [
-            "run",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--recipient",
-            &self.recipient(),
-            "--yes",
-            "--progress",
-            "never",
-        ]
-        .map(str::to_owned)
-        .into();
-        args.extend(extra.iter().map(|a| a.to_string()));
-        args
+        self.run_cmd()
+            .manifest(manifest)
+            .config(config)
+            .args(extra)
+            .args_vec()
     }
 
     /// `run` with the usual flags and whatever `extra` adds.
     pub async fn run(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Output {
-        let args = self.run_args(manifest, config, extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.credrotate(&args, &[]).await
+        self.run_cmd()
+            .manifest(manifest)
+            .config(config)
+            .args(extra)
+            .output()
+            .await
     }
 
     pub async fn stats(&self) -> Value {
@@ -294,4 +274,5 @@ pub fn assert_saw_429_and_503(stats: &Value) {
     assert!(by["503"].as_u64().unwrap_or(0) > 0, "no 503 seen: {stats}");
 }
 
+pub mod run_cmd;
 pub mod truth;
