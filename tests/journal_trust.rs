@@ -219,14 +219,15 @@ async fn resume_refuses_an_altered_header_or_an_old_journal_and_sends_nothing() 
         assert!(msg.contains("was changed after the run started"), "{msg}");
     }
 
-    let v1 = original.replacen("\"version\":2", "\"version\":1", 1);
-    std::fs::write(&journal, v1).unwrap();
+    // A journal of the previous format (version 2: an untyped `config` header field).
+    let v2 = original.replacen("\"version\":3", "\"version\":2", 1);
+    std::fs::write(&journal, v2).unwrap();
     let refused = run.resume(&env, &[]).await;
     assert_exit(&refused, 2);
     let msg = text(&refused.stderr);
     assert!(
-        msg.contains("journal format version 1 was written by an older credrotate")
-            && msg.contains("reads only version 2"),
+        msg.contains("journal format version 2 was written by an older credrotate")
+            && msg.contains("reads only version 3"),
         "{msg}"
     );
     assert_eq!(requests(&env).await, before, "nothing was sent");

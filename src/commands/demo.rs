@@ -154,7 +154,7 @@ pub async fn verify_export(
 }
 
 fn print_result(
-    f: &super::run::Finished,
+    f: &super::session::Finished,
     out: &Path,
     key: &Path,
     export: &Path,

@@ -9,7 +9,8 @@
 
 use std::path::PathBuf;
 
-use super::run::{print_summary, Finished};
+use super::run::print_summary;
+use super::session::Finished;
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::journal::{read_journal, unseal, warn_if_not_crash_safe, RunLock};
 use crate::report::rebuild::rebuild;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::run::{build_lanes, check_manifest, print_summary, settings, start_session, Finished};
+use super::run::{build_lanes, check_manifest, print_summary, settings, start_session};
+use super::session::Finished;
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
 use crate::config::{Config, ConfigFile, RunSpec};

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail};
 
-use super::session::{drive, Session};
+use super::session::{drive, Finished, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, ConfigFile, Overrides, RunSpec};
 use crate::journal::{
@@ -58,15 +58,6 @@ pub struct RunOptions {
     pub grace: Duration,
     /// fsync the journal (off only for benchmarking).
     pub fsync: bool,
-}
-
-/// What a finished run left behind.
-#[derive(Debug)]
-pub struct Finished {
-    pub summary: Summary,
-    pub files: Vec<PathBuf>,
-    pub export: Option<PathBuf>,
-    pub exit: Exit,
 }
 
 pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {

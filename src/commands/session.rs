@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
-use super::run::Finished;
 use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
 use crate::journal::{self, EndReason, EndRecord, Opener, Record, RunKey, RunLock};
@@ -19,6 +18,15 @@ use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::rebuild::rebuild;
+
+/// What a finished run left behind.
+#[derive(Debug)]
+pub struct Finished {
+    pub summary: Summary,
+    pub files: Vec<PathBuf>,
+    pub export: Option<PathBuf>,
+    pub exit: Exit,
+}
 
 /// Everything a session needs, prepared and checked by `run` or `resume`.
 pub struct Session {
