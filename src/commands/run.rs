@@ -25,7 +25,7 @@ use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop}
 use crate::progress::ProgressMode;
 use crate::provider;
 use crate::report::rebuild::write_report;
-use crate::report::{self, Summary};
+use crate::report;
 
 /// The config file read when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "credrotate.toml";

@@ -18,6 +18,7 @@ use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::rebuild::rebuild;
+use crate::report::Summary;
 
 /// What a finished run left behind.
 #[derive(Debug)]
