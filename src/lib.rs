@@ -2,7 +2,7 @@
 //!
 //! A manifest of users flows through a rate-limited, concurrent pipeline that resets each user's
 //! password at an identity provider, retries what is transient, and leaves a redacted report and an
-//! age-encrypted export of the new passwords. See `DESIGN.md` for the blueprint.
+//! age-encrypted export of the new passwords. See `docs/DESIGN.md` for the blueprint.
 //!
 //! Layering: `manifest` knows nothing of HTTP; `provider` knows nothing of rate limits, retries or
 //! files; `pipeline` owns ordering, pacing and retries; `report` only reads outcomes. Only `cli`
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod exit_class;
 pub mod journal;
 pub mod logging;
 pub mod manifest;

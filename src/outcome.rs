@@ -15,7 +15,7 @@ pub enum Status {
     /// The provider certainly did not apply the row's password.
     Failed,
     /// The provider may have applied the row's password: its candidates are in the export, and
-    /// `resume` resets the row again (DESIGN.md §4.4).
+    /// `resume` resets the row again (docs/DESIGN.md §4.4).
     Uncertain,
     DryRun,
 }

@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md §2, a stable public interface): the only module that knows clap.
+//! The command line (docs/DESIGN.md §2, a stable public interface): the only module that knows clap.
 //! It parses argv into typed [`Command`] values; nothing below it sees strings from argv.
 //!
 //! Invariant: no flag takes a secret value (argv is visible in `ps`); flags that look like they

@@ -1,4 +1,4 @@
-//! `credrotate sandbox` flags: where to listen and which faults to inject (DESIGN.md §6).
+//! `credrotate sandbox` flags: where to listen and which faults to inject (docs/DESIGN.md §6).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The commands behind the CLI, taking typed options (no clap here) and returning an exit code.
 //!
-//! Exit codes (DESIGN.md §2, a public interface): 0 every row succeeded · 1 the run finished and
+//! Exit codes (docs/DESIGN.md §2, a public interface): 0 every row succeeded · 1 the run finished and
 //! some rows failed · 2 usage, config or manifest error (nothing was sent) · 3 aborted by canary
 //! or circuit breaker · 130/143 interrupted by SIGINT/SIGTERM.
 
@@ -50,7 +50,24 @@ impl fmt::Display for Fatal {
     }
 }
 
-/// Marks errors found before anything was sent: exit 2.
+/// A layer's error ends the command with the exit code its class means.
+impl<E> From<E> for Fatal
+where
+    E: crate::exit_class::Classified + std::error::Error + Send + Sync + 'static,
+{
+    fn from(error: E) -> Fatal {
+        let exit = match error.exit_class() {
+            crate::exit_class::ExitClass::Usage => Exit::Usage,
+            crate::exit_class::ExitClass::Runtime => Exit::RowsFailed,
+        };
+        Fatal {
+            exit,
+            error: error.into(),
+        }
+    }
+}
+
+/// Marks errors found before anything was sent: exit 2 (for errors of no classified type).
 pub trait UsageContext<T> {
     fn usage(self) -> Result<T, Fatal>;
 }

@@ -58,7 +58,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     warn_if_not_crash_safe(&contents.header);
     let run = &contents.header.run;
     check_unchanged(run).usage()?;
-    let config = Config::from_spec(run.config.clone()).usage()?;
+    let config = Config::from_spec(run.config.clone())?;
     let plan = check_manifest(&run.manifest, run.format, &config)?;
     if plan.sha256 != contents.header.manifest.sha256 {
         return Err(anyhow!(
@@ -82,7 +82,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     )
     .await
     .usage()?;
-    let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules()).usage()?;
+    let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules())?;
     let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(&t.row)));
     tracing::info!(rows = todo, session = journal.session, out = %dir.display(), "resuming");
     let session = Session {

@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail};
 
 use super::session::{drive, Finished, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
-use crate::config::{Config, ConfigFile, Overrides, RunSpec};
+use crate::config::{Config, ConfigError, ConfigFile, Overrides, RunSpec};
 use crate::journal::{
     authenticate_header, Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer,
     SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
@@ -24,8 +24,8 @@ use crate::outcome::{timestamp, RowResult};
 use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop};
 use crate::progress::ProgressMode;
 use crate::provider;
-use crate::report::rebuild::write_report;
 use crate::report;
+use crate::report::rebuild::write_report;
 
 /// The config file read when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "credrotate.toml";
@@ -68,7 +68,7 @@ pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {
 
 /// Runs the whole job and returns what it produced.
 pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
-    let config = load_config(&opts.config, &opts.overrides).usage()?;
+    let config = load_config(&opts.config, &opts.overrides)?;
     let config_file = config_file(&opts.config).usage()?;
     let recipients = collect_recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
@@ -79,7 +79,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     }
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
-    let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules()).usage()?;
+    let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules())?;
     if opts.dry_run {
         return dry_run(&opts, &config, rows, lanes).await;
     }
@@ -250,14 +250,15 @@ async fn dry_run(
     })
 }
 
-pub fn load_config(source: &ConfigSource, overrides: &Overrides) -> anyhow::Result<Config> {
+pub fn load_config(source: &ConfigSource, overrides: &Overrides) -> Result<Config, ConfigError> {
     match source {
         ConfigSource::Loaded(c) => Ok((**c).clone()),
         ConfigSource::File(Some(path)) => Config::load(path, overrides),
         ConfigSource::File(None) => {
             let default = Path::new(DEFAULT_CONFIG);
             if !default.exists() {
-                bail!("no config: pass --config PATH or create ./credrotate.toml (see examples/credrotate.toml)");
+                let missing = anyhow!("no config: pass --config PATH or create ./credrotate.toml (see examples/credrotate.toml)");
+                return Err(missing.into());
             }
             Config::load(default, overrides)
         }
@@ -302,7 +303,7 @@ pub fn check_manifest(path: &Path, format: Option<Format>, config: &Config) -> R
             ))
             .usage()
         }
-        Err(e) => Err(e).usage(),
+        Err(e) => Err(e.into()),
     }
 }
 

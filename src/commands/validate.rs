@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::run::{check_manifest, load_config, ConfigSource};
-use super::{Exit, Fatal, UsageContext};
+use super::{Exit, Fatal};
 use crate::config::{Config, Overrides};
 use crate::manifest::{Format, Plan};
 
@@ -23,9 +23,9 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
                 default_provider: opts.overrides.default_provider.clone(),
                 ..Default::default()
             };
-            Config::from_spec(spec).usage()?
+            Config::from_spec(spec)?
         }
-        source => load_config(source, &opts.overrides).usage()?,
+        source => load_config(source, &opts.overrides)?,
     };
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
     print!("{}", describe(&plan, &config));

@@ -25,6 +25,18 @@ mod spec;
 
 pub use spec::{ConfigFile, RunSpec};
 
+/// A configuration that cannot be used, found before anything is sent (exit 2). The message
+/// says where (`file:line:column`, table, key) and how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct ConfigError(#[from] anyhow::Error);
+
+impl crate::exit_class::Classified for ConfigError {
+    fn exit_class(&self) -> crate::exit_class::ExitClass {
+        crate::exit_class::ExitClass::Usage
+    }
+}
+
 /// The TOML file as written by the user. Provider tables are read key by key (see
 /// `provider`): which keys a table takes depends on its `kind`.
 #[derive(Debug, Default, Deserialize)]
@@ -118,7 +130,7 @@ pub struct Config {
 impl Config {
     /// Loads and validates the config file, applying overrides. Reads credentials.
     /// Every error starts with `file:line:column` (see `locate`).
-    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config> {
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -135,16 +147,16 @@ impl Config {
             toml::from_str(&text).map_err(|e| locate::parse_error(path, &text, &e))?;
         Config::from_file(file, overrides).map_err(|e| {
             let at = locate::position(path, &text, &e);
-            e.context(at)
+            ConfigError(e.context(at))
         })
     }
 
     pub fn from_file(file: FileConfig, overrides: &Overrides) -> Result<Config> {
-        Config::from_spec(ConfigSpec::from_file(file, overrides)?)
+        Config::from_spec(ConfigSpec::from_file(file, overrides)?).map_err(|e| e.0)
     }
 
     /// Reads the credentials a spec names (files, environment, nothing sent yet).
-    pub fn from_spec(spec: ConfigSpec) -> Result<Config> {
+    pub fn from_spec(spec: ConfigSpec) -> Result<Config, ConfigError> {
         let tls = Tls::load(spec.ca_file.as_deref())?;
         let mut credentials = BTreeMap::new();
         for (name, p) in &spec.providers {

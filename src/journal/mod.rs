@@ -1,4 +1,4 @@
-//! The write-ahead journal: the crash-safety protocol of DESIGN.md section 4.
+//! The write-ahead journal: the crash-safety protocol of docs/DESIGN.md section 4.
 //!
 //! A run's output folder `DIR` holds three files owned by this module:
 //! - `journal.jsonl`: one JSON record per line ([`Record`]), append-only. The first line is the

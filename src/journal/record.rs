@@ -112,7 +112,7 @@ pub struct OutcomeRecord {
     /// The row's report line: present exactly on a final outcome.
     pub report: Option<ReportRow>,
     /// A `retry` whose answer does not prove the password was refused (a timeout, a 5xx): the
-    /// intent's password may be in force (DESIGN.md §4.4).
+    /// intent's password may be in force (docs/DESIGN.md §4.4).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_be_applied: bool,
 }

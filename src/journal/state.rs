@@ -13,7 +13,7 @@
 //!   `may_be_applied`) makes the row *ambiguous* until a later success confirms a password;
 //! - a row is *uncertain* while some intent has no outcome, it has no final outcome, its final
 //!   outcome is `uncertain`, or it is ambiguous without a success: `resume` resets it again and
-//!   the export keeps every candidate until one is confirmed (DESIGN.md §4.4).
+//!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -277,6 +277,13 @@ pub enum ManifestError {
     Invalid(Vec<Problem>),
 }
 
+impl crate::exit_class::Classified for ManifestError {
+    /// The manifest is read before the first request, and again (the same file) to feed it.
+    fn exit_class(&self) -> crate::exit_class::ExitClass {
+        crate::exit_class::ExitClass::Usage
+    }
+}
+
 /// The known column names. Anything else is a problem (typo protection).
 pub const COLUMNS: &[&str] = &[
     "user",

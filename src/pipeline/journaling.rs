@@ -1,4 +1,4 @@
-//! The pipeline's side of the journal protocol (DESIGN.md §4): what is written when.
+//! The pipeline's side of the journal protocol (docs/DESIGN.md §4): what is written when.
 //!
 //! Invariants: an attempt's `intent` (with the row's sealed password) is durable before its
 //! request leaves; a retried attempt gets a `retry` outcome that says whether its password may be

@@ -144,7 +144,7 @@ pub fn build(
 ) -> Result<Provider> {
     let shared = &spec.shared;
     // Never follow a redirect: the body holds a password, and a 307/308 would carry it to
-    // whatever host the Location names (DESIGN.md §5). A 3xx is reported as not applied.
+    // whatever host the Location names (docs/DESIGN.md §5). A 3xx is reported as not applied.
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .https_only(shared.base_url.scheme() == "https")

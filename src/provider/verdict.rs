@@ -1,4 +1,4 @@
-//! The ambiguity rule (DESIGN.md §4.4), in one place: once a request has left, which answers prove
+//! The ambiguity rule (docs/DESIGN.md §4.4), in one place: once a request has left, which answers prove
 //! that the provider did not apply the password.
 //!
 //! Invariants: only a connection that was never made, a redirect (never followed), or one of the

@@ -1,5 +1,6 @@
 //! The password export: `passwords.csv.age`, a standard age file whose plaintext is
-//! `user,method,provider,password`, encrypted to the run's recipients (age X25519 or SSH keys);
+//! `user,method,provider,password,state` (`state`: `confirmed`, or `candidate` for a row whose
+//! reset answer was lost), encrypted to the run's recipients (age X25519 or SSH keys);
 //! or, only with `--export-plaintext`, `passwords.csv` in the clear (0600).
 //!
 //! Invariants: passwords reach the file only through this module, streamed (memory does not grow

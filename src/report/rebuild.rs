@@ -1,4 +1,4 @@
-//! Report, summary and export derived from the journal alone (DESIGN.md §4.4): what `run` and
+//! Report, summary and export derived from the journal alone (docs/DESIGN.md §4.4): what `run` and
 //! `resume` write when they stop, and what `credrotate report` rebuilds at any time.
 //!
 //! Invariants: one report line per journaled row, in row order, with status `uncertain` exactly

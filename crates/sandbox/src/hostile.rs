@@ -1,6 +1,6 @@
 //! Hostile answers: a provider (or the proxy in front of it) that applies the password and then
 //! answers badly, or redirects the request elsewhere. They rehearse the client's ambiguity rule
-//! (DESIGN.md §4.4) with server-side truth: the password really changed, whatever was answered.
+//! (docs/DESIGN.md §4.4) with server-side truth: the password really changed, whatever was answered.
 //!
 //! Invariants: a redirect never changes a password (a redirecting front end does not forward the
 //! request); every other odd answer comes after the password was applied (at once, or through an

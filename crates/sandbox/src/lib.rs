@@ -1,4 +1,4 @@
-//! The built-in simulated identity provider (DESIGN.md section 6): speaks the providers' wire
+//! The built-in simulated identity provider (docs/DESIGN.md section 6): speaks the providers' wire
 //! protocols on loopback, keeps server-side truth, and injects faults on request.
 //!
 //! Written from the providers' documentation only, in a crate of its own that does not depend on
