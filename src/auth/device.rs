@@ -14,7 +14,7 @@ use reqwest::Client;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::oauth::{post_form, Endpoint, TokenAnswer};
+use super::token_endpoint::{post_form, Endpoint, OAuthError, TokenAnswer};
 use crate::secret::{ExposeSecret, SecretString};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -81,7 +81,7 @@ async fn request_code(http: &Client, endpoint: &Endpoint) -> Result<DeviceAuthor
     let status = response.status();
     let body = zeroize::Zeroizing::new(response.bytes().await?.to_vec());
     if !status.is_success() {
-        let why = serde_json::from_slice::<super::oauth::OAuthError>(&body)
+        let why = serde_json::from_slice::<OAuthError>(&body)
             .map(|e| e.to_string())
             .unwrap_or_else(|_| format!("HTTP {status}"));
         bail!("the device code endpoint {url} refused client {}: {why} (hint: the app registration must allow public client flows)", endpoint.client_id);

@@ -15,6 +15,7 @@ mod device;
 mod oauth;
 mod source;
 mod tls;
+mod token_endpoint;
 
 use std::path::PathBuf;
 
@@ -199,7 +200,7 @@ impl AuthSection {
             _ => bail!("not an OAuth2 credential"),
         };
         let authority = authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
-        let endpoint = oauth::Endpoint {
+        let endpoint = token_endpoint::Endpoint {
             authority: crate::config::check_base_url(authority).context("authority")?,
             tenant: non_empty(tenant, "tenant")?,
             client_id: non_empty(client_id, "client_id")?,
