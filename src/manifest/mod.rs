@@ -13,15 +13,18 @@
 //! - [`validate`] and [`open`] share the readers and the per-row checks, so they number rows
 //!   alike ([`Target::row`]) and agree on every row.
 //!
-//! Layout: `source` opens a file as a stream of raw rows, one reader per format (`csv_source`
-//! with `csv_lines`, `json_array`, `jsonl`); `record` types the values, `resolve` checks a row against the
-//! [`Rules`] (path safety in `segment`), `validate` runs the whole-file pass (duplicates, problem
-//! cap, plan).
+//! Layout: `source` opens a file as a stream of raw rows, picking one reader per format
+//! (`csv_source` with `csv_lines`, `json_array`, `jsonl`, the two JSON readers sharing
+//! `json_element`); the readers share the interface in `input` and know nothing of `source`.
+//! `record` types the values, `resolve` checks a row against the [`Rules`] (path safety in
+//! `segment`), `validate` runs the whole-file pass (duplicates, problem cap, plan).
 
 mod column;
 mod csv_lines;
 mod csv_source;
+mod input;
 mod json_array;
+mod json_element;
 mod jsonl;
 mod record;
 mod resolve;
@@ -37,8 +40,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::secret::SecretString;
+use input::{Item, Items};
 pub use segment::{unsafe_segment, MAX_CHARS};
-use source::{open_source, Item, Items};
+use source::open_source;
 
 /// Reads the whole manifest once, streaming, and checks every row against `rules`.
 ///

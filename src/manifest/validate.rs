@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::input::{Item, Items};
 use super::record::problem;
 use super::resolve::resolve;
-use super::source::{open_source, Item, Items};
+use super::source::open_source;
 use super::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
 
 /// Most problems listed; the rest are counted in one final problem.
