@@ -31,7 +31,7 @@ struct DeviceAuthorization {
 
 /// What to do after a poll's error answer.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+enum Step {
     /// Poll again after this long.
     Wait(Duration),
     /// Give up with this explanation.
@@ -39,7 +39,7 @@ pub(crate) enum Step {
 }
 
 /// RFC 8628 §3.5: the reaction to each error code.
-pub(crate) fn next_step(error: &str, interval: Duration) -> Step {
+fn next_step(error: &str, interval: Duration) -> Step {
     match error {
         "authorization_pending" => Step::Wait(interval),
         "slow_down" => Step::Wait(interval + Duration::from_secs(5)),

@@ -24,11 +24,11 @@ use super::token_endpoint::{post_form, Endpoint, TokenAnswer};
 use crate::secret::{redact, ExposeSecret, SecretString};
 
 /// Where Entra ID (Azure AD) lives in the global cloud; sovereign clouds have their own.
-pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+pub(crate) const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// Application permissions of the app registration, for the client-credentials grant.
-pub const GRAPH_APP_SCOPE: &str = "https://graph.microsoft.com/.default";
+pub(crate) const GRAPH_APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 /// Delegated permission Graph `resetPassword` needs, plus a refresh token.
-pub const GRAPH_DELEGATED_SCOPE: &str =
+pub(crate) const GRAPH_DELEGATED_SCOPE: &str =
     "https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All offline_access";
 /// 401s arriving this soon after a renewal reuse it.
 const COALESCE: Duration = Duration::from_millis(250);
@@ -61,7 +61,7 @@ struct Inner {
 
 /// The shared token cache of one provider's OAuth2 credential.
 #[derive(Clone)]
-pub struct TokenSource {
+pub(crate) struct TokenSource {
     inner: Arc<Inner>,
 }
 

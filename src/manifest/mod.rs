@@ -9,7 +9,7 @@
 //!   line:column) and field, before anything is sent; the run re-reads the file with [`open`].
 //! - This module knows nothing of HTTP or providers beyond [`Rules`], the per-provider facts
 //!   validation needs, and that `user`, `method` and `provider` may become URL path segments
-//!   ([`unsafe_segment`] refuses what a path would misread).
+//!   (`unsafe_segment` refuses what a path would misread).
 //! - [`validate`] and [`open`] share the readers and the per-row checks, so they number rows
 //!   alike ([`Target::row`]) and agree on every row.
 //!
@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use crate::secret::SecretString;
 use input::{Item, Items};
-pub use segment::{unsafe_segment, MAX_CHARS};
+pub(crate) use segment::unsafe_segment;
 use source::open_source;
 
 /// Reads the whole manifest once, streaming, and checks every row against `rules`.
@@ -133,7 +133,7 @@ pub enum Format {
 
 impl Format {
     /// Format from the file extension: `.csv`, `.json`, `.jsonl`/`.ndjson`.
-    pub fn from_path(path: &Path) -> Option<Format> {
+    pub(crate) fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Some(Format::Csv),
@@ -280,7 +280,7 @@ pub enum ManifestError {
 }
 
 /// The known column names. Anything else is a problem (typo protection).
-pub const COLUMNS: &[&str] = &[
+pub(crate) const COLUMNS: &[&str] = &[
     "user",
     "method",
     "provider",

@@ -22,7 +22,7 @@ use super::source::open_source;
 use super::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
 
 /// Most problems listed; the rest are counted in one final problem.
-pub(crate) const LIMIT: usize = 1000;
+const LIMIT: usize = 1000;
 
 /// One row's duplicate-detection key and where the row is. After [`find_duplicates`] runs,
 /// `key` holds the line and column of the row this one duplicates.
