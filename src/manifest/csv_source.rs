@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use ::csv::{ByteRecord, Reader, ReaderBuilder, Trim};
 
-use super::column::{closest, shown, unknown_column_hint, Column};
+use super::column::{closest, shown, unknown_column_hint, Column, COLUMNS};
 use super::csv_lines::{LineTracker, TooLong};
 use super::input::{Input, Item, Source, MAX_ROW};
 use super::record::{problem, RawRow};
-use super::{Location, Problem, COLUMNS};
+use super::types::{Location, Problem};
 
 /// Reads the header and returns the source of the data rows.
 pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> io::Result<Source> {

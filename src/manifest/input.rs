@@ -13,7 +13,7 @@
 use std::io::{self, Read};
 
 use super::record::RawRow;
-use super::Problem;
+use super::types::Problem;
 
 /// Largest row read, in bytes: a CSV record, a JSON array element or a JSON Lines line. Far
 /// above any real row; a bound so that a missing `"`, `}` or line break, or a binary file,

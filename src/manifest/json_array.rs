@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::input::{Input, Item, Source, MAX_ROW};
 use super::json_element::parse_element;
 use super::record::problem;
-use super::{Location, Problem};
+use super::types::{Location, Problem};
 
 pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> io::Result<Source> {
     let mut sc = Scanner {

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::input::{char_count, Item};
 use super::record::{problem, type_name, RawRow};
-use super::{Location, Problem};
+use super::types::{Location, Problem};
 
 /// A JSON syntax error, located in the file.
 pub(crate) struct Syntax {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::input::{char_count, Input, Item, Source, MAX_ROW};
 use super::json_element::parse_element;
 use super::record::problem;
-use super::Location;
+use super::types::Location;
 
 pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> Source {
     let rows = JsonlRows {

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::input::{Input, Source};
 use super::record::problem;
-use super::{csv_source, json_array, jsonl, Format, Location, ManifestError};
+use super::types::{Format, Location, ManifestError};
+use super::{csv_source, json_array, jsonl};
 
 /// A running SHA-256 of the bytes read, shared with the caller that reads the digest at the end.
 pub(crate) type SharedHasher = Arc<Mutex<Sha256>>;

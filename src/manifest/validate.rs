@@ -19,7 +19,7 @@ use super::input::{Item, Items};
 use super::record::problem;
 use super::resolve::resolve;
 use super::source::open_source;
-use super::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
+use super::types::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
 
 /// Most problems listed; the rest are counted in one final problem.
 const LIMIT: usize = 1000;
