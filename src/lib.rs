@@ -9,7 +9,7 @@
 //! (and the binary) know about clap.
 #![forbid(unsafe_code)]
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;

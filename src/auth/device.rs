@@ -14,7 +14,7 @@ use reqwest::Client;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::oauth::{post_form, Endpoint, TokenAnswer};
+use super::token_endpoint::{post_form, Endpoint, OAuthError, TokenAnswer};
 use crate::secret::{ExposeSecret, SecretString};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -31,7 +31,7 @@ struct DeviceAuthorization {
 
 /// What to do after a poll's error answer.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+enum Step {
     /// Poll again after this long.
     Wait(Duration),
     /// Give up with this explanation.
@@ -39,7 +39,7 @@ pub(crate) enum Step {
 }
 
 /// RFC 8628 §3.5: the reaction to each error code.
-pub(crate) fn next_step(error: &str, interval: Duration) -> Step {
+fn next_step(error: &str, interval: Duration) -> Step {
     match error {
         "authorization_pending" => Step::Wait(interval),
         "slow_down" => Step::Wait(interval + Duration::from_secs(5)),
@@ -81,7 +81,7 @@ async fn request_code(http: &Client, endpoint: &Endpoint) -> Result<DeviceAuthor
     let status = response.status();
     let body = zeroize::Zeroizing::new(response.bytes().await?.to_vec());
     if !status.is_success() {
-        let why = serde_json::from_slice::<super::oauth::OAuthError>(&body)
+        let why = serde_json::from_slice::<OAuthError>(&body)
             .map(|e| e.to_string())
             .unwrap_or_else(|_| format!("HTTP {status}"));
         bail!("the device code endpoint {url} refused client {}: {why} (hint: the app registration must allow public client flows)", endpoint.client_id);

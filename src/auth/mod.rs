@@ -15,6 +15,7 @@ mod device;
 mod oauth;
 mod source;
 mod tls;
+mod token_endpoint;
 
 use std::path::PathBuf;
 
@@ -23,12 +24,12 @@ use serde::Deserialize;
 
 use crate::secret::{ExposeSecret, SecretString};
 
-pub use oauth::{TokenSource, DEFAULT_AUTHORITY, GRAPH_APP_SCOPE, GRAPH_DELEGATED_SCOPE};
-pub use source::{read_secret_env, read_secret_file, SecretSource};
+use oauth::{TokenSource, DEFAULT_AUTHORITY, GRAPH_APP_SCOPE, GRAPH_DELEGATED_SCOPE};
+use source::SecretSource;
 pub use tls::Tls;
 
 /// Environment variable read for a bearer token when the config names no other.
-pub const TOKEN_ENV: &str = "CREDROTATE_TOKEN";
+const TOKEN_ENV: &str = "CREDROTATE_TOKEN";
 
 /// `[providers.NAME.auth]` as written.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -67,15 +68,15 @@ pub enum AuthSection {
 
 impl AuthSection {
     /// The bearer shorthand from a provider section's `token_file` / `token_env`.
-    pub fn bearer(token_file: Option<PathBuf>, token_env: Option<String>) -> AuthSection {
+    pub(crate) fn bearer(token_file: Option<PathBuf>, token_env: Option<String>) -> AuthSection {
         AuthSection::Bearer {
             token_file,
             token_env,
         }
     }
 
-    /// A description without any secret, for logs, the plan and the journal header.
-    pub fn describe(&self) -> String {
+    /// A description without any secret, for `validate`'s plan.
+    pub(crate) fn describe(&self) -> String {
         match self {
             AuthSection::Bearer {
                 token_file,
@@ -120,7 +121,7 @@ impl AuthSection {
 
     /// Reads the secrets now (no network: OAuth2 tokens come in [`Credential::sign_in`]).
     /// `tls` is the trust for token endpoints.
-    pub fn load(&self, tls: &Tls) -> Result<Credential> {
+    pub(crate) fn load(&self, tls: &Tls) -> Result<Credential> {
         let kind = match self {
             AuthSection::Bearer {
                 token_file,
@@ -152,10 +153,7 @@ impl AuthSection {
                 Kind::OAuth(self.token_source(tls)?)
             }
         };
-        Ok(Credential {
-            description: self.describe(),
-            kind,
-        })
+        Ok(Credential { kind })
     }
 }
 
@@ -199,7 +197,7 @@ impl AuthSection {
             _ => bail!("not an OAuth2 credential"),
         };
         let authority = authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
-        let endpoint = oauth::Endpoint {
+        let endpoint = token_endpoint::Endpoint {
             authority: crate::values::check_base_url(authority).context("authority")?,
             tenant: non_empty(tenant, "tenant")?,
             client_id: non_empty(client_id, "client_id")?,
@@ -260,7 +258,6 @@ fn secret_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str
 /// A loaded credential, ready to sign requests.
 #[derive(Debug, Clone)]
 pub struct Credential {
-    description: String,
     kind: Kind,
 }
 
@@ -276,20 +273,18 @@ enum Kind {
 
 impl Credential {
     /// A bearer credential held in memory (the in-process sandbox and tests).
-    pub fn from_bearer(token: SecretString) -> Self {
+    pub(crate) fn from_bearer(token: SecretString) -> Self {
         Credential {
-            description: "bearer token (in-process)".into(),
             kind: Kind::Bearer(token),
         }
     }
 
-    pub fn describe(&self) -> &str {
-        &self.description
-    }
-
     /// Attaches the credential to a request. Async because token-based credentials may have to
     /// fetch or refresh a token first.
-    pub async fn apply(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
+    pub(crate) async fn apply(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder> {
         // bearer_auth/basic_auth mark the header sensitive: reqwest and hyper never log it.
         Ok(match &self.kind {
             Kind::Bearer(token) => req.bearer_auth(token.expose_secret()),
@@ -303,7 +298,7 @@ impl Credential {
     /// Gets what must be had before the first request: the first OAuth2 token (for device code,
     /// after the operator signed in). A no-op for static credentials. Failing here is a start-up
     /// error: nothing was sent to the provider.
-    pub async fn sign_in(&self) -> Result<()> {
+    pub(crate) async fn sign_in(&self) -> Result<()> {
         match &self.kind {
             Kind::OAuth(source) => source.sign_in().await,
             Kind::Bearer(_) | Kind::Basic { .. } => Ok(()),
@@ -312,7 +307,7 @@ impl Credential {
 
     /// The provider answered 401 to a request signed with this credential. Returns true when a
     /// fresh credential was obtained and the request is worth sending once more.
-    pub async fn on_unauthorized(&self) -> bool {
+    pub(crate) async fn on_unauthorized(&self) -> bool {
         match &self.kind {
             Kind::OAuth(source) => source.on_unauthorized().await,
             Kind::Bearer(_) | Kind::Basic { .. } => false,
@@ -347,6 +342,6 @@ mod tests {
             password_file: None,
             password_env: None,
         };
-        assert!(a.load(&Tls::system()).is_err());
+        assert!(a.load(&Tls::default()).is_err());
     }
 }

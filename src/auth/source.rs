@@ -7,21 +7,21 @@ use anyhow::{bail, Context, Result};
 use crate::secret::{secret, SecretString};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
+pub(crate) enum SecretSource {
     File(PathBuf),
     Env(String),
 }
 
 impl SecretSource {
     /// `file /run/x` or `env NAME`: the place, never the value.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             SecretSource::File(p) => format!("file {}", p.display()),
             SecretSource::Env(e) => format!("env {e}"),
         }
     }
 
-    pub fn read(&self) -> Result<SecretString> {
+    pub(crate) fn read(&self) -> Result<SecretString> {
         match self {
             SecretSource::File(p) => read_secret_file(p),
             SecretSource::Env(e) => read_secret_env(e),
@@ -30,7 +30,7 @@ impl SecretSource {
 }
 
 /// Reads a secret from the first line of a file, refusing an empty file.
-pub fn read_secret_file(path: &Path) -> Result<SecretString> {
+fn read_secret_file(path: &Path) -> Result<SecretString> {
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read secret file {}", path.display()))?,
@@ -43,7 +43,7 @@ pub fn read_secret_file(path: &Path) -> Result<SecretString> {
 }
 
 /// Reads a secret from an environment variable, refusing an unset or empty one.
-pub fn read_secret_env(name: &str) -> Result<SecretString> {
+fn read_secret_env(name: &str) -> Result<SecretString> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => Ok(secret(v.trim().to_owned())),
         _ => bail!("the environment variable {name} is not set or empty"),

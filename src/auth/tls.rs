@@ -28,12 +28,12 @@ impl fmt::Debug for Tls {
 
 impl Tls {
     /// System roots only (no `--ca-file`).
-    pub fn system() -> Tls {
+    fn system() -> Tls {
         Tls::default()
     }
 
     /// System roots plus every certificate of the PEM file `path`.
-    pub fn with_ca_file(path: &Path) -> Result<Tls> {
+    fn with_ca_file(path: &Path) -> Result<Tls> {
         let pem = std::fs::read(path)
             .with_context(|| format!("cannot read the CA file {}", path.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
@@ -55,20 +55,15 @@ impl Tls {
     }
 
     /// `with_ca_file` when a path is given, else the system roots.
-    pub fn load(ca_file: Option<&Path>) -> Result<Tls> {
+    pub(crate) fn load(ca_file: Option<&Path>) -> Result<Tls> {
         match ca_file {
             Some(path) => Tls::with_ca_file(path),
             None => Ok(Tls::system()),
         }
     }
 
-    /// The extra CA file, if any (for the plan and the journal header).
-    pub fn ca_file(&self) -> Option<&Path> {
-        self.ca_file.as_deref()
-    }
-
     /// Configures a client builder: rustls, built-in and system roots, plus the CA file's.
-    pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    pub(crate) fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         let mut builder = builder.use_rustls_tls().tls_built_in_root_certs(true);
         for cert in &self.certs {
             builder = builder.add_root_certificate(cert.clone());
@@ -89,7 +84,7 @@ mod tests {
         let err = Tls::with_ca_file(&empty).unwrap_err();
         assert!(format!("{err:#}").contains("no PEM certificate"), "{err:#}");
         assert!(Tls::with_ca_file(&dir.path().join("missing.pem")).is_err());
-        assert!(Tls::load(None).unwrap().ca_file().is_none());
+        assert!(Tls::load(None).unwrap().ca_file.is_none());
     }
 
     #[test]

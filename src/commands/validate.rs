@@ -41,6 +41,7 @@ pub fn describe(plan: &Plan, config: &Config) -> String {
     for (name, rows) in &plan.rows_by_provider {
         match config.spec.providers.get(name).map(|p| &p.shared) {
             Some(p) => {
+                let credential = p.auth.describe();
                 let eta = match p.rate.per_second() {
                     Some(r) => humantime::format_duration(std::time::Duration::from_secs(
                         (*rows as f64 / r).ceil() as u64,
@@ -49,7 +50,7 @@ pub fn describe(plan: &Plan, config: &Config) -> String {
                     None => "unbounded rate".to_owned(),
                 };
                 out += &format!(
-                    "  {name}: {rows} row(s) at {} (burst {}, concurrency {}) → at least {eta}\n",
+                    "  {name}: {rows} row(s) at {} (burst {}, concurrency {}) → at least {eta}; {credential}\n",
                     p.rate, p.burst, p.concurrency
                 );
             }

@@ -4,7 +4,20 @@
 //! Invariant: [`Column`] and [`COLUMNS`] list the same names in the same order, so
 //! `COLUMNS[col as usize]` is the name of `col` (checked by a unit test).
 
-use super::COLUMNS;
+/// The known column names. Anything else is a problem (typo protection).
+pub(crate) const COLUMNS: &[&str] = &[
+    "user",
+    "method",
+    "provider",
+    "require_change",
+    "old_password",
+    "confirmation_token",
+    "email_auth_code",
+    "password_reset_code",
+    "request_code",
+    "verification_code",
+    "new_password",
+];
 
 /// One known column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

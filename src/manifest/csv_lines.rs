@@ -11,7 +11,7 @@
 //! - A line break is `\n`, `\r\n` or a lone `\r`, as editors count them (csv treats all three
 //!   as record terminators).
 //! - Memory is bounded: runs are dropped once a record starts after them, and the bytes read past
-//!   the current record's start are capped at [`MAX_RECORD`] plus slack; beyond that reading
+//!   the current record's start are capped at [`MAX_ROW`] plus slack; beyond that reading
 //!   fails with [`TooLong`], so a 10 MB line or a missing closing quote is one problem, not 10 MB
 //!   of buffer.
 
@@ -19,21 +19,18 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 
-use super::jsonl::MAX_ELEMENT;
+use super::input::MAX_ROW;
 
-/// Largest CSV record read, in bytes (as for JSON objects).
-pub(crate) const MAX_RECORD: usize = MAX_ELEMENT;
-
-/// The CSV reader buffers ahead of the record it parses; allow for that beyond [`MAX_RECORD`].
+/// The CSV reader buffers ahead of the record it parses; allow for that beyond [`MAX_ROW`].
 const SLACK: u64 = 64 * 1024;
 
-/// The error reading fails with once a record grows past [`MAX_RECORD`].
+/// The error reading fails with once a record grows past [`MAX_ROW`].
 #[derive(Debug)]
 pub(crate) struct TooLong;
 
 impl fmt::Display for TooLong {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a CSV record is longer than {MAX_RECORD} bytes")
+        write!(f, "a CSV record is longer than {MAX_ROW} bytes")
     }
 }
 
@@ -123,7 +120,7 @@ impl<R: Read> LineTracker<R> {
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let used = self.offset - self.record_start;
-        let room = (MAX_RECORD as u64 + SLACK).saturating_sub(used);
+        let room = (MAX_ROW as u64 + SLACK).saturating_sub(used);
         if room == 0 && !buf.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidData, TooLong));
         }
@@ -166,12 +163,12 @@ mod tests {
 
     #[test]
     fn a_record_past_the_bound_fails_with_too_long() {
-        let big = vec![b'x'; MAX_RECORD + 2 * SLACK as usize];
+        let big = vec![b'x'; MAX_ROW + 2 * SLACK as usize];
         let mut t = LineTracker::new(&big[..]);
         let mut sink = Vec::new();
         let err = t.read_to_end(&mut sink).expect_err("too long");
         assert!(TooLong::is(&err), "{err}");
-        assert_eq!(sink.len(), MAX_RECORD + SLACK as usize);
+        assert_eq!(sink.len(), MAX_ROW + SLACK as usize);
         // Records starting as reading goes on never reach the bound.
         let mut t = LineTracker::new(&big[..]);
         let mut buf = vec![0; 4096];

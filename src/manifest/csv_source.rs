@@ -9,7 +9,7 @@
 //! - A row's location is the line its record starts on (quoted cells may span lines), with
 //!   `\n`, `\r\n` and lone `\r` each one line break ([`LineTracker`]); CSV locations have no
 //!   column.
-//! - A record longer than [`MAX_RECORD`] bytes is one problem at its line, and reading stops.
+//! - A record longer than [`MAX_ROW`] bytes is one problem at its line, and reading stops.
 //! - Header cells are only quoted in messages once line 1 is known to be a header: a file that
 //!   lacks one would otherwise put its first row, secrets included, into the error.
 
@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use ::csv::{ByteRecord, Reader, ReaderBuilder, Trim};
 
-use super::column::{closest, shown, unknown_column_hint, Column};
-use super::csv_lines::{LineTracker, TooLong, MAX_RECORD};
+use super::column::{closest, shown, unknown_column_hint, Column, COLUMNS};
+use super::csv_lines::{LineTracker, TooLong};
+use super::input::{Input, Item, Source, MAX_ROW};
 use super::record::{problem, RawRow};
-use super::source::{Input, Item, Source};
-use super::{Location, Problem, COLUMNS};
+use super::types::{Location, Problem};
 
 /// Reads the header and returns the source of the data rows.
 pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> io::Result<Source> {
@@ -100,9 +100,9 @@ fn next_record(reader: &mut Reader<LineTracker<Input>>) {
     reader.get_mut().next_record_at(next);
 }
 
-/// The problem of a record cut off at [`MAX_RECORD`] bytes.
+/// The problem of a record cut off at [`MAX_ROW`] bytes.
 fn too_long(loc: &Location) -> Problem {
-    let message = format!("this record is longer than {MAX_RECORD} bytes; reading stopped here");
+    let message = format!("this record is longer than {MAX_ROW} bytes; reading stopped here");
     let hint = "a row is a few hundred bytes at most: look for an unclosed `\"` (a quoted cell \
                 runs on to the next `\"`), or check that this file is the manifest"
         .into();

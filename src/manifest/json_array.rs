@@ -2,7 +2,7 @@
 //!
 //! A small byte scanner walks the array, tracking strings, escapes and nesting depth, and cuts out
 //! each top-level element; serde_json then parses that element alone. Memory holds one element
-//! (at most [`MAX_ELEMENT`] bytes), never the array.
+//! (at most [`MAX_ROW`] bytes), never the array.
 //!
 //! Invariants:
 //! - A row's location is the line:column of its element's first character (the `{`).
@@ -14,10 +14,10 @@ use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::jsonl::{parse_element, MAX_ELEMENT};
+use super::input::{Input, Item, Source, MAX_ROW};
+use super::json_element::parse_element;
 use super::record::problem;
-use super::source::{Input, Item, Source};
-use super::{Location, Problem};
+use super::types::{Location, Problem};
 
 pub(crate) fn open(input: Input, file: Arc<PathBuf>) -> io::Result<Source> {
     let mut sc = Scanner {
@@ -103,7 +103,7 @@ enum End {
     /// At the `,` or `]` following it (not consumed).
     Separator(u8),
     Eof,
-    /// It grew past [`MAX_ELEMENT`]; reading stopped there.
+    /// It grew past [`MAX_ROW`]; reading stopped there.
     TooBig,
 }
 
@@ -151,7 +151,7 @@ impl Scanner {
                 return Ok(End::Eof);
             }
             let (len, separator) = state.scan(chunk);
-            let take = len.min(MAX_ELEMENT.saturating_sub(out.len()));
+            let take = len.min(MAX_ROW.saturating_sub(out.len()));
             out.extend_from_slice(&chunk[..take]);
             self.pos.advance(&chunk[..take]);
             self.input.consume(take);
@@ -268,9 +268,9 @@ impl ArrayRows {
         Ok(Some(item))
     }
 
-    /// An element cut off at [`MAX_ELEMENT`] without a syntax error in what was read.
+    /// An element cut off at [`MAX_ROW`] without a syntax error in what was read.
     fn too_big(&self, start: Pos) -> Problem {
-        let message = format!("this element is larger than {MAX_ELEMENT} bytes");
+        let message = format!("this element is larger than {MAX_ROW} bytes");
         let hint = "probably a missing `}` or `]` at its end".into();
         problem(&start.at(&self.file), None, message, Some(hint))
     }

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::column::{shown, unknown_column_hint, Column};
-use super::{Inputs, Location, Problem};
+use super::types::{Inputs, Location, Problem};
 use crate::secret::{secret, SecretString};
 
 /// One row's values, typed but not yet checked against the rules.

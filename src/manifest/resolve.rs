@@ -10,7 +10,7 @@
 use super::column::closest;
 use super::record::{problem, shorten, RawRow};
 use super::segment::unsafe_segment;
-use super::{InputRule, Inputs, Problem, ProviderRules, Rules, Target};
+use super::types::{InputRule, Inputs, Problem, ProviderRules, Rules, Target};
 
 /// A row checked against the rules: the target it describes and everything wrong with it.
 #[derive(Debug)]
@@ -126,7 +126,7 @@ fn check_method(
 /// (field, message, hint) for each way the row's inputs break its provider's rule.
 type InputProblem = (Option<&'static str>, String, String);
 
-/// The provider-specific input columns, in [`COLUMNS`](super::COLUMNS) order, with whether this
+/// The provider-specific input columns, in [`COLUMNS`](super::column::COLUMNS) order, with whether this
 /// row has a value for each.
 fn present(inputs: &Inputs) -> [(&'static str, bool); 6] {
     [

@@ -17,10 +17,10 @@
 //!   character by code point and position.
 
 /// Longest value accepted, in characters (Entra UPNs stop at 113, LDAP DNs rarely pass 500).
-pub const MAX_CHARS: usize = 1024;
+pub(crate) const MAX_CHARS: usize = 1024;
 
 /// Why `value` cannot be a URL path segment, as (message, hint); `None` when it can.
-pub fn unsafe_segment(value: &str) -> Option<(String, String)> {
+pub(crate) fn unsafe_segment(value: &str) -> Option<(String, String)> {
     if value == "." || value == ".." {
         return Some((
             format!("is `{value}`, which a URL reads as a relative path, not an id"),

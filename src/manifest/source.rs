@@ -1,9 +1,9 @@
 //! Opening a manifest: pick the format, optionally hash the bytes as they are read, and hand back
-//! a format-independent stream of [`Item`]s plus the problems of the file as a whole.
+//! a format-independent stream of items (`input::Item`) plus the problems of the file as a whole.
+//!
+//! The readers share the interface of `input`; this module is the only one that knows them all.
 //!
 //! Invariants:
-//! - Every reader yields exactly one [`Item`] per data row it finds (a row it cannot read is an
-//!   [`Item::Bad`]), so counting items gives the same row numbers in `validate` and `open`.
 //! - Every reader reads to the end of the file when nothing is wrong with it, so the hash covers
 //!   all bytes of a valid manifest.
 //! - A UTF-16 or UTF-32 byte-order mark is one problem of the file, and nothing more is read; a
@@ -16,36 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::record::{problem, RawRow};
-use super::{csv_source, json_array, jsonl, Format, Location, ManifestError, Problem};
-
-/// What a reader yields for each data row.
-#[derive(Debug)]
-pub(crate) enum Item {
-    /// The row's values, possibly with problems found while reading them.
-    Row(RawRow),
-    /// A data row that could not be read as a row (ragged CSV record, JSON syntax error,
-    /// non-object element).
-    Bad(Problem),
-    /// A problem of the file after its rows (e.g. the JSON array is not closed): not a row.
-    FileProblem(Problem),
-    /// Reading the file failed; nothing more follows.
-    Io(io::Error),
-}
-
-pub(crate) type Items = Box<dyn Iterator<Item = Item> + Send>;
-
-/// The bytes a reader reads from: the file, possibly behind a hasher.
-pub(crate) type Input = Box<dyn Read + Send>;
-
-/// An opened manifest.
-pub(crate) struct Source {
-    /// Problems of the file as a whole: the CSV header, the JSON top level.
-    pub header: Vec<Problem>,
-    /// The data rows; `None` when the header problems make reading on pointless (no header at
-    /// all, no `user` column, not a JSON array).
-    pub rows: Option<Items>,
-}
+use super::input::{Input, Source};
+use super::record::problem;
+use super::types::{Format, Location, ManifestError};
+use super::{csv_source, json_array, jsonl};
 
 /// A running SHA-256 of the bytes read, shared with the caller that reads the digest at the end.
 pub(crate) type SharedHasher = Arc<Mutex<Sha256>>;
@@ -135,10 +109,4 @@ fn wide_source(encoding: &str, file: &Arc<PathBuf>, format: Format) -> Source {
         header: vec![problem(&location, None, message, Some(hint.into()))],
         rows: None,
     }
-}
-
-/// Number of characters in UTF-8 `bytes` (invalid sequences count per lead byte): columns in
-/// messages are characters, as editors show them.
-pub(crate) fn char_count(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count() as u64
 }

@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::input::{Item, Items};
 use super::record::problem;
 use super::resolve::resolve;
-use super::source::{open_source, Item, Items};
-use super::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
+use super::source::open_source;
+use super::types::{Format, Location, ManifestError, Plan, Problem, Rules, Target};
 
 /// Most problems listed; the rest are counted in one final problem.
-pub(crate) const LIMIT: usize = 1000;
+const LIMIT: usize = 1000;
 
 /// One row's duplicate-detection key and where the row is. After [`find_duplicates`] runs,
 /// `key` holds the line and column of the row this one duplicates.

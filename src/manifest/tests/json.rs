@@ -1,7 +1,7 @@
 //! JSON array and JSON Lines reading: element scanning, locations, value types.
 
 use super::{graph_rules, Manifest};
-use crate::manifest::jsonl::MAX_ELEMENT;
+use crate::manifest::input::MAX_ROW;
 
 fn locations(m: &Manifest) -> Vec<(u64, Option<u64>)> {
     m.rows(&graph_rules())
@@ -154,7 +154,7 @@ fn value_types() {
 #[test]
 fn a_missing_brace_in_a_long_file_is_found_without_buffering_it() {
     let mut text = String::from("[\n{\"user\": \"a\",\n");
-    while text.len() < 2 * MAX_ELEMENT {
+    while text.len() < 2 * MAX_ROW {
         text.push_str("{\"user\": \"b\"},\n");
     }
     text.push_str("{\"user\": \"c\"}]\n");
@@ -165,7 +165,7 @@ fn a_missing_brace_in_a_long_file_is_found_without_buffering_it() {
         "{problems:#?}"
     );
 
-    let huge = format!("[{{\"user\": \"{}\"}}]", "x".repeat(2 * MAX_ELEMENT));
+    let huge = format!("[{{\"user\": \"{}\"}}]", "x".repeat(2 * MAX_ROW));
     let problems = Manifest::new("m.json", huge).problems(&graph_rules());
     assert_eq!(problems.len(), 1);
     assert!(
@@ -204,7 +204,7 @@ fn jsonl_lines_are_independent() {
 fn jsonl_overlong_line_is_skipped() {
     let text = format!(
         "{{\"user\": \"{}\"}}\n{{\"user\": \"b\"}}\n",
-        "x".repeat(MAX_ELEMENT)
+        "x".repeat(MAX_ROW)
     );
     let m = Manifest::new("m.ndjson", text);
     let problems = m.problems(&graph_rules());

@@ -110,7 +110,7 @@ fn unconfigured_providers_are_checked_too() {
 
 #[test]
 fn overlong_users_are_refused_without_quoting_them() {
-    let long = "u".repeat(crate::manifest::MAX_CHARS + 1);
+    let long = "u".repeat(crate::manifest::segment::MAX_CHARS + 1);
     let m = Manifest::new("m.csv", format!("user\n{long}\n"));
     let problems = m.problems(&rules());
     assert_eq!(problems.len(), 1, "{problems:#?}");
