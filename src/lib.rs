@@ -10,22 +10,24 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod auth;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod exit_class;
-pub mod journal;
-pub mod logging;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod exit_class;
+pub(crate) mod journal;
+pub(crate) mod logging;
 pub mod manifest;
-pub mod outcome;
-pub mod password;
-pub mod pipeline;
-pub mod progress;
-pub mod provider;
-pub mod report;
-pub mod secret;
-pub mod serde_table;
-pub mod values;
+pub(crate) mod outcome;
+pub(crate) mod password;
+pub(crate) mod pipeline;
+pub(crate) mod progress;
+pub(crate) mod provider;
+pub(crate) mod report;
+pub(crate) mod secret;
+pub(crate) mod serde_table;
+pub(crate) mod values;
+pub use cli::{parse, Parsed};
 pub use commands::execute as run;
 /// The simulated identity providers (its own crate: it shares no code with the providers).
 pub use credrotate_sandbox as sandbox;
+pub use logging::{init as init_logging, LogFormat};

@@ -5,14 +5,14 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parsed = match credrotate::cli::parse() {
+    let parsed = match credrotate::parse() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
-    credrotate::logging::init(parsed.log_format, parsed.verbosity);
+    credrotate::init_logging(parsed.log_format, parsed.verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

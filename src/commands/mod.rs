@@ -21,7 +21,6 @@ pub enum Exit {
     Success,
     RowsFailed,
     Usage,
-    Aborted,
     Interrupted(i32),
 }
 
@@ -31,7 +30,6 @@ impl Exit {
             Exit::Success => 0,
             Exit::RowsFailed => 1,
             Exit::Usage => 2,
-            Exit::Aborted => 3,
             Exit::Interrupted(signal) => (128 + signal) as u8,
         }
     }

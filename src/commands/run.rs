@@ -229,7 +229,7 @@ async fn dry_run(
         Ok(())
     })
     .await;
-    outcome.runtime()?;
+    outcome?;
     results.sort_by_key(|r| r.row);
     let rows: Vec<(ReportRow, u32)> = results.into_iter().map(|r| (r, 0)).collect();
     let (mut files, mut summary) = write_report(&opts.out, &rows).runtime()?;

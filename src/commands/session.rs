@@ -79,7 +79,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     close_journal(&s.journal, reason).await.runtime()?;
     let finished = finish(&s.dir, &s.opener, interrupted);
     drop(s.lock);
-    outcome.runtime()?;
+    outcome?;
     finished
 }
 

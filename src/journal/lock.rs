@@ -146,11 +146,13 @@ impl RunLock {
     }
 
     /// The lock file.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Releases the lock now (as dropping does).
+    #[cfg(test)]
     pub fn release(self) {}
 }
 

@@ -35,9 +35,9 @@ mod state;
 mod unseal;
 mod writer;
 
-pub use identity::{load_identities, Identity};
+pub use identity::load_identities;
 pub use key::RunKey;
-pub use lock::{Holder, LockError, RunLock};
+pub use lock::RunLock;
 pub use mac::{authenticate_header, verify_header};
 pub use reader::{read_journal, JournalContents};
 pub use record::{

@@ -2,7 +2,7 @@
 //!
 //! Invariants: the first line is the header (a missing, damaged or newer-version header is an
 //! error); a partial or unparsable *last* line is a crash mid-write: it is ignored with a warning
-//! and reported as `torn`, never an error; an unparsable line anywhere else is an error naming the
+//! (the writer's `append` cuts it off), never an error; an unparsable line anywhere else is an error naming the
 //! file and line. Error messages never quote line contents (a line may hold a password).
 
 use std::fs::File;
@@ -20,8 +20,6 @@ pub struct JournalContents {
     pub header: Header,
     /// Every record after the header, in file order.
     pub records: Vec<Record>,
-    /// The file ended with a partial or unparsable line, which was ignored.
-    pub torn: bool,
 }
 
 /// Where the valid part of a journal ends: what `append` keeps.
@@ -48,20 +46,16 @@ pub(super) fn scan(path: &Path) -> Result<Scan> {
     })?;
     let mut lines = Lines::new(BufReader::new(file), path);
     let header = read_header(&mut lines)?;
-    let (records, torn) = read_records(&mut lines)?;
+    let records = read_records(&mut lines)?;
     Ok(Scan {
-        contents: JournalContents {
-            header,
-            records,
-            torn,
-        },
+        contents: JournalContents { header, records },
         valid_len: lines.valid_len,
         needs_newline: lines.needs_newline,
     })
 }
 
-/// The records after the header, and whether a torn last line was ignored.
-fn read_records(lines: &mut Lines) -> Result<(Vec<Record>, bool)> {
+/// The records after the header (a torn last line ignored).
+fn read_records(lines: &mut Lines) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     while let Some(line) = lines.next_line()? {
         let at = format!("{}:{}", lines.path.display(), lines.number);
@@ -76,7 +70,7 @@ fn read_records(lines: &mut Lines) -> Result<(Vec<Record>, bool)> {
                 tracing::warn!(
                     "{at}: ignoring the torn last line of the journal (a crash mid-write): {why}"
                 );
-                return Ok((records, true));
+                return Ok(records);
             }
             Err(e) => bail!(
                 "{at}: not a journal record: {} (hint: the journal is damaged or was edited)",
@@ -84,7 +78,7 @@ fn read_records(lines: &mut Lines) -> Result<(Vec<Record>, bool)> {
             ),
         }
     }
-    Ok((records, false))
+    Ok(records)
 }
 
 fn read_header(lines: &mut Lines) -> Result<Header> {
@@ -232,7 +226,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), &two_records());
         let c = read_journal(dir.path()).expect("reads");
-        assert_eq!((c.header, c.records.len(), c.torn), (header(), 2, false));
+        assert_eq!((c.header, c.records.len()), (header(), 2));
     }
 
     #[test]
@@ -241,7 +235,7 @@ mod tests {
         for tail in ["{\"type\":\"intent\",\"sess", "\0\0\0\0", "garbage\n"] {
             write(dir.path(), &(two_records() + tail));
             let c = read_journal(dir.path()).expect("torn tail tolerated");
-            assert_eq!((c.records.len(), c.torn), (2, true), "tail {tail:?}");
+            assert_eq!(c.records.len(), 2, "tail {tail:?}");
         }
         let scan = scan(&dir.path().join(JOURNAL_FILE)).expect("scans");
         assert_eq!(scan.valid_len, two_records().len() as u64);
@@ -253,10 +247,7 @@ mod tests {
         let text = two_records();
         write(dir.path(), text.trim_end());
         let scan = scan(&dir.path().join(JOURNAL_FILE)).expect("scans");
-        assert_eq!(
-            (scan.contents.records.len(), scan.contents.torn),
-            (2, false)
-        );
+        assert_eq!(scan.contents.records.len(), 2);
         assert!(scan.needs_newline);
     }
 

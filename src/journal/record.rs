@@ -132,6 +132,7 @@ pub enum OutcomeStatus {
 
 impl OutcomeStatus {
     /// Succeeded, failed and uncertain end a row; retry does not.
+    #[cfg(test)]
     pub fn is_final(self) -> bool {
         !matches!(self, OutcomeStatus::Retry)
     }

@@ -55,6 +55,7 @@ impl Sealer {
     }
 
     /// Whether [`Sealer::seal`] returns the password itself.
+    #[cfg(test)]
     pub fn is_plaintext(&self) -> bool {
         self.recipients.is_none()
     }

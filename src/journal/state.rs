@@ -223,6 +223,7 @@ impl JournalState {
     }
 
     /// Rows a resume must reset again.
+    #[cfg(test)]
     pub fn rows_uncertain(&self) -> BTreeSet<u64> {
         self.rows
             .values()

@@ -22,7 +22,6 @@ fn state(records: Vec<Record>) -> JournalState {
     JournalState::from(&JournalContents {
         header: header(),
         records,
-        torn: false,
     })
 }
 

@@ -28,7 +28,11 @@ const MAX_BATCH: usize = 4096;
 type Ack = oneshot::Sender<Result<(), String>>;
 
 enum Msg {
-    Line { bytes: Vec<u8>, ack: Option<Ack> },
+    Line {
+        bytes: Vec<u8>,
+        ack: Option<Ack>,
+    },
+    #[cfg(test)]
     Flush(Ack),
     Close(Ack),
 }
@@ -134,6 +138,7 @@ impl JournalWriter {
     }
 
     /// Resolves once everything queued before it is durable.
+    #[cfg(test)]
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
         self.send(Msg::Flush(ack))?;
@@ -156,11 +161,13 @@ impl JournalWriter {
     }
 
     /// How many batches were written so far (one `sync_data` each when fsync is on).
+    #[cfg(test)]
     pub fn batches(&self) -> u64 {
         self.shared.batches.load(Ordering::Relaxed)
     }
 
     /// The journal file.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
@@ -270,6 +277,7 @@ fn take(msg: Msg, buf: &mut Vec<u8>, acks: &mut Vec<Ack>) -> bool {
             acks.extend(ack);
             false
         }
+        #[cfg(test)]
         Msg::Flush(ack) => {
             acks.push(ack);
             false

@@ -110,6 +110,7 @@ impl Pacer {
     }
 
     /// The adaptive rate now in force, if the provider has throttled.
+    #[cfg(test)]
     pub fn adaptive_rate(&self) -> Option<f64> {
         self.lock().rate
     }

@@ -103,7 +103,34 @@ impl Stop {
     }
 }
 
-pub async fn execute<I, S>(rows: I, lanes: Vec<Lane>, settings: Settings, mut sink: S) -> Result<()>
+pub async fn execute<I, S>(
+    rows: I,
+    lanes: Vec<Lane>,
+    settings: Settings,
+    sink: S,
+) -> Result<(), PipelineError>
+where
+    I: Iterator<Item = Result<Target, Problem>> + Send + 'static,
+    S: FnMut(RowResult) -> Result<()>,
+{
+    run_rows(rows, lanes, settings, sink)
+        .await
+        .map_err(PipelineError)
+}
+
+/// A failure of the pipeline itself (a journal write, a worker task, the manifest reader) after
+/// requests may have been sent: the run ends with exit 1 and stays resumable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct PipelineError(anyhow::Error);
+
+impl crate::exit_class::Classified for PipelineError {
+    fn exit_class(&self) -> crate::exit_class::ExitClass {
+        crate::exit_class::ExitClass::Runtime
+    }
+}
+
+async fn run_rows<I, S>(rows: I, lanes: Vec<Lane>, settings: Settings, mut sink: S) -> Result<()>
 where
     I: Iterator<Item = Result<Target, Problem>> + Send + 'static,
     S: FnMut(RowResult) -> Result<()>,

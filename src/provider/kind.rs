@@ -104,10 +104,6 @@ pub trait Kind {
         password: Option<&SecretString>,
     ) -> impl Future<Output = Attempt> + Send;
 
-    fn server_generates(_: &Self::Client) -> bool {
-        false
-    }
-
     fn revoker(_: &Self::Client) -> Option<&Revoke> {
         None
     }

@@ -95,11 +95,6 @@ macro_rules! registry {
                 match self { $( Provider::$variant(c) => <$kind as Kind>::reset(c, target, password).await, )+ }
             }
 
-            /// Whether this provider generates the password server-side (the client sends none).
-            pub fn server_generates(&self) -> bool {
-                match self { $( Provider::$variant(c) => <$kind as Kind>::server_generates(c), )+ }
-            }
-
             fn revoker(&self) -> Option<&Revoke> {
                 match self { $( Provider::$variant(c) => <$kind as Kind>::revoker(c), )+ }
             }

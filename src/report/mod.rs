@@ -10,4 +10,4 @@ pub mod table;
 pub use export::{Destination, Export, EXPORT_AGE, EXPORT_PLAIN};
 pub use files::{prepare_out_dir, write_atomic};
 pub use summary::{Summary, SUMMARY_JSON};
-pub use table::{ReportWriter, REPORT_CSV, REPORT_JSON};
+pub use table::{ReportWriter, REPORT_CSV};

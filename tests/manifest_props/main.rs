@@ -24,10 +24,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use credrotate::manifest::{open, validate, Format, ManifestError, Problem, Rules, Target};
-use credrotate::secret::ExposeSecret;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use secrecy::ExposeSecret;
 
 /// Cases per property in `cargo test`: `PROPTEST_CASES`, else 64.
 fn config() -> Config {

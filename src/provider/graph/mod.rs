@@ -182,10 +182,6 @@ impl Kind for GraphKind {
         }
     }
 
-    fn server_generates(c: &GraphClient) -> bool {
-        c.graph().server_generates()
-    }
-
     fn revoker(c: &GraphClient) -> Option<&Revoke> {
         c.graph().revoke.as_ref()
     }

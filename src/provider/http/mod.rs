@@ -104,8 +104,4 @@ impl Kind for HttpKind {
     async fn reset(c: &Http, target: &Target, password: Option<&SecretString>) -> Attempt {
         c.reset(target, password).await
     }
-
-    fn server_generates(c: &Http) -> bool {
-        c.server_generates()
-    }
 }
