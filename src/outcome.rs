@@ -56,6 +56,10 @@ pub struct ReportRow {
     /// for, the provider has none, or the reset did not succeed).
     #[serde(default)]
     pub revoke_sessions: Option<RevokeResult>,
+    /// The `client-request-id` the last request was sent with (Graph), to find it in the
+    /// provider's logs beside its `request_id`.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
 }
 
 /// What the `revokeSignInSessions` follow-up came to. Written as `succeeded` or `failed: CODE`

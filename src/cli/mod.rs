@@ -32,7 +32,8 @@ use security::SecurityArgs;
 #[command(
     name = "credrotate",
     version,
-    about = "Bulk credential rotation at identity providers: manifest in, redacted report and encrypted export out."
+    about = "Bulk credential rotation at identity providers: manifest in, redacted report and encrypted export out.",
+    after_help = PROVIDER_NOTES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,6 +45,14 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text, global = true)]
     log_format: LogFormatArg,
 }
+
+/// What `--help` says of the provider kinds beyond the flags.
+const PROVIDER_NOTES: &str = "Provider kinds (kind = \"...\" in the config): graph (Microsoft Graph resetPassword: delegated \
+tokens only), graph-profile (passwordProfile: app-only, for unattended jobs), pingone, wristband, http. \
+Experimental: graph with api_version = \"beta\" and method_collection = \"softwareOathMethods\" \
+(Microsoft documents no such reset action). Exit codes: 0 all succeeded, 1 some rows failed or \
+are uncertain, 2 usage/config/manifest error (nothing sent), 3 stopped by canary or circuit \
+breaker, 130/143 interrupted (resumable).";
 
 // Parsed once per process; boxing the big variant would buy nothing.
 #[allow(clippy::large_enum_variant)]

@@ -33,6 +33,9 @@ pub(super) struct SandboxArgs {
     /// Fraction of reset answers lost by closing the connection (the reset still applies).
     #[arg(long, default_value_t = 0.0)]
     drop_ratio: f64,
+    /// Answer Graph passwordProfile updates 403 as when the app lacks the User Administrator role.
+    #[arg(long)]
+    profile_missing_role: bool,
     #[command(flatten)]
     odd: OddArgs,
     /// How Graph resetPassword answers: async (202 + operation), sync200, sync204.
@@ -121,6 +124,7 @@ impl SandboxArgs {
                 throttle,
                 error_ratio: self.error_ratio,
                 drop_ratio: self.drop_ratio,
+                profile_missing_role: self.profile_missing_role,
                 odd: self.odd.into(),
                 ..sandbox::Faults::default()
             },

@@ -53,6 +53,9 @@ pub fn describe(plan: &Plan, config: &Config) -> String {
                     "  {name}: {rows} row(s) at {} (burst {}, concurrency {}) → at least {eta}; {credential}\n",
                     p.rate, p.burst, p.concurrency
                 );
+                if let Some(note) = config.spec.providers[name].kind.experimental() {
+                    out += &format!("    {name} is {note}\n");
+                }
             }
             None => out += &format!("  {name}: {rows} row(s) (no config loaded: rate unknown)\n"),
         }

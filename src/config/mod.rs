@@ -28,7 +28,7 @@ pub use spec::{ConfigFile, RunSpec};
 /// A configuration that cannot be used, found before anything is sent (exit 2). The message
 /// says where (`file:line:column`, table, key) and how to fix it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:#}")]
+#[error(transparent)]
 pub struct ConfigError(#[from] anyhow::Error);
 
 impl crate::exit_class::Classified for ConfigError {
@@ -228,6 +228,7 @@ impl ConfigSpec {
                     default_method: p.shared.method.clone(),
                     input_rule: kind.input_rule,
                     method_in_path: kind.method_in_path,
+                    forces_change: kind.forces_change,
                 };
                 (name.clone(), rules)
             })

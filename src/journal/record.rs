@@ -256,6 +256,7 @@ pub(crate) mod tests {
             finished_at: "2025-01-01T00:00:02.000Z".into(),
             provider_result: None,
             revoke_sessions: None,
+            client_request_id: None,
         });
         OutcomeRecord {
             session,

@@ -131,6 +131,9 @@ pub struct ProviderRules {
     /// The provider puts the method id in the request path (Graph, an http `{method}` path), so
     /// a row must resolve to a non-empty method.
     pub method_in_path: bool,
+    /// The provider always makes the user change the password at next sign-in (Graph's
+    /// resetPassword): a row saying `require_change = false` is warned about.
+    pub forces_change: bool,
 }
 
 /// What validation needs to know about the run's configuration.

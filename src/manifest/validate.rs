@@ -78,6 +78,9 @@ struct Pass {
     rows: u64,
     by_provider: BTreeMap<String, u64>,
     new_passwords: u64,
+    /// Rows saying `require_change = false` to a provider that forces a change, and the first.
+    change_forced: u64,
+    first_change_forced: Option<(Location, String)>,
 }
 
 impl Pass {
@@ -127,6 +130,7 @@ impl Pass {
                 let checked = resolve(raw, self.rows, rules);
                 checked.problems.into_iter().for_each(|p| self.report(p));
                 self.count(&checked.target);
+                self.check_change(&checked.target, rules);
             }
             Item::Bad(p) => {
                 self.rows += 1;
@@ -154,15 +158,38 @@ impl Pass {
         });
     }
 
-    fn warnings(&self) -> Vec<String> {
-        if self.new_passwords == 0 {
-            return Vec::new();
+    /// Counts a row whose `require_change = false` its provider will not honour.
+    fn check_change(&mut self, t: &Target, rules: &Rules) {
+        let forced = rules
+            .providers
+            .get(&t.provider)
+            .is_some_and(|p| p.forces_change);
+        if forced && t.require_change == Some(false) {
+            self.change_forced += 1;
+            self.first_change_forced
+                .get_or_insert_with(|| (t.location.clone(), t.provider.clone()));
         }
-        vec![format!(
-            "{} row(s) carry a `new_password`: the manifest holds secrets; restrict access to it \
-             and delete it after the run, or leave `new_password` out to generate passwords",
-            self.new_passwords
-        )]
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.new_passwords > 0 {
+            warnings.push(format!(
+                "{} row(s) carry a `new_password`: the manifest holds secrets; restrict access to \
+                 it and delete it after the run, or leave `new_password` out to generate passwords",
+                self.new_passwords
+            ));
+        }
+        if let Some((at, provider)) = &self.first_change_forced {
+            warnings.push(format!(
+                "{} row(s) say require_change = false (the first at {at}), but provider {provider:?} \
+                 resets through Graph's resetPassword, which always makes the user change the \
+                 password at next sign-in (hint: use kind = \"graph-profile\" to control \
+                 forceChangePasswordNextSignIn, or leave require_change out)",
+                self.change_forced
+            ));
+        }
+        warnings
     }
 
     /// Every problem in file order, duplicates included, capped at [`LIMIT`] plus a summary.

@@ -232,6 +232,7 @@ async fn run_isolated(
         finished_at: timestamp(std::time::SystemTime::now()),
         provider_result: None,
         revoke_sessions: None,
+        client_request_id: None,
     };
     let (lane, settings) = (lane.clone(), settings.clone());
     let mut task = AbortOnDrop::<Option<RowResult>>(tokio::spawn(async move {

@@ -225,6 +225,7 @@ fn finish(
             report.http_status = ok.http_status;
             report.operation_id = ok.operation_id;
             report.request_id = ok.request_id;
+            report.client_request_id = ok.client_request_id;
             report.provider_result = ok.result;
             ok.server_password.map(Server).or(password.map(Client))
         }
@@ -283,6 +284,7 @@ fn set_failure(
     report.error_code = Some(redact_and_truncate(&failure.code, &secrets));
     report.error_message = Some(redact_and_truncate(&failure.message, &secrets));
     report.request_id = failure.request_id;
+    report.client_request_id = failure.client_request_id;
 }
 
 /// The last answer was a refusal, but an earlier attempt's answer was lost.
@@ -311,6 +313,7 @@ fn skeleton(target: &Target, started: SystemTime) -> ReportRow {
         finished_at: timestamp(SystemTime::now()),
         provider_result: None,
         revoke_sessions: None,
+        client_request_id: None,
     }
 }
 

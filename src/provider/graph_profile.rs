@@ -15,8 +15,9 @@ use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::graph::address::{traced, user_url, with_client_request_id};
 use super::graph_revoke::Revoke;
-use super::http_util::{join_segments, not_sent, secret_json, send_expecting_2xx};
+use super::http_util::{not_sent, secret_json, send_expecting_2xx};
 use super::kind::{client_generated_only, Context, Kind, Parts, Shared};
 use super::Attempt;
 use crate::auth::Credential;
@@ -59,9 +60,9 @@ impl GraphProfile {
                 "forceChangePasswordNextSignIn": force,
             }
         });
-        let url = join_segments(&self.base, &["users", &target.user]);
-        let request = secret_json(self.client.patch(url), body);
-        send_expecting_2xx(&self.credential, request).await
+        let url = user_url(&self.base, &target.user, &[]);
+        let (request, id) = traced(secret_json(self.client.patch(url), body));
+        with_client_request_id(send_expecting_2xx(&self.credential, request).await, id)
     }
 }
 

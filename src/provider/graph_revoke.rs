@@ -7,7 +7,8 @@
 
 use reqwest::{Client, Url};
 
-use super::http_util::{join_segments, send_expecting_2xx};
+use super::graph::address::{traced, user_url, with_client_request_id};
+use super::http_util::send_expecting_2xx;
 use super::Attempt;
 use crate::auth::Credential;
 
@@ -30,9 +31,9 @@ impl Revoke {
 
     /// One `revokeSignInSessions` request for `user`.
     pub async fn run(&self, user: &str) -> Attempt {
-        let url = join_segments(&self.base, &["users", user, "revokeSignInSessions"]);
+        let url = user_url(&self.base, user, &["revokeSignInSessions"]);
         // Graph actions take a JSON body; this one has no parameters.
-        let request = self.client.post(url).json(&serde_json::json!({}));
-        send_expecting_2xx(&self.credential, request).await
+        let (request, id) = traced(self.client.post(url).json(&serde_json::json!({})));
+        with_client_request_id(send_expecting_2xx(&self.credential, request).await, id)
     }
 }

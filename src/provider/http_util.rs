@@ -244,6 +244,7 @@ pub fn failure_from_response(status: StatusCode, headers: &HeaderMap, body: &str
         code: truncate(code, 200),
         message: truncate(message, BODY_MAX),
         request_id: request_id(headers),
+        client_request_id: None,
     };
     let applied = verdict::for_status(status.as_u16());
     if is_transient_status(status) {
@@ -272,6 +273,7 @@ fn redirect_refused(status: StatusCode, headers: &HeaderMap) -> Failure {
         code: "redirect_refused".into(),
         message: format!("the provider answered {status} redirecting to {}; credrotate never follows a redirect with a password in the body (hint: set base_url to the provider's final address)", truncate(target, 200)),
         request_id: request_id(headers),
+        client_request_id: None,
     }
 }
 
@@ -302,6 +304,7 @@ fn transport_failure(err: reqwest::Error, code: &str) -> Failure {
         // Without the URL: it holds user ids, which belong in the report row, not every message.
         message: error_chain(&err.without_url()),
         request_id: None,
+        client_request_id: None,
     }
 }
 

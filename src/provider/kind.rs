@@ -53,6 +53,9 @@ pub struct KindRules {
     pub input_rule: InputRule,
     /// The method id goes into the request path: a row must resolve to a non-empty one.
     pub method_in_path: bool,
+    /// The provider makes every user change the new password at next sign-in, whatever the
+    /// row's `require_change` says (a row saying `false` gets a warning).
+    pub forces_change: bool,
 }
 
 /// The parts a client is built from.
@@ -93,6 +96,11 @@ pub trait Kind {
     /// Whether a successful reset is followed by revoking the user's sign-in sessions.
     fn revokes(_: &Self::Settings) -> bool {
         false
+    }
+
+    /// Why these settings are experimental (shown in the plan and the run's log), if they are.
+    fn experimental(_: &Self::Settings) -> Option<&'static str> {
+        None
     }
 
     fn build(settings: &Self::Settings, shared: &Shared, parts: Parts) -> Result<Self::Client>;

@@ -38,6 +38,8 @@ pub struct Failure {
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
+    /// The `client-request-id` we sent (Graph), to match our request with the provider's logs.
+    pub client_request_id: Option<String>,
 }
 
 /// A successful reset.
@@ -50,6 +52,8 @@ pub struct Success {
     pub request_id: Option<String>,
     /// What the provider said beyond the status (Wristband's `result`), for the report.
     pub result: Option<String>,
+    /// The `client-request-id` we sent (Graph).
+    pub client_request_id: Option<String>,
 }
 
 /// The classified result of one attempt.

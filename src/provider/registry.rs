@@ -81,6 +81,10 @@ macro_rules! registry {
                 match self { $( KindSettings::$variant(s) => <$kind as Kind>::revokes(s), )+ }
             }
 
+            pub fn experimental(&self) -> Option<&'static str> {
+                match self { $( KindSettings::$variant(s) => <$kind as Kind>::experimental(s), )+ }
+            }
+
             fn client(&self, shared: &Shared, parts: Parts) -> Result<Provider> {
                 Ok(match self {
                     $( KindSettings::$variant(s) =>

@@ -103,6 +103,7 @@ impl Wristband {
                     result.as_deref().unwrap_or("(none)")
                 ),
                 request_id: rid,
+                client_request_id: None,
             });
         }
         Attempt::Succeeded(Success {

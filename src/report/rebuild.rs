@@ -85,6 +85,7 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
         finished_at: String::new(),
         provider_result: None,
         revoke_sessions: None,
+        client_request_id: None,
     });
     // Over every session, so a resumed row shows all the requests it cost.
     row.attempts = row.attempts.max(state.attempts);

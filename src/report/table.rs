@@ -97,6 +97,7 @@ const HEADER: &[&str] = &[
     "finished_at",
     "provider_result",
     "revoke_sessions",
+    "client_request_id",
 ];
 
 #[cfg(test)]
@@ -121,6 +122,7 @@ mod tests {
             finished_at: "t1".into(),
             provider_result: None,
             revoke_sessions: None,
+            client_request_id: None,
         }
     }
 

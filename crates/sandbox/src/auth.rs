@@ -55,6 +55,13 @@ pub(crate) fn check_bearer<E: BearerCheck + ?Sized>(
     expected.accepts(token)
 }
 
+/// The bearer token of a request, if it has one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// Checks `Authorization: Basic base64(user:password)` (RFC 7617).
 pub(crate) fn check_basic(
     headers: &HeaderMap,

@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     first_throttle_second: Option<usize>,
     families: BTreeMap<&'static str, Series>,
     polls_total: u64,
+    polls_throttled: u64,
     dropped_total: u64,
 }
 
@@ -59,6 +60,11 @@ impl Counters {
         self.polls_total += 1;
     }
 
+    /// An operation poll was answered 429.
+    pub(crate) fn poll_throttled(&mut self) {
+        self.polls_throttled += 1;
+    }
+
     pub(crate) fn dropped(&mut self) {
         self.dropped_total += 1;
     }
@@ -79,6 +85,7 @@ impl Counters {
             "throttled_series": self.throttled_series,
             "first_throttle_second": self.first_throttle_second,
             "polls_total": self.polls_total,
+            "polls_throttled": self.polls_throttled,
             "dropped_total": self.dropped_total,
             "families": self.families.iter().map(|(k, v)| (*k, v.snapshot())).collect::<BTreeMap<_, _>>(),
         })

@@ -9,20 +9,24 @@
 //!   under 8 characters fails Graph's complexity check (400 `Request_BadRequest`).
 //! - `POST /{v1.0|beta}/users/{id}/revokeSignInSessions`: 200 `{"value": true}`.
 //!
-//! Each meets the same chain as v1.0 resets: bearer (401) → the `graph` family's bucket (429) →
-//! error ratio (503) → user (404) → body (400) → applied at once. All are writes in the stats.
+//! Users are addressed as in `graph_users` (`users('$id')` for ids starting with `$`). Each
+//! route meets the same chain as v1.0 resets: bearer (401) → the `graph` family's bucket (429)
+//! → error ratio (503) → user (404) → body (400) → applied at once; app-only tokens are welcome
+//! here (passwordProfile is the app-only path), but `profile_missing_role` answers the PATCH 403
+//! as Graph does without the directory role. All are writes in the stats.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 
+use super::graph_users::user_of;
 use super::graph_v1::{gate_write, FAMILY};
 use super::graph_wire::{self, GraphError, RequestIds};
 use super::state::Shared;
@@ -35,8 +39,17 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             post(beta_reset),
         )
         .route("/v1.0/users/{id}", patch(patch_user))
+        .route("/v1.0/{key}", patch(patch_user).fallback(observe::fallback))
         .route("/v1.0/users/{id}/revokeSignInSessions", post(revoke))
+        .route(
+            "/v1.0/{key}/revokeSignInSessions",
+            post(revoke).fallback(observe::fallback),
+        )
         .route("/beta/users/{id}/revokeSignInSessions", post(revoke))
+        .route(
+            "/beta/{key}/revokeSignInSessions",
+            post(revoke).fallback(observe::fallback),
+        )
 }
 
 /// Counts a write, runs `decide`, renders its error, may drop the answer.
@@ -61,9 +74,11 @@ fn write(
 fn admit(
     sb: &Shared,
     user: Result<String, PathRejection>,
+    uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<String, GraphError> {
     let user = user.map_err(|e| GraphError::invalid_request(e.body_text()))?;
+    let user = user_of(user, uri)?;
     auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
     gate_write(sb)?;
     if !sb.directory().exists(&user) {
@@ -107,12 +122,13 @@ async fn beta_reset(
     State(sb): State<Arc<Shared>>,
     Extension(ids): Extension<RequestIds>,
     path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let user = path.map(|Path((user, _method))| user);
     write(&sb, &ids, || {
-        let user = admit(&sb, user, &headers)?;
+        let user = admit(&sb, user, &uri, &headers)?;
         let map = object(&body)?;
         only(
             &map,
@@ -143,11 +159,19 @@ async fn patch_user(
     State(sb): State<Arc<Shared>>,
     Extension(ids): Extension<RequestIds>,
     path: Result<Path<String>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     write(&sb, &ids, || {
-        let user = admit(&sb, path.map(|Path(u)| u), &headers)?;
+        let user = admit(&sb, path.map(|Path(u)| u), &uri, &headers)?;
+        if sb.opts.faults.profile_missing_role {
+            return Err(GraphError::new(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ));
+        }
         let (password, must) = password_profile(&object(&body)?)?;
         sb.directory().set_password(&user, password);
         sb.accounts().set_must_change(&user, must);
@@ -194,11 +218,12 @@ async fn revoke(
     State(sb): State<Arc<Shared>>,
     Extension(ids): Extension<RequestIds>,
     path: Result<Path<String>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     write(&sb, &ids, || {
-        let user = admit(&sb, path.map(|Path(u)| u), &headers)?;
+        let user = admit(&sb, path.map(|Path(u)| u), &uri, &headers)?;
         if sb.opts.faults.revoke_denied {
             return Err(GraphError::new(
                 StatusCode::FORBIDDEN,

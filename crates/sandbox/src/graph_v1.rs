@@ -1,11 +1,16 @@
-//! Microsoft Graph v1.0 `resetPassword` and its long-running operation resource.
+//! Microsoft Graph `resetPassword` and its long-running operation resource.
 //!
-//! `POST /v1.0/users/{id}/authentication/methods/{methodId}/resetPassword`, body
-//! `{"newPassword": "..."}` or `{}` (the server then generates one and returns it).
-//! `GET /v1.0/users/{id}/authentication/operations/{opId}` reports the operation.
+//! `POST /{v1.0|beta}/users/{id}/authentication/methods/{methodId}/resetPassword` and beta's
+//! `.../passwordMethods/{methodId}/resetPassword`, body `{"newPassword": "..."}` or `{}` (the
+//! server then generates one and returns it); users also addressed as `users('{id}')`, which
+//! ids starting with `$` must be (see `graph_users`). `GET .../authentication/operations/{opId}`
+//! reports the operation: `notStarted`, then `running`, then `succeeded` or `failed`. The
+//! `Location` of a 202 is absolute and carries a query string, as Graph's does. A reset that
+//! takes effect marks the user must-change (Graph always prompts a change at next sign-in).
 //!
-//! A reset write meets, in order: path (400), bearer token (401, no token charged), throttle
-//! bucket (429 + `Retry-After`), error ratio (503), user (404 when `Options::users` is set),
+//! A reset write meets, in order: path (400), bearer token (401, no token charged), an app-only
+//! token (403: delegated only), throttle bucket (429 + `Retry-After`), error ratio (503 +
+//! `Retry-After`), user (404 when `Options::users` is set),
 //! method id (404 unless it is the password method), body (400), and is then accepted as
 //! [`GraphMode`] says. Only an accepted request changes a password: at once for Sync200/Sync204,
 //! when its operation succeeds (after `op_delay`) for Async. Every reset that reaches a handler
@@ -23,7 +28,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 
-use super::graph_wire::{self, encode_segment, GraphError, RequestIds};
+use super::graph_users::{delegated_only, user_of, user_path};
+use super::graph_wire::{self, GraphError, RequestIds};
 use super::hostile::{self, Odd, OpMask};
 use super::state::Shared;
 use super::{auth, faults, observe, random, GraphMode};
@@ -37,15 +43,32 @@ pub(crate) const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c6000149
 type UserAnd = Result<Path<(String, String)>, PathRejection>;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route(
-            "/v1.0/users/{id}/authentication/methods/{method}/resetPassword",
-            post(reset_password),
-        )
-        .route(
-            "/v1.0/users/{id}/authentication/operations/{op}",
-            get(get_operation),
-        )
+    let mut router = Router::new();
+    // `{key}` is `users('...')`: the same resources addressed by key.
+    for users in ["users/{id}", "{key}"] {
+        for path in [
+            "/v1.0/{users}/authentication/methods/{method}/resetPassword",
+            "/beta/{users}/authentication/methods/{method}/resetPassword",
+            "/beta/{users}/authentication/passwordMethods/{method}/resetPassword",
+        ] {
+            let handler = post(reset_password).fallback(observe::fallback);
+            router = router.route(&path.replace("{users}", users), handler);
+        }
+        for version in ["v1.0", "beta"] {
+            let path = format!("/{version}/{users}/authentication/operations/{{op}}");
+            router = router.route(&path, get(get_operation).fallback(observe::fallback));
+        }
+    }
+    router
+}
+
+/// `v1.0` or `beta`, from the request's path.
+fn version(uri: &Uri) -> &'static str {
+    if uri.path().starts_with("/beta/") {
+        "beta"
+    } else {
+        "v1.0"
+    }
 }
 
 async fn reset_password(
@@ -62,7 +85,7 @@ async fn reset_password(
     if odd == Some(Odd::Redirect) {
         return hostile::redirect(&sb.trap.url, &uri);
     }
-    let mut resp = reset(&sb, path, &headers, body, odd).unwrap_or_else(|e| {
+    let mut resp = reset(&sb, &uri, path, &headers, body, odd).unwrap_or_else(|e| {
         if e.status() == StatusCode::TOO_MANY_REQUESTS {
             sb.counters().throttled(FAMILY, second);
         }
@@ -75,13 +98,16 @@ async fn reset_password(
 /// The decision chain of one reset write.
 fn reset(
     sb: &Shared,
+    uri: &Uri,
     path: UserAnd,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     odd: Option<Odd>,
 ) -> Result<Response, GraphError> {
     let Path((user, method)) = path.map_err(|e| GraphError::invalid_request(e.body_text()))?;
+    let user = user_of(user, uri)?;
     auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
+    delegated_only(sb, headers)?;
     gate_write(sb)?;
     if !sb.directory().exists(&user) {
         return Err(GraphError::not_found(&user));
@@ -94,24 +120,23 @@ fn reset(
     let requested = parse_body(&body).map_err(GraphError::invalid_request)?;
     let generated = requested.is_none();
     let password = requested.unwrap_or_else(random::password);
+    let op = Accepted {
+        version: version(uri),
+        user: &user,
+        method: &method,
+    };
     if let Some(odd) = odd {
-        return Ok(odd_answer(sb, odd, &user, &method, password, generated));
+        return Ok(odd_answer(sb, odd, &op, password, generated));
     }
     Ok(match sb.opts.graph_mode {
-        GraphMode::Async => accepted(sb, &user, &method, password, generated),
+        GraphMode::Async => accepted(sb, &op, password, generated),
         GraphMode::Sync200 | GraphMode::Sync204 => applied(sb, &user, password, generated),
     })
 }
 
 /// A hostile answer to a valid reset; every kind but a redirect applies the password.
-fn odd_answer(
-    sb: &Shared,
-    odd: Odd,
-    user: &str,
-    method: &str,
-    password: String,
-    generated: bool,
-) -> Response {
+fn odd_answer(sb: &Shared, odd: Odd, op: &Accepted, password: String, generated: bool) -> Response {
+    let user = op.user;
     let mask = match odd {
         Odd::Text200 | Odd::ErrorAfterApply => {
             sb.directory().set_password(user, password);
@@ -122,7 +147,7 @@ fn odd_answer(
         }
         Odd::Slow => {
             let mut resp = match sb.opts.graph_mode {
-                GraphMode::Async => accepted(sb, user, method, password, generated),
+                GraphMode::Async => accepted(sb, op, password, generated),
                 _ => applied(sb, user, password, generated),
             };
             let delay = hostile::SlowAnswer(sb.opts.faults.odd.slow_delay);
@@ -133,12 +158,12 @@ fn odd_answer(
         Odd::UnknownState => OpMask::UnknownState,
         Odd::ForeignLocation | Odd::Redirect => OpMask::Honest,
     };
-    let mut resp = accepted(sb, user, method, password, generated);
+    let mut resp = accepted(sb, op, password, generated);
     let location = resp.headers().get(header::LOCATION).cloned();
     let op_id = location
         .as_ref()
         .and_then(|l| l.to_str().ok())
-        .and_then(|l| l.rsplit('/').next())
+        .and_then(|l| l.split('?').next()?.rsplit('/').next())
         .unwrap_or_default()
         .to_owned();
     sb.directory().mask_operation(&op_id, mask);
@@ -164,14 +189,36 @@ pub(crate) fn gate_write(sb: &Shared) -> Result<(), GraphError> {
         )
         .with_header(header::RETRY_AFTER, value));
     }
+    unavailable(sb)
+}
+
+/// The error ratio: 503 with a `Retry-After`, as Graph sends it.
+fn unavailable(sb: &Shared) -> Result<(), GraphError> {
     if random::roll(sb.opts.faults.error_ratio) {
         return Err(GraphError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "serviceNotAvailable",
             "The service is temporarily unavailable (sandbox fault). Retry later.",
-        ));
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")));
     }
     Ok(())
+}
+
+/// Polls meet the family's bucket too (Graph's limits count every request), without being
+/// counted as writes: 429 + `Retry-After`, then the error ratio's 503.
+fn gate_poll(sb: &Shared) -> Result<(), GraphError> {
+    if let Err(wait) = sb.take_token(FAMILY) {
+        sb.counters().poll_throttled();
+        let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
+        return Err(GraphError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests. Please retry after the interval in the Retry-After header.",
+        )
+        .with_header(header::RETRY_AFTER, value));
+    }
+    unavailable(sb)
 }
 
 /// `Ok(None)`: the server is to generate the password. `Err`: what is wrong with the body.
@@ -207,8 +254,15 @@ fn reject_unknown_parameters(map: &Map<String, Value>) -> Result<(), String> {
     }
 }
 
+/// Which reset a 202 accepts: the API version it came in on, the user and the method.
+struct Accepted<'a> {
+    version: &'static str,
+    user: &'a str,
+    method: &'a str,
+}
+
 /// Async mode: 202 + `Location` of an operation that succeeds after `op_delay`.
-fn accepted(sb: &Shared, user: &str, method: &str, password: String, generated: bool) -> Response {
+fn accepted(sb: &Shared, op: &Accepted, password: String, generated: bool) -> Response {
     let fail = random::roll(sb.opts.faults.op_failure_ratio);
     let body = if generated {
         json!({ "newPassword": password })
@@ -217,11 +271,13 @@ fn accepted(sb: &Shared, user: &str, method: &str, password: String, generated: 
     };
     let op_id = sb
         .directory()
-        .accept(user, method, password, sb.opts.op_delay, fail);
+        .accept(op.user, op.method, password, sb.opts.op_delay, fail);
     let location = format!(
-        "{}/v1.0/users/{}/authentication/operations/{op_id}",
+        "{}/{}/{}/authentication/operations/{op_id}?aadOperationId={}",
         sb.base_url,
-        encode_segment(user)
+        op.version,
+        user_path(op.user),
+        random::guid()
     );
     let mut resp = graph_wire::odata(StatusCode::ACCEPTED, &body);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -237,6 +293,7 @@ fn accepted(sb: &Shared, user: &str, method: &str, password: String, generated: 
 fn applied(sb: &Shared, user: &str, password: String, generated: bool) -> Response {
     let returned = generated.then(|| password.clone());
     sb.directory().set_password(user, password);
+    sb.accounts().set_must_change(user, true);
     if sb.opts.graph_mode == GraphMode::Sync204 && !generated {
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -250,16 +307,26 @@ fn applied(sb: &Shared, user: &str, password: String, generated: bool) -> Respon
 async fn get_operation(
     State(sb): State<Arc<Shared>>,
     Extension(ids): Extension<RequestIds>,
+    uri: Uri,
     path: UserAnd,
     headers: HeaderMap,
 ) -> Response {
     sb.counters().poll();
-    operation(&sb, path, &headers).unwrap_or_else(|e| e.render(&ids))
+    operation(&sb, &uri, path, &headers).unwrap_or_else(|e| e.render(&ids))
 }
 
-fn operation(sb: &Shared, path: UserAnd, headers: &HeaderMap) -> Result<Response, GraphError> {
+fn operation(
+    sb: &Shared,
+    uri: &Uri,
+    path: UserAnd,
+    headers: &HeaderMap,
+) -> Result<Response, GraphError> {
+    let version = version(uri);
     let Path((user, op_id)) = path.map_err(|e| GraphError::invalid_request(e.body_text()))?;
+    let user = user_of(user, uri)?;
     auth::check_bearer(headers, &sb.token).map_err(GraphError::unauthorized)?;
+    delegated_only(sb, headers)?;
+    gate_poll(sb)?;
     let view = sb
         .directory()
         .operation(&user, &op_id)
@@ -269,7 +336,7 @@ fn operation(sb: &Shared, path: UserAnd, headers: &HeaderMap) -> Result<Response
         (view.status == "failed").then_some("The password could not be reset (sandbox fault).");
     let body = json!({
         "@odata.context": format!(
-            "{base}/v1.0/$metadata#users('{}')/authentication/operations/$entity",
+            "{base}/{version}/$metadata#users('{}')/authentication/operations/$entity",
             user.replace('\'', "''")
         ),
         "id": op_id,
@@ -277,9 +344,9 @@ fn operation(sb: &Shared, path: UserAnd, headers: &HeaderMap) -> Result<Response
         "createdDateTime": graph_wire::timestamp(view.created),
         "lastActionDateTime": graph_wire::timestamp(view.last_action),
         "resourceLocation": format!(
-            "{base}/v1.0/users/{}/authentication/methods/{}",
-            encode_segment(&user),
-            encode_segment(&view.method)
+            "{base}/{version}/{}/authentication/methods/{}",
+            user_path(&user),
+            graph_wire::encode_segment(&view.method)
         ),
         "statusDetail": status_detail,
     });

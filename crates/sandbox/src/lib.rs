@@ -84,6 +84,7 @@ mod auth;
 mod counters;
 mod faults;
 mod graph_more;
+mod graph_users;
 mod graph_v1;
 mod graph_wire;
 mod hostile;
@@ -136,6 +137,11 @@ pub struct Faults {
     /// Answer every `revokeSignInSessions` 403 `Authorization_RequestDenied` (an app without
     /// the permission to revoke), after the usual auth/throttle/error chain.
     pub revoke_denied: bool,
+    /// Answer every `PATCH /users` passwordProfile 403 `Authorization_RequestDenied`, as Graph
+    /// does when the app's service principal lacks the directory role (User Administrator, or
+    /// Privileged Authentication Administrator for admin targets) that `User.ReadWrite.All` needs
+    /// beside it to set passwords.
+    pub profile_missing_role: bool,
     /// Odd answers to Graph v1.0 resets, mostly after the password was applied (`hostile`).
     pub odd: OddAnswers,
 }

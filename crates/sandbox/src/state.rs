@@ -69,10 +69,17 @@ impl Shared {
         }
     }
 
-    /// The directory, with every operation that has fallen due already applied.
+    /// The directory, with every operation that has fallen due already applied (and its user
+    /// marked must-change: Graph's resetPassword always prompts a change at next sign-in).
     pub(crate) fn directory(&self) -> MutexGuard<'_, Directory> {
         let mut dir = lock(&self.directory);
-        dir.apply_due(Instant::now());
+        let applied = dir.apply_due(Instant::now());
+        if !applied.is_empty() {
+            let mut accounts = self.accounts();
+            applied
+                .iter()
+                .for_each(|u| accounts.set_must_change(u, true));
+        }
         dir
     }
 
@@ -226,8 +233,10 @@ impl Directory {
         id
     }
 
-    /// Completes every pending operation whose time has come, in acceptance order.
-    fn apply_due(&mut self, now: Instant) {
+    /// Completes every pending operation whose time has come, in acceptance order; returns the
+    /// users whose password changed.
+    fn apply_due(&mut self, now: Instant) -> Vec<String> {
+        let mut applied = Vec::new();
         while let Some(id) = self.pending.front() {
             let Some(op) = self.operations.get_mut(id) else {
                 self.pending.pop_front();
@@ -243,11 +252,15 @@ impl Directory {
                     op.fate = Fate::Failed;
                     self.operations_failed += 1;
                 }
-                Fate::Pending { password, .. } => self.set_password(&user, password),
+                Fate::Pending { password, .. } => {
+                    self.set_password(&user, password);
+                    applied.push(user);
+                }
                 done => op.fate = done,
             }
             self.pending.pop_front();
         }
+        applied
     }
 
     /// Makes operation `id`'s status resource misbehave (`hostile`).
@@ -263,6 +276,10 @@ impl Directory {
         let (status, last_action) = match (op.mask, &op.fate) {
             (OpMask::Hidden, _) => return None,
             (OpMask::UnknownState, _) => ("unknownFutureValue", op.created),
+            // Graph reports notStarted before running: the first half of the delay.
+            (OpMask::Honest, Fate::Pending { .. }) if op.due > Instant::now() + op.delay / 2 => {
+                ("notStarted", op.created)
+            }
             (OpMask::Honest, Fate::Pending { .. }) => ("running", op.created),
             (OpMask::Honest, Fate::Succeeded) => ("succeeded", op.created + op.delay),
             (OpMask::Honest, Fate::Failed) => ("failed", op.created + op.delay),
@@ -333,7 +350,8 @@ mod tests {
         dir.accept("alice", "m", "two".into(), d, false);
         dir.apply_due(t0);
         assert!(dir.password_matches("alice", "initial"));
-        assert_eq!(dir.operation("alice", &first).unwrap().status, "running");
+        // Graph's order: notStarted for the first half of the delay, then running.
+        assert_eq!(dir.operation("alice", &first).unwrap().status, "notStarted");
         dir.apply_due(t0 + Duration::from_secs(120));
         assert!(dir.password_matches("alice", "two"));
         assert_eq!(dir.operation("alice", &first).unwrap().status, "succeeded");

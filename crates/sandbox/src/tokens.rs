@@ -82,6 +82,8 @@ struct Issued {
     access: HashMap<String, Instant>,
     refresh: HashSet<String>,
     devices: HashMap<String, Device>,
+    /// Access tokens of the client-credentials grant: app-only, no signed-in user.
+    app_only: HashSet<String>,
     stats: OAuthStats,
     /// Every access token, refresh token and device code ever issued (for leak tests).
     history: Vec<String>,
@@ -135,10 +137,17 @@ impl Tokens {
         let token = format!("sbx-at-{}", random::token());
         let mut issued = self.lock();
         issued.access.retain(|_, expiry| *expiry > now);
+        let Issued {
+            access, app_only, ..
+        } = &mut *issued;
+        app_only.retain(|t| access.contains_key(t));
         issued
             .access
             .insert(token.clone(), now + self.oauth.token_ttl);
         issued.stats.tokens_issued += 1;
+        if !delegated {
+            issued.app_only.insert(token.clone());
+        }
         let refresh_token = delegated.then(|| {
             let r = format!("sbx-rt-{}", random::token());
             issued.refresh.insert(r.clone());
@@ -155,6 +164,11 @@ impl Tokens {
 
     pub(crate) fn count(&self, f: impl FnOnce(&mut OAuthStats)) {
         f(&mut self.lock().stats);
+    }
+
+    /// Whether `token` is an app-only access token (client credentials, no signed-in user).
+    pub(crate) fn is_app_only(&self, token: &str) -> bool {
+        self.lock().app_only.contains(token)
     }
 
     /// Whether `token` is a refresh token this sandbox issued.

@@ -36,6 +36,7 @@ pub(super) fn rules_with(providers: &[(&str, &str, InputRule)], default: Option<
                 default_method: (*method).to_owned(),
                 input_rule: *rule,
                 method_in_path: false,
+                forces_change: false,
             };
             ((*name).to_owned(), pr)
         })

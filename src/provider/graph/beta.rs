@@ -12,9 +12,10 @@
 
 use serde_json::{Map, Value};
 
+use super::address::{traced, user_url, with_client_request_id};
 use super::client::Graph;
 use crate::manifest::Target;
-use crate::provider::http_util::{join_segments, not_sent, secret_json};
+use crate::provider::http_util::{not_sent, secret_json};
 use crate::provider::Attempt;
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -48,11 +49,10 @@ impl GraphBeta {
                 "softwareOathMethods needs the user's software OATH method id: put it in the manifest's `method` column (or set `method` in the provider's config)".into(),
             );
         }
-        let url = join_segments(
+        let url = user_url(
             self.graph.base(),
+            &target.user,
             &[
-                "users",
-                &target.user,
                 "authentication",
                 "softwareOathMethods",
                 &target.method,
@@ -65,7 +65,10 @@ impl GraphBeta {
         }
         let require = target.require_change.unwrap_or(self.require_change);
         body.insert("requireChangeOnNextSignIn".into(), Value::Bool(require));
-        let request = secret_json(self.graph.client().post(url), Value::Object(body));
-        self.graph.submit(request).await
+        let (request, id) = traced(secret_json(
+            self.graph.client().post(url),
+            Value::Object(body),
+        ));
+        with_client_request_id(self.graph.submit(request).await, id)
     }
 }

@@ -17,10 +17,12 @@ use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use super::address::{traced, user_url, with_client_request_id};
+use super::MethodCollection;
 use crate::auth::Credential;
 use crate::manifest::Target;
 use crate::provider::http_util::{
-    failure, join_segments, read_json, request_id, retry_after, secret_json, send, wipe,
+    failure, read_json, request_id, retry_after, secret_json, send, wipe,
 };
 use crate::provider::{Attempt, Failure, Success};
 use crate::secret::{secret, truncate, ExposeSecret, SecretString};
@@ -42,6 +44,8 @@ pub struct Graph {
     credential: Credential,
     server_generates: bool,
     polling: Polling,
+    /// `methods` (v1.0, beta) or `passwordMethods` (beta).
+    collection: MethodCollection,
     /// The optional `revokeSignInSessions` follow-up.
     pub(super) revoke: Option<crate::provider::graph_revoke::Revoke>,
 }
@@ -60,8 +64,15 @@ impl Graph {
             credential,
             server_generates,
             polling,
+            collection: MethodCollection::Methods,
             revoke: None,
         }
+    }
+
+    /// Resets through `collection` (`methods` unless told otherwise).
+    pub fn with_collection(mut self, collection: MethodCollection) -> Graph {
+        self.collection = collection;
+        self
     }
 
     pub(super) fn base(&self) -> &Url {
@@ -83,7 +94,8 @@ impl Graph {
             Some(p) => json!({ "newPassword": p.expose_secret() }),
             None => json!({}),
         };
-        self.submit(secret_json(self.client.post(url), body)).await
+        let (request, id) = traced(secret_json(self.client.post(url), body));
+        with_client_request_id(self.submit(request).await, id)
     }
 
     /// Sends a reset action and handles its answer: 202 (polled), 200/204, or a failure.
@@ -95,7 +107,14 @@ impl Graph {
         match response.status() {
             StatusCode::ACCEPTED => self.accepted(response).await,
             StatusCode::OK | StatusCode::NO_CONTENT => self.done(response).await,
-            _ => failure(response).await,
+            _ => {
+                let scope = throttle_scope(response.headers());
+                let mut attempt = failure(response).await;
+                if let (Some(scope), Some(f)) = (scope, attempt.failure_mut()) {
+                    f.message = format!("{} (x-ms-throttle-scope: {scope})", f.message);
+                }
+                attempt
+            }
         }
     }
 
@@ -105,16 +124,11 @@ impl Graph {
     }
 
     fn reset_url(&self, user: &str, method: &str) -> Url {
-        join_segments(
+        let collection = self.collection.segment();
+        user_url(
             &self.base,
-            &[
-                "users",
-                user,
-                "authentication",
-                "methods",
-                method,
-                "resetPassword",
-            ],
+            user,
+            &["authentication", collection, method, "resetPassword"],
         )
     }
 
@@ -191,6 +205,7 @@ impl Graph {
                 code: "no_password_returned".into(),
                 message: "the server reported success but returned no newPassword; the user's new password is unknown (reset it again, or use client-generated passwords)".into(),
                 request_id: rid,
+                client_request_id: None,
             });
         }
         Attempt::Succeeded(Success {
@@ -199,6 +214,7 @@ impl Graph {
             operation_id: op_id,
             request_id: rid,
             result: None,
+            client_request_id: None,
         })
     }
 
@@ -259,7 +275,8 @@ impl Graph {
 
     /// One GET of the operation.
     async fn poll_once(&self, url: &Url) -> Poll {
-        let response = match self.send(self.client.get(url.clone())).await {
+        let (request, _) = traced(self.client.get(url.clone()));
+        let response = match self.send(request).await {
             Ok(r) => r,
             // A lost poll says nothing about the operation: poll again until the deadline.
             Err(Attempt::Transient { .. }) => return Poll::Again(None),
@@ -313,6 +330,13 @@ fn poll_failure(attempt: Attempt, what: &str) -> Failure {
     failure
 }
 
+/// Graph's `x-ms-throttle-scope` (e.g. `Tenant_Application/ReadWrite/...`): which limit a 429
+/// hit, so an operator knows whether other apps of the tenant share it.
+fn throttle_scope(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let value = headers.get("x-ms-throttle-scope")?.to_str().ok()?;
+    Some(crate::secret::truncate(value.to_owned(), 200))
+}
+
 fn bad_location() -> Failure {
     Failure {
         http_status: Some(202),
@@ -353,6 +377,7 @@ fn operation_failed(op: &Value) -> Failure {
         code: "operation_failed".into(),
         message: format!("the reset operation failed: {detail}"),
         request_id: None,
+        client_request_id: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! (`softwareOathMethods` on beta only); the method id goes into the request path, so every row
 //! resolves to one (the password method's well-known id by default).
 
+pub(crate) mod address;
 pub mod beta;
 pub mod client;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::graph_revoke::Revoke;
 use super::kind::{Context, Kind, KindRules, Parts, Shared};
 use super::Attempt;
+use crate::auth::AuthSection;
 use crate::manifest::Target;
 use crate::password::Generate;
 use crate::secret::SecretString;
@@ -41,13 +43,37 @@ pub enum ApiVersion {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MethodCollection {
+    /// `authentication/methods/{id}/resetPassword` (v1.0 and beta).
     #[default]
     #[serde(rename = "methods")]
     Methods,
-    /// Beta only; Microsoft documents no such action (kept from the first seed).
+    /// `authentication/passwordMethods/{id}/resetPassword`, beta's documented password action.
+    #[serde(rename = "passwordMethods")]
+    PasswordMethods,
+    /// Beta only, experimental: Microsoft documents no such action (kept from the first seed).
     #[serde(rename = "softwareOathMethods")]
     SoftwareOathMethods,
 }
+
+impl MethodCollection {
+    /// The path segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            MethodCollection::Methods => "methods",
+            MethodCollection::PasswordMethods => "passwordMethods",
+            MethodCollection::SoftwareOathMethods => "softwareOathMethods",
+        }
+    }
+
+    /// Graph's `resetPassword` on a password method always makes the user change it at the
+    /// next sign-in, whatever the row says.
+    fn forces_change(self) -> bool {
+        self != MethodCollection::SoftwareOathMethods
+    }
+}
+
+/// Shown wherever a provider resets through `softwareOathMethods` (plan, run log, help).
+pub const SOFTWARE_OATH_EXPERIMENTAL: &str = "experimental: Microsoft documents no softwareOathMethods/{id}/resetPassword action (the software OATH method has only List, Get and Delete); expect a real tenant to refuse it";
 
 /// The keys of `[providers.NAME]` only `kind = "graph"` takes.
 #[derive(Debug, Default, Deserialize)]
@@ -103,12 +129,17 @@ impl Kind for GraphKind {
     const DEFAULT_RATE: Rate = Rate::PerSecond(20);
 
     fn settings(s: GraphSection, context: &Context) -> Result<GraphSettings> {
+        refuse_app_only(context.auth)?;
         let api_version = s.api_version.unwrap_or_default();
         let method_collection = s.method_collection.unwrap_or_default();
-        if (api_version, method_collection)
-            == (ApiVersion::V1, MethodCollection::SoftwareOathMethods)
-        {
-            bail!("method_collection \"softwareOathMethods\" is not supported with api_version \"v1.0\" (expected \"methods\", or \"softwareOathMethods\" with api_version = \"beta\")");
+        if api_version == ApiVersion::V1 && method_collection != MethodCollection::Methods {
+            bail!("method_collection {:?} is not supported with api_version \"v1.0\" (expected \"methods\", or set api_version = \"beta\")", method_collection.segment());
+        }
+        check_version_matches(api_version, context.base_url)?;
+        if method_collection == MethodCollection::SoftwareOathMethods {
+            tracing::warn!(
+                "method_collection \"softwareOathMethods\": {SOFTWARE_OATH_EXPERIMENTAL}"
+            );
         }
         Ok(GraphSettings {
             api_version,
@@ -129,16 +160,22 @@ impl Kind for GraphKind {
 
     fn default_method(s: &GraphSettings) -> &'static str {
         match s.method_collection {
-            MethodCollection::Methods => GRAPH_PASSWORD_METHOD,
+            MethodCollection::Methods | MethodCollection::PasswordMethods => GRAPH_PASSWORD_METHOD,
             MethodCollection::SoftwareOathMethods => "",
         }
     }
 
-    fn rules(_: &GraphSettings) -> KindRules {
+    fn rules(s: &GraphSettings) -> KindRules {
         KindRules {
             method_in_path: true,
+            forces_change: s.method_collection.forces_change(),
             ..KindRules::default()
         }
+    }
+
+    fn experimental(s: &GraphSettings) -> Option<&'static str> {
+        (s.method_collection == MethodCollection::SoftwareOathMethods)
+            .then_some(SOFTWARE_OATH_EXPERIMENTAL)
     }
 
     fn revokes(s: &GraphSettings) -> bool {
@@ -165,10 +202,13 @@ impl Kind for GraphKind {
             parts.credential,
             server,
             polling,
-        );
+        )
+        .with_collection(s.method_collection);
         graph.revoke = revoke;
         Ok(match s.method_collection {
-            MethodCollection::Methods => GraphClient::Methods(graph),
+            MethodCollection::Methods | MethodCollection::PasswordMethods => {
+                GraphClient::Methods(graph)
+            }
             MethodCollection::SoftwareOathMethods => {
                 GraphClient::SoftwareOath(GraphBeta::new(graph, s.require_change))
             }
@@ -184,5 +224,40 @@ impl Kind for GraphKind {
 
     fn revoker(c: &GraphClient) -> Option<&Revoke> {
         c.graph().revoke.as_ref()
+    }
+}
+
+/// `resetPassword` takes delegated tokens only: Graph answers an app-only token with 403.
+fn refuse_app_only(auth: &AuthSection) -> Result<()> {
+    if matches!(auth, AuthSection::ClientCredentials { .. }) {
+        bail!("auth: kind \"graph\" (resetPassword) needs a delegated token, and client credentials are app-only: Microsoft Graph documents resetPassword as \"Application: Not supported\", so every row would get 403 (hint: for unattended jobs use kind = \"graph-profile\", which sets passwordProfile with an app-only token; or sign in as an administrator with [auth] type = \"device_code\")");
+    }
+    Ok(())
+}
+
+/// A base URL that names a Graph version must name `api_version`'s: the path comes from it.
+fn check_version_matches(api_version: ApiVersion, base_url: Option<&str>) -> Result<()> {
+    let Some(url) = base_url else { return Ok(()) };
+    let last = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let named = match last {
+        "v1.0" => ApiVersion::V1,
+        "beta" => ApiVersion::Beta,
+        _ => return Ok(()),
+    };
+    if named != api_version {
+        let (want, have) = (version_name(api_version), version_name(named));
+        bail!("api_version {want:?} does not match base_url {url:?}, which ends in /{have} (hint: end base_url with /{want}, or set api_version = {have:?})");
+    }
+    Ok(())
+}
+
+fn version_name(v: ApiVersion) -> &'static str {
+    match v {
+        ApiVersion::V1 => "v1.0",
+        ApiVersion::Beta => "beta",
     }
 }

@@ -127,6 +127,7 @@ impl Http {
                         self.success.as_deref().unwrap_or_default()
                     ),
                     request_id: request_id(response.headers()),
+                    client_request_id: None,
                 });
             }
             return failure(response).await;
@@ -166,6 +167,7 @@ async fn server_password(response: reqwest::Response, pointer: &str, mut ok: Suc
             code: "no_password_returned".into(),
             message: format!("the server reported success but the response has no password at {pointer}; the user's new password is unknown (reset it again)"),
             request_id: ok.request_id,
+            client_request_id: None,
         }),
     }
 }
