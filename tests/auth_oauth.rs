@@ -28,6 +28,17 @@ fn client_credentials_auth(env: &Env, secret: &str) -> String {
     )
 }
 
+/// Client credentials are app-only: the Graph kind they serve is `graph-profile`.
+fn profile_config(env: &Env, auth: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[providers.graph]\nkind = \"graph-profile\"\nbase_url = \"{}\"\n{auth}\n",
+        env.sandbox.graph_url()
+    );
+    let path = env.path("credrotate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 fn device_code_auth(env: &Env) -> String {
     format!(
         "[providers.graph.auth]\ntype = \"device_code\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"credrotate-sandbox\"\nauthority = \"{}\"\n",
@@ -63,7 +74,7 @@ async fn client_credentials_token_is_cached_and_used() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(40);
     let auth = client_credentials_auth(&env, env.sandbox.client_secret());
-    let config = env.config(&auth, "");
+    let config = profile_config(&env, &auth);
     let out = env
         .run(
             &manifest,
@@ -90,7 +101,7 @@ async fn client_credentials_renews_before_expiry_mid_run() {
     .await;
     let manifest = env.users_csv(120);
     let auth = client_credentials_auth(&env, env.sandbox.client_secret());
-    let config = env.config(&auth, "");
+    let config = profile_config(&env, &auth);
     let out = env
         .run(
             &manifest,
@@ -119,7 +130,7 @@ async fn client_credentials_renews_once_on_401_when_a_token_dies_early() {
     .await;
     let manifest = env.users_csv(100);
     let auth = client_credentials_auth(&env, env.sandbox.client_secret());
-    let config = env.config(&auth, "");
+    let config = profile_config(&env, &auth);
     let out = env
         .run(
             &manifest,
@@ -144,7 +155,7 @@ async fn bad_client_secret_is_a_start_up_error() {
     let env = Env::start(Options::default()).await;
     let manifest = env.users_csv(50);
     let auth = client_credentials_auth(&env, "not-the-secret-0123456789");
-    let config = env.config(&auth, "");
+    let config = profile_config(&env, &auth);
     let out = env.run(&manifest, &config, &[]).await;
     assert_exit(&out, 2);
     let stderr = text(&out.stderr);
@@ -220,12 +231,41 @@ async fn non_loopback_http_authority_is_refused() {
     let manifest = env.users_csv(1);
     let auth = client_credentials_auth(&env, "s")
         .replace(&env.sandbox.base_url(), "http://login.example.com");
-    let config = env.config(&auth, "");
+    let config = profile_config(&env, &auth);
     let out = env.run(&manifest, &config, &[]).await;
     assert_exit(&out, 2);
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("authority") && stderr.contains("https"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_on_reset_password_are_refused_before_anything_is_sent() {
+    let env = Env::start(Options::default()).await;
+    let manifest = env.users_csv(5);
+    let auth = client_credentials_auth(&env, env.sandbox.client_secret());
+    let config = env.config(&auth, "");
+    for args in [vec![
+        "validate",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]] {
+        let out = env.credrotate(&args, &[]).await;
+        assert_exit(&out, 2);
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("needs a delegated token"), "{stderr}");
+        assert!(stderr.contains("kind = \"graph-profile\""), "{stderr}");
+    }
+    let out = env.run(&manifest, &config, &[]).await;
+    assert_exit(&out, 2);
+    assert_eq!(env.stats().await["requests_total"], 0, "no reset was sent");
+    assert_eq!(
+        oauth_stats(&env).await["client_credentials"],
+        0,
+        "no token was asked for"
     );
 }

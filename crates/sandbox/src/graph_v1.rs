@@ -181,15 +181,25 @@ fn odd_answer(sb: &Shared, odd: Odd, op: &Accepted, password: String, generated:
 /// limits are per app and tenant.
 pub(crate) fn gate_write(sb: &Shared) -> Result<(), GraphError> {
     if let Err(wait) = sb.take_token(FAMILY) {
-        let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
-        return Err(GraphError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests. Please retry after the interval in the Retry-After header.",
-        )
-        .with_header(header::RETRY_AFTER, value));
+        return Err(throttled(sb, wait));
     }
     unavailable(sb)
+}
+
+/// Graph's 429: `Retry-After`, and `x-ms-throttle-scope` naming the limit that was hit (the
+/// application's within the tenant, for writes).
+fn throttled(sb: &Shared, wait: std::time::Duration) -> GraphError {
+    let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
+    GraphError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Too many requests. Please retry after the interval in the Retry-After header.",
+    )
+    .with_header(header::RETRY_AFTER, value)
+    .with_header(
+        header::HeaderName::from_static("x-ms-throttle-scope"),
+        HeaderValue::from_static("Tenant_Application/ReadWrite/sandbox-tenant/credrotate-sandbox"),
+    )
 }
 
 /// The error ratio: 503 with a `Retry-After`, as Graph sends it.
@@ -210,13 +220,7 @@ fn unavailable(sb: &Shared) -> Result<(), GraphError> {
 fn gate_poll(sb: &Shared) -> Result<(), GraphError> {
     if let Err(wait) = sb.take_token(FAMILY) {
         sb.counters().poll_throttled();
-        let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
-        return Err(GraphError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests. Please retry after the interval in the Retry-After header.",
-        )
-        .with_header(header::RETRY_AFTER, value));
+        return Err(throttled(sb, wait));
     }
     unavailable(sb)
 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod faults;
+mod graph_rules;
 mod graph_v1;
 mod hostile;
 mod providers;
