@@ -268,3 +268,37 @@ async fn sandbox_flag_sets_the_method_pingone_takes() {
     let run = env.run_cmd().manifest(&m).config(&cfg).env("PING_KEY", key);
     assert_exit(&run.output().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_validates() {
+    let env = Env::start(options()).await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pingone.toml");
+    let m = manifest(&env, 4);
+    let args = [
+        "validate",
+        "--config",
+        example,
+        "--manifest",
+        m.to_str().unwrap(),
+    ];
+    let out = env.credrotate(&args, &[("PINGONE_API_KEY", "k")]).await;
+    assert_exit(&out, 0);
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("ping: 4 row(s)") && plan.contains("basic auth"),
+        "{plan}"
+    );
+    let config = std::fs::read_to_string(example).unwrap();
+    for key in [
+        "region",
+        "http_method",
+        "type = \"basic\"",
+        "username",
+        "password_env",
+    ] {
+        assert!(
+            config.contains(&format!("\n{key}")),
+            "{key} is not in the example"
+        );
+    }
+}

@@ -321,3 +321,37 @@ async fn sandbox_flags_set_the_wristband_names_and_result() {
     let answer: Value = send(body).await.unwrap().json().await.unwrap();
     assert_eq!(answer, json!({"result": "PENDING"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_validates_and_names_every_key() {
+    let env = Env::start(Options::default()).await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/wristband.toml");
+    let m = env.write(
+        "codes.csv",
+        &format!("{HEADER}a@x.test,e1,,,\nb@x.test,,p1,,\nc@x.test,,,r1,v1\n"),
+    );
+    let m = m.to_str().unwrap();
+    let args = ["validate", "--config", example, "--manifest", m];
+    let out = env.credrotate(&args, &[("WRISTBAND_TOKEN", "t")]).await;
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("wristband: 3 row(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let config = std::fs::read_to_string(example).unwrap();
+    for key in [
+        "base_url",
+        "token_env",
+        "rate",
+        "password_field",
+        "suppress_email_field",
+        "suppress_password_updated_email",
+        "success_results",
+    ] {
+        assert!(
+            config.contains(&format!("\n{key} = ")),
+            "{key} is not set in the example"
+        );
+    }
+}
