@@ -76,18 +76,7 @@ async fn wrong_old_password_and_bad_api_key_are_row_errors() {
         .run(&m, &config(&env, "", "CREDROTATE_TOKEN"), &[])
         .await;
     assert_exit(&out, 1);
-    let row = report_csv_row(&env, &user(1));
-    assert_eq!(
-        (row["http_status"].as_str(), row["error_code"].as_str()),
-        ("400", "INVALID_DATA")
-    );
-    assert!(
-        row["error_message"].starts_with("The request could not be completed.")
-            && row["error_message"].ends_with(
-                "Details: oldPassword: The old password is not the user's current password. (INVALID_VALUE)"
-            ),
-        "PingOne's details reach the report: {row:?}"
-    );
+    assert_old_password_refusal_reported(&env, &user(1));
     env.assert_export_verifies(1).await;
     env.assert_secrets_absent(&out, &["Wrong-Old-Pass".into()]);
 
@@ -167,6 +156,23 @@ async fn pingone_needs_basic_auth_and_survives_429_503() {
     assert_saw_429_and_503(&env.stats().await);
 }
 
+/// report.csv shows PingOne's refusal of `user`'s old password: its code, its generic message
+/// and the detail that says what is wrong.
+fn assert_old_password_refusal_reported(env: &Env, user: &str) {
+    let row = report_csv_row(env, user);
+    assert_eq!(
+        (row["http_status"].as_str(), row["error_code"].as_str()),
+        ("400", "INVALID_DATA")
+    );
+    assert!(
+        row["error_message"].starts_with("The request could not be completed.")
+            && row["error_message"].ends_with(
+                "Details: oldPassword: The old password is not the user's current password. (INVALID_VALUE)"
+            ),
+        "PingOne's details reach the report: {row:?}"
+    );
+}
+
 /// The report.csv row of `user`, by column name.
 fn report_csv_row(env: &Env, user: &str) -> HashMap<String, String> {
     let mut reader = csv::Reader::from_path(env.path("out").join("report.csv")).unwrap();
@@ -224,49 +230,45 @@ async fn a_method_the_server_does_not_take_is_a_visible_refusal() {
     env.assert_export_verifies(4).await;
 }
 
+/// `credrotate sandbox FLAGS` as a process (killed when dropped) and its ready line.
+async fn sandbox_process(env: &Env, flags: &[&str]) -> (tokio::process::Child, Value) {
+    let mut args = vec!["sandbox", "--listen", "127.0.0.1:0"];
+    args.extend(flags);
+    let mut child = env.spawn(&args);
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = tokio::io::BufReader::new(stdout);
+    reader.read_line(&mut line).await.unwrap();
+    (child, serde_json::from_str(&line).expect("ready line"))
+}
+
+/// A config for the sandbox process of `ready`, its API key in `PING_KEY`, plus `extra`.
+fn process_config(env: &Env, ready: &Value, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[providers.ping]\nkind = \"pingone\"\nbase_url = \"{}\"\n{extra}\n[providers.ping.auth]\ntype = \"basic\"\nusername = \"{}\"\npassword_env = \"PING_KEY\"\n",
+        ready["pingone"].as_str().unwrap(),
+        ready["client_id"].as_str().unwrap()
+    );
+    env.write("process.toml", &text)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_flag_sets_the_method_pingone_takes() {
     let env = Env::start(options()).await;
-    let mut child = env.spawn(&[
-        "sandbox",
-        "--listen",
-        "127.0.0.1:0",
-        "--pingone-method",
-        "patch",
-    ]);
-    let mut line = String::new();
-    let stdout = child.stdout.take().unwrap();
-    tokio::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).expect("ready line");
-    let cfg = env.write(
-        "process.toml",
-        &format!(
-            "[providers.ping]\nkind = \"pingone\"\nbase_url = \"{}\"\n[providers.ping.auth]\ntype = \"basic\"\nusername = \"{}\"\npassword_env = \"PING_KEY\"\n",
-            ready["pingone"].as_str().unwrap(),
-            ready["client_id"].as_str().unwrap()
-        ),
-    );
-    let m = env.write(
-        "users.csv",
-        &format!("user,confirmation_token\n{},tok\n", user(1)),
-    );
+    let (_child, ready) = sandbox_process(&env, &["--pingone-method", "patch"]).await;
+    let row = format!("user,confirmation_token\n{},tok\n", user(1));
+    let m = env.write("users.csv", &row);
     let key = ready["token"].as_str().unwrap();
+    let cfg = process_config(&env, &ready, "");
     let run = env.run_cmd().manifest(&m).config(&cfg).env("PING_KEY", key);
     assert_exit(&run.output().await, 1);
     assert_eq!(env.report_row(&user(1))["http_status"], 405);
 
     std::fs::remove_dir_all(env.path("out")).unwrap();
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    let patched = text.replace(
-        "[providers.ping]\n",
-        "[providers.ping]\nhttp_method = \"PATCH\"\n",
-    );
-    let cfg = env.write("process.toml", &patched);
+    let cfg = process_config(&env, &ready, "http_method = \"PATCH\"");
     let run = env.run_cmd().manifest(&m).config(&cfg).env("PING_KEY", key);
     assert_exit(&run.output().await, 0);
+    assert_eq!(env.report_row(&user(1))["http_status"], 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,12 @@ async fn ping_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// A POST the sandbox refuses with 400 `INVALID_DATA`: its body.
+async fn invalid_data(sb: &Sandbox, body: &Value) -> Value {
+    let resp = ping(sb, reqwest::Method::POST, body).await;
+    ping_error(resp, 400, "INVALID_DATA").await
+}
+
 #[tokio::test]
 async fn pingone_takes_only_the_configured_method() {
     let sb = start(Options {
@@ -72,12 +78,7 @@ async fn pingone_errors_have_the_documented_shape() {
     })
     .await;
     let wrong_old = json!({"id": "p2", "newPassword": "N-1", "oldPassword": "nope"});
-    let body = ping_error(
-        ping(&sb, reqwest::Method::POST, &wrong_old).await,
-        400,
-        "INVALID_DATA",
-    )
-    .await;
+    let body = invalid_data(&sb, &wrong_old).await;
     assert_eq!(
         body["message"],
         "The request could not be completed. One or more validation errors were in the request."
@@ -89,12 +90,7 @@ async fn pingone_errors_have_the_documented_shape() {
     );
     assert!(detail["message"].as_str().unwrap().contains("old password"));
     let missing = json!({"id": "p2", "oldPassword": "Old-Pass-1"});
-    let body = ping_error(
-        ping(&sb, reqwest::Method::POST, &missing).await,
-        400,
-        "INVALID_DATA",
-    )
-    .await;
+    let body = invalid_data(&sb, &missing).await;
     assert_eq!(body["details"][0]["code"], "REQUIRED_VALUE");
     assert_eq!(body["details"][0]["target"], "newPassword");
     let resp = client()
