@@ -2,8 +2,12 @@
 
 mod common;
 
+use std::collections::HashMap;
+
 use common::{assert_exit, assert_saw_429_and_503, flaky, text, user, Env};
-use credrotate::sandbox::{Options, DEFAULT_CLIENT_ID};
+use credrotate::sandbox::{Options, PingOneMethod, DEFAULT_CLIENT_ID};
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt;
 
 const INITIAL: &str = "Initial-Passw0rd!";
 
@@ -22,6 +26,14 @@ fn options() -> Options {
     }
 }
 
+/// A sandbox whose PingOne route takes only `method`.
+fn taking(method: PingOneMethod) -> Options {
+    Options {
+        pingone_method: method,
+        ..options()
+    }
+}
+
 /// Odd rows by old password, even rows by confirmation token.
 fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
     let mut text = String::from("user,old_password,confirmation_token\n");
@@ -36,7 +48,7 @@ fn manifest(env: &Env, n: usize) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pingone_resets_by_old_password_or_token_with_configured_method() {
-    let env = Env::start(options()).await;
+    let env = Env::start(taking(PingOneMethod::Put)).await;
     let cfg = config(&env, "http_method = \"PUT\"", "CREDROTATE_TOKEN");
     let out = env.run(&manifest(&env, 6), &cfg, &[]).await;
     assert_exit(&out, 0);
@@ -64,18 +76,7 @@ async fn wrong_old_password_and_bad_api_key_are_row_errors() {
         .run(&m, &config(&env, "", "CREDROTATE_TOKEN"), &[])
         .await;
     assert_exit(&out, 1);
-    let row = env.report_row(&user(1));
-    assert_eq!(
-        (row["http_status"].as_u64(), row["error_code"].as_str()),
-        (Some(400), Some("INVALID_DATA"))
-    );
-    assert!(
-        row["error_message"]
-            .as_str()
-            .unwrap()
-            .contains("old password"),
-        "{row}"
-    );
+    assert_old_password_refusal_reported(&env, &user(1));
     env.assert_export_verifies(1).await;
     env.assert_secrets_absent(&out, &["Wrong-Old-Pass".into()]);
 
@@ -153,4 +154,153 @@ async fn pingone_needs_basic_auth_and_survives_429_503() {
     assert_exit(&out, 0);
     env.assert_export_verifies(40).await;
     assert_saw_429_and_503(&env.stats().await);
+}
+
+/// report.csv shows PingOne's refusal of `user`'s old password: its code, its generic message
+/// and the detail that says what is wrong.
+fn assert_old_password_refusal_reported(env: &Env, user: &str) {
+    let row = report_csv_row(env, user);
+    assert_eq!(
+        (row["http_status"].as_str(), row["error_code"].as_str()),
+        ("400", "INVALID_DATA")
+    );
+    assert!(
+        row["error_message"].starts_with("The request could not be completed.")
+            && row["error_message"].ends_with(
+                "Details: oldPassword: The old password is not the user's current password. (INVALID_VALUE)"
+            ),
+        "PingOne's details reach the report: {row:?}"
+    );
+}
+
+/// The report.csv row of `user`, by column name.
+fn report_csv_row(env: &Env, user: &str) -> HashMap<String, String> {
+    let mut reader = csv::Reader::from_path(env.path("out").join("report.csv")).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .find(|row: &HashMap<String, String>| row["user"] == user)
+        .unwrap_or_else(|| panic!("no report.csv row for {user}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_the_server_does_not_take_is_a_visible_refusal() {
+    let env = Env::start(taking(PingOneMethod::Put)).await;
+    let m = manifest(&env, 4);
+    let out = env
+        .run(&m, &config(&env, "", "CREDROTATE_TOKEN"), &[])
+        .await;
+    assert_exit(&out, 1);
+    for r in env.report_json() {
+        assert_eq!(
+            (
+                r["status"].as_str(),
+                r["http_status"].as_u64(),
+                r["error_code"].as_str()
+            ),
+            (Some("failed"), Some(405), Some("METHOD_NOT_ALLOWED")),
+            "{r}"
+        );
+        assert!(r["error_message"].as_str().unwrap().contains("POST"), "{r}");
+    }
+    assert!(
+        env.export().is_empty(),
+        "nothing was applied, nothing exported"
+    );
+    let stats = env.stats().await;
+    assert_eq!(stats["requests_by_status"]["405"], 4, "{stats}");
+    assert_eq!(stats["resets_total"], 0);
+
+    std::fs::remove_dir_all(env.path("out")).unwrap();
+    let cfg = config(&env, "http_method = \"put\"", "CREDROTATE_TOKEN");
+    let out = env.run(&m, &cfg, &[]).await;
+    assert_exit(&out, 0);
+    env.assert_export_verifies(4).await;
+}
+
+/// `credrotate sandbox FLAGS` as a process (killed when dropped) and its ready line.
+async fn sandbox_process(env: &Env, flags: &[&str]) -> (tokio::process::Child, Value) {
+    let mut args = vec!["sandbox", "--listen", "127.0.0.1:0"];
+    args.extend(flags);
+    let mut child = env.spawn(&args);
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = tokio::io::BufReader::new(stdout);
+    reader.read_line(&mut line).await.unwrap();
+    (child, serde_json::from_str(&line).expect("ready line"))
+}
+
+/// A config for the sandbox process of `ready`, its API key in `PING_KEY`, plus `extra`.
+fn process_config(env: &Env, ready: &Value, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[providers.ping]\nkind = \"pingone\"\nbase_url = \"{}\"\n{extra}\n[providers.ping.auth]\ntype = \"basic\"\nusername = \"{}\"\npassword_env = \"PING_KEY\"\n",
+        ready["pingone"].as_str().unwrap(),
+        ready["client_id"].as_str().unwrap()
+    );
+    env.write("process.toml", &text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_flag_sets_the_method_pingone_takes() {
+    let env = Env::start(options()).await;
+    let (_child, ready) = sandbox_process(&env, &["--pingone-method", "patch"]).await;
+    let row = format!("user,confirmation_token\n{},tok\n", user(1));
+    let m = env.write("users.csv", &row);
+    let key = ready["token"].as_str().unwrap();
+    let cfg = process_config(&env, &ready, "");
+    let run = env.run_cmd().manifest(&m).config(&cfg).env("PING_KEY", key);
+    assert_exit(&run.output().await, 1);
+    assert_eq!(env.report_row(&user(1))["http_status"], 405);
+
+    std::fs::remove_dir_all(env.path("out")).unwrap();
+    let cfg = process_config(&env, &ready, "http_method = \"PATCH\"");
+    let run = env.run_cmd().manifest(&m).config(&cfg).env("PING_KEY", key);
+    assert_exit(&run.output().await, 0);
+    assert_eq!(env.report_row(&user(1))["http_status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_validates() {
+    let env = Env::start(options()).await;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/pingone.toml");
+    let m = manifest(&env, 4);
+    let args = [
+        "validate",
+        "--config",
+        example,
+        "--manifest",
+        m.to_str().unwrap(),
+    ];
+    let out = env.credrotate(&args, &[("PINGONE_API_KEY", "k")]).await;
+    assert_exit(&out, 0);
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("ping: 4 row(s)") && plan.contains("basic auth"),
+        "{plan}"
+    );
+    let config = std::fs::read_to_string(example).unwrap();
+    for key in [
+        "region",
+        "http_method",
+        "type = \"basic\"",
+        "username",
+        "password_env",
+    ] {
+        assert!(
+            config.contains(&format!("\n{key}")),
+            "{key} is not in the example"
+        );
+    }
 }

@@ -54,6 +54,48 @@ pub(super) struct SandboxArgs {
     /// Where --tls writes the CA certificate (default: a file in the temp directory).
     #[arg(long, value_name = "PATH", requires = "tls")]
     ca_out: Option<PathBuf>,
+    #[command(flatten)]
+    wire: WireArgs,
+}
+
+/// What the simulated services take and answer where the providers' documentation is silent:
+/// set them to what your tenant does, so a client configured otherwise fails in the rehearsal.
+#[derive(Debug, Args)]
+struct WireArgs {
+    /// The one HTTP method PingOne's password-reset route accepts (POST, PUT or PATCH); any
+    /// other is answered 405.
+    #[arg(long, value_name = "METHOD", default_value = "POST", value_parser = str::parse::<sandbox::PingOneMethod>)]
+    pingone_method: sandbox::PingOneMethod,
+    /// JSON field Wristband's reset takes the new password in (others are refused with 400).
+    #[arg(long, value_name = "NAME", default_value = "newPassword")]
+    wristband_password_field: String,
+    /// JSON field of Wristband's "do not send the Password Updated email" flag.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "suppressPasswordUpdatedEmail"
+    )]
+    wristband_suppress_email_field: String,
+    /// The `result` Wristband's 200 answers carry.
+    #[arg(long, value_name = "VALUE", default_value = "SUCCESS")]
+    wristband_result: String,
+    /// Answer Wristband resets with `{}`, without a `result`.
+    #[arg(long, conflicts_with = "wristband_result")]
+    wristband_no_result: bool,
+    /// Wristband's 200 answers leave the password unchanged (a `result` meaning "not done").
+    #[arg(long)]
+    wristband_not_applied: bool,
+}
+
+impl From<WireArgs> for sandbox::WristbandOptions {
+    fn from(a: WireArgs) -> Self {
+        sandbox::WristbandOptions {
+            password_field: a.wristband_password_field,
+            suppress_email_field: a.wristband_suppress_email_field,
+            result: (!a.wristband_no_result).then_some(a.wristband_result),
+            applies: !a.wristband_not_applied,
+        }
+    }
 }
 
 /// Hostile answers to Graph v1.0 resets, each a fraction (0.0–1.0) of resets; all but the
@@ -138,6 +180,8 @@ impl SandboxArgs {
             token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
             tls: self.tls,
             tls_ca_file: self.ca_out,
+            pingone_method: self.wire.pingone_method,
+            wristband: self.wire.into(),
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

@@ -3,15 +3,21 @@
 //! Body: exactly one authorisation form from the row (`emailAuthCode`, `passwordResetCode`, or
 //! `requestCode` + `verificationCode`), the new password, and the "do not send the Password
 //! Updated email" flag. The documentation names neither of the last two fields, so both names
-//! are configurable (defaults `newPassword`, `suppressPasswordUpdatedEmail`). Any 2xx is
-//! success; its `result` field is recorded in the report. When `success_results` is configured,
-//! a 2xx whose `result` is not listed is a permanent failure.
+//! are configurable (defaults `newPassword`, `suppressPasswordUpdatedEmail`).
+//!
+//! Success is a 2xx whose `result` is listed in `success_results` (default
+//! [`DEFAULT_SUCCESS_RESULTS`]: the reference page says the `result` field tells what happened
+//! but the values it lists are not in the published text, so `SUCCESS` is our choice, documented
+//! in the README). Any other `result`, or a 2xx without one, is uncertain: the reset may have
+//! happened, so the row's password stays a candidate and the report names the result.
 //!
 //! Config (`kind = "wristband"`): `base_url` (required), `password_field`,
-//! `suppress_email_field`, `suppress_password_updated_email`, `success_results`.
+//! `suppress_email_field`, `suppress_password_updated_email`, `success_results` (non-empty).
 //!
 //! Invariants: the code form was checked by the manifest; a row that still breaks it fails here
-//! without a request. Wristband itself revokes the user's sessions on reset.
+//! without a request. Only a listed `result` is a success; an answer short of one is never
+//! `NotApplied` unless its status is a refusal. Wristband itself revokes the user's sessions on
+//! reset.
 
 use anyhow::{bail, Result};
 use reqwest::{Client, Url};
@@ -85,7 +91,7 @@ impl Wristband {
         }
     }
 
-    /// A 2xx answer: success, unless `success_results` is set and does not list its `result`.
+    /// A 2xx answer: success only when `success_results` lists its `result`.
     fn judge(&self, status: u16, rid: Option<String>, answer: &Value) -> Attempt {
         let result = match answer.get("result") {
             Some(Value::String(s)) => Some(s.clone()),
@@ -93,15 +99,12 @@ impl Wristband {
             Some(other) => Some(other.to_string()),
         };
         let wanted = &self.options.success_results;
-        if !wanted.is_empty() && !result.as_ref().is_some_and(|r| wanted.contains(r)) {
-            // An unlisted result after a 2xx: the reset may have happened.
+        if !result.as_ref().is_some_and(|r| wanted.contains(r)) {
+            // A 2xx short of a listed result: the reset may have happened.
             return Attempt::uncertain(Failure {
                 http_status: Some(status),
                 code: "unexpected_result".into(),
-                message: format!(
-                    "Wristband answered result {:?}, not one of success_results {wanted:?}; the password may not have changed",
-                    result.as_deref().unwrap_or("(none)")
-                ),
+                message: unexpected(status, result.as_deref(), wanted),
                 request_id: rid,
                 client_request_id: None,
             });
@@ -113,6 +116,15 @@ impl Wristband {
             ..Success::default()
         })
     }
+}
+
+/// The report's words for a 2xx whose `result` is not a listed success.
+fn unexpected(status: u16, result: Option<&str>, wanted: &[String]) -> String {
+    let said = match result {
+        Some(r) => format!("result {r:?}"),
+        None => "no result".to_owned(),
+    };
+    format!("Wristband answered {status} with {said}, not one of success_results {wanted:?}; the password may or may not have changed, so it is kept as a candidate (hint: if this result means success for your tenant, add it to success_results)")
 }
 
 /// The row's one code form as JSON fields, or `None` if it has not exactly one.
@@ -152,7 +164,7 @@ pub struct WristbandSection {
     suppress_email_field: Option<String>,
     /// Value of that flag (default false: the email is sent).
     suppress_password_updated_email: Option<bool>,
-    /// `result` values that mean success (default: any 2xx answer).
+    /// `result` values that mean success (default [`DEFAULT_SUCCESS_RESULTS`]).
     success_results: Option<Vec<String>>,
 }
 
@@ -162,9 +174,14 @@ pub struct WristbandOptions {
     pub password_field: String,
     pub suppress_email_field: String,
     pub suppress_email: bool,
-    /// `result` values meaning success; empty: any 2xx is success (the result is recorded).
+    /// `result` values meaning success (never empty); any other makes the attempt uncertain.
     pub success_results: Vec<String>,
 }
+
+/// `success_results` when the config gives none. Wristband's reference page points at the
+/// `result` field's description for the possible values, which its published text does not
+/// include; `SUCCESS` is the defensible reading (and what the sandbox answers by default).
+pub const DEFAULT_SUCCESS_RESULTS: &[&str] = &["SUCCESS"];
 
 #[derive(Debug)]
 pub struct WristbandKind;
@@ -187,7 +204,7 @@ impl Kind for WristbandKind {
                 "suppress_email_field",
             )?,
             suppress_email: s.suppress_password_updated_email.unwrap_or(false),
-            success_results: s.success_results.unwrap_or_default(),
+            success_results: success_results(s.success_results)?,
         })
     }
 
@@ -216,10 +233,96 @@ impl Kind for WristbandKind {
     }
 }
 
+/// The listed success results, or the default; an empty list or value is an error.
+fn success_results(listed: Option<Vec<String>>) -> Result<Vec<String>> {
+    let Some(listed) = listed else {
+        return Ok(DEFAULT_SUCCESS_RESULTS
+            .iter()
+            .map(|r| r.to_string())
+            .collect());
+    };
+    if listed.is_empty() {
+        bail!("success_results: the list is empty, so no answer could count as success (hint: leave it out for the default [\"SUCCESS\"], or list your tenant's success results)");
+    }
+    if listed.iter().any(|r| r.trim().is_empty()) {
+        bail!("success_results: an empty string is not a `result` value");
+    }
+    Ok(listed)
+}
+
 fn json_name(text: Option<String>, default: &str, field: &str) -> Result<String> {
     let name = text.unwrap_or_else(|| default.to_owned());
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         bail!("{field}: {name:?} is not a usable JSON field name");
     }
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthSection;
+    use crate::password::Generate;
+    use crate::secret::secret;
+    use serde_json::json;
+
+    fn settings(toml_text: &str) -> Result<WristbandOptions> {
+        let section: WristbandSection = toml::from_str(toml_text).unwrap();
+        let auth = AuthSection::bearer(None, None);
+        let context = Context {
+            base_url: Some("https://tenant.example"),
+            auth: &auth,
+            generate: Generate::Client,
+            revoke_sessions: false,
+        };
+        WristbandKind::settings(section, &context)
+    }
+
+    fn client(success_results: &[&str]) -> Wristband {
+        let options = WristbandOptions {
+            password_field: "newPassword".into(),
+            suppress_email_field: "suppressPasswordUpdatedEmail".into(),
+            suppress_email: false,
+            success_results: success_results.iter().map(|r| r.to_string()).collect(),
+        };
+        let base = Url::parse("https://tenant.example").unwrap();
+        let credential = Credential::from_bearer(secret("t".into()));
+        Wristband::new(Client::new(), &base, credential, options)
+    }
+
+    #[test]
+    fn success_results_default_to_success_and_are_never_empty() {
+        assert_eq!(settings("").unwrap().success_results, ["SUCCESS"]);
+        let listed = settings("success_results = [\"DONE\", \"OK\"]").unwrap();
+        assert_eq!(listed.success_results, ["DONE", "OK"]);
+        for bad in ["success_results = []", "success_results = [\"\"]"] {
+            let err = settings(bad).unwrap_err().to_string();
+            assert!(err.starts_with("success_results: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn only_a_listed_result_is_success() {
+        let w = client(&["SUCCESS"]);
+        let ok = w.judge(200, None, &json!({"result": "SUCCESS"}));
+        assert!(
+            matches!(&ok, Attempt::Succeeded(s) if s.result.as_deref() == Some("SUCCESS")),
+            "{ok:?}"
+        );
+        for (answer, said) in [
+            (json!({"result": "PENDING"}), "result \"PENDING\""),
+            (json!({}), "no result"),
+            (json!({"result": null}), "no result"),
+            (json!({"result": 7}), "result \"7\""),
+        ] {
+            let a = w.judge(200, Some("rid".into()), &answer);
+            let Attempt::Uncertain { failure, .. } = &a else {
+                panic!("{answer} must be uncertain: {a:?}")
+            };
+            assert_eq!(failure.code, "unexpected_result");
+            assert!(failure.message.contains(said), "{}", failure.message);
+            assert_eq!(failure.http_status, Some(200));
+            assert!(a.may_be_applied(), "its password stays a candidate");
+        }
+    }
 }

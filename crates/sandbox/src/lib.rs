@@ -15,8 +15,10 @@
 //! - `POST /beta/users/{id}/authentication/softwareOathMethods/{methodId}/resetPassword`,
 //!   `PATCH /v1.0/users/{id}` (passwordProfile), `POST /{v1.0|beta}/users/{id}/revokeSignInSessions`:
 //!   the other Graph routes (`graph_more`).
-//! - `{POST|PUT|PATCH} /api/directory/users/password-reset`: PingOne, HTTP Basic (`pingone`).
-//! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`).
+//! - `POST /api/directory/users/password-reset`: PingOne, HTTP Basic (`pingone`); the method is
+//!   `Options::pingone_method` (default POST), any other gets 405.
+//! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`), with the field names
+//!   and `result` of `Options::wristband`.
 //! - `PUT /admin/realms/{realm}/users/{id}/reset-password`: Keycloak, the generic HTTP
 //!   provider's rehearsal target (`keycloak`).
 //! - `GET /_sandbox/stats`, `POST /_sandbox/verify`, `POST /_sandbox/wristband/codes`: the
@@ -104,9 +106,10 @@ mod tokens;
 mod wristband;
 
 pub use hostile::OddAnswers;
-pub use pingone::DEFAULT_CLIENT_ID;
+pub use pingone::{PingOneMethod, DEFAULT_CLIENT_ID};
 pub use server::{serve_until_signal, Sandbox};
 pub use tokens::OAuthOptions;
+pub use wristband::WristbandOptions;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -193,6 +196,10 @@ pub struct Options {
     pub family_throttle: BTreeMap<String, Bucket>,
     /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
     pub client_id: Option<String>,
+    /// Wristband's new-password and suppress-email field names and the `result` it answers.
+    pub wristband: WristbandOptions,
+    /// The one HTTP method PingOne's password-reset route accepts (others: 405).
+    pub pingone_method: PingOneMethod,
 }
 
 impl Default for Options {
@@ -211,6 +218,8 @@ impl Default for Options {
             tls_ca_file: None,
             family_throttle: BTreeMap::new(),
             client_id: None,
+            wristband: WristbandOptions::default(),
+            pingone_method: PingOneMethod::default(),
         }
     }
 }
@@ -260,6 +269,6 @@ impl Options {
                 "sandbox token must be non-empty and contain no whitespace"
             );
         }
-        Ok(())
+        self.wristband.validate()
     }
 }

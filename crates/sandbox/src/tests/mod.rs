@@ -5,6 +5,7 @@
 //! loaded 2-core machine only makes them slower, not flaky.
 
 mod admin;
+mod configured;
 mod faults;
 mod graph_rules;
 mod graph_v1;
