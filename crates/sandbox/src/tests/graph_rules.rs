@@ -178,3 +178,26 @@ async fn polls_meet_the_bucket_and_the_profile_role_fault_answers_403() {
     sb.shutdown().await;
     sb2.shutdown().await;
 }
+
+#[tokio::test]
+async fn unavailable_answers_say_when_to_come_back() {
+    let sb = start(Options {
+        faults: crate::Faults {
+            error_ratio: 1.0,
+            ..crate::Faults::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let c = client();
+    let resp = reset(
+        &c,
+        &sb,
+        "alice@contoso.com",
+        json!({"newPassword": "New-password-2"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    sb.shutdown().await;
+}
