@@ -51,6 +51,13 @@ pub(super) struct SandboxArgs {
     /// Where --tls writes the CA certificate (default: a file in the temp directory).
     #[arg(long, value_name = "PATH", requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// Lifetime of the access tokens its OAuth2 token endpoints issue (Keycloak's are 60–300 s).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    token_ttl: Duration,
+    /// One more path for the client-credentials token endpoint, besides the documented ones
+    /// (e.g. /auth/realms/r/protocol/openid-connect/token for Keycloak before 17).
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<String>,
 }
 
 /// Hostile answers to Graph v1.0 resets, each a fraction (0.0–1.0) of resets; all but the
@@ -134,6 +141,11 @@ impl SandboxArgs {
             token: std::env::var("CREDROTATE_SANDBOX_TOKEN").ok(),
             tls: self.tls,
             tls_ca_file: self.ca_out,
+            oauth: sandbox::OAuthOptions {
+                token_ttl: self.token_ttl,
+                token_path: self.token_path,
+                ..sandbox::OAuthOptions::default()
+            },
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

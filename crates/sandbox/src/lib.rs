@@ -81,6 +81,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod client_auth;
 mod counters;
 mod faults;
 mod graph_more;
@@ -99,6 +100,7 @@ mod state;
 mod tests;
 mod tls;
 mod token;
+mod token_rfc;
 mod tokens;
 mod wristband;
 
@@ -232,6 +234,7 @@ impl Options {
             ("jitter", f.jitter, MAX_FAULT_DELAY),
             ("op_delay", self.op_delay, MAX_FAULT_DELAY),
             ("slow_delay", f.odd.slow_delay, MAX_FAULT_DELAY),
+            ("token_ttl", self.oauth.token_ttl, MAX_FAULT_DELAY),
         ] {
             anyhow::ensure!(
                 d <= max,
@@ -247,6 +250,13 @@ impl Options {
                 b.rate,
                 b.capacity
             );
+        }
+        anyhow::ensure!(
+            !self.oauth.token_ttl.is_zero(),
+            "sandbox token_ttl must be more than zero"
+        );
+        if let Some(path) = &self.oauth.token_path {
+            token_rfc::validate_token_path(path)?;
         }
         if let Some(token) = &self.token {
             anyhow::ensure!(

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
 use super::{
-    admin, graph_more, graph_v1, keycloak, observe, pingone, random, tls, token, wristband, Options,
+    admin, graph_more, graph_v1, keycloak, observe, pingone, random, tls, token, token_rfc,
+    wristband, Options,
 };
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
@@ -242,6 +243,7 @@ fn router(shared: Arc<Shared>) -> Router {
         ));
     admin::routes()
         .merge(token::routes())
+        .merge(token_rfc::routes(&shared.opts))
         .merge(wristband::admin_routes())
         .merge(api)
         .with_state(shared)

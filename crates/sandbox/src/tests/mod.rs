@@ -8,6 +8,7 @@ mod admin;
 mod faults;
 mod graph_v1;
 mod hostile;
+mod oauth_rfc;
 mod providers;
 
 use std::time::{Duration, Instant};
