@@ -58,6 +58,17 @@ pub(super) struct SandboxArgs {
     /// (e.g. /auth/realms/r/protocol/openid-connect/token for Keycloak before 17).
     #[arg(long, value_name = "PATH")]
     token_path: Option<String>,
+    /// Okta-style rate limit of `POST /api/v1/users/{id}`: N requests per --rate-limit-window,
+    /// then 429 with X-Rate-Limit-Reset (epoch seconds) and no Retry-After.
+    #[arg(long, value_name = "N")]
+    okta_rate_limit: Option<u32>,
+    /// Auth0-style rate limit of `PATCH /api/v2/users/{id}`: N requests per --rate-limit-window,
+    /// then 429 with x-ratelimit-reset (epoch seconds) and no Retry-After.
+    #[arg(long, value_name = "N")]
+    auth0_rate_limit: Option<u32>,
+    /// The window of --okta-rate-limit and --auth0-rate-limit (whole seconds).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    rate_limit_window: Duration,
 }
 
 /// Hostile answers to Graph v1.0 resets, each a fraction (0.0–1.0) of resets; all but the
@@ -120,6 +131,22 @@ impl SandboxArgs {
             rate,
             capacity: self.throttle_capacity,
         });
+        let reset_limits = [
+            ("okta", self.okta_rate_limit),
+            ("auth0", self.auth0_rate_limit),
+        ]
+        .into_iter()
+        .filter_map(|(family, limit)| {
+            let window = self.rate_limit_window;
+            Some((
+                family.to_owned(),
+                sandbox::WindowLimit {
+                    limit: limit?,
+                    window,
+                },
+            ))
+        })
+        .collect();
         let options = sandbox::Options {
             listen: self.listen,
             faults: sandbox::Faults {
@@ -146,6 +173,7 @@ impl SandboxArgs {
                 token_path: self.token_path,
                 ..sandbox::OAuthOptions::default()
             },
+            reset_limits,
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

@@ -81,6 +81,7 @@
 mod accounts;
 mod admin;
 mod auth;
+mod auth0;
 mod client_auth;
 mod counters;
 mod faults;
@@ -91,9 +92,11 @@ mod hostile;
 mod keycloak;
 mod net;
 mod observe;
+mod okta;
 mod pingone;
 mod plain_wire;
 mod random;
+mod ratelimit;
 mod server;
 mod state;
 #[cfg(test)]
@@ -189,6 +192,16 @@ pub struct Options {
     pub family_throttle: BTreeMap<String, Bucket>,
     /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
     pub client_id: Option<String>,
+    /// Per route family (`okta`, `auth0`): a fixed-window rate limit answered as that provider
+    /// documents (429 with its epoch-seconds reset header and no `Retry-After`; `ratelimit`).
+    pub reset_limits: BTreeMap<String, WindowLimit>,
+}
+
+/// A fixed window: `limit` requests, refilled whole every `window` (whole seconds, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLimit {
+    pub limit: u32,
+    pub window: Duration,
 }
 
 impl Default for Options {
@@ -207,6 +220,7 @@ impl Default for Options {
             tls_ca_file: None,
             family_throttle: BTreeMap::new(),
             client_id: None,
+            reset_limits: BTreeMap::new(),
         }
     }
 }
@@ -249,6 +263,12 @@ impl Options {
                 "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",
                 b.rate,
                 b.capacity
+            );
+        }
+        for (family, w) in &self.reset_limits {
+            anyhow::ensure!(
+                w.limit >= 1 && (1..=86_400).contains(&w.window.as_secs()),
+                "sandbox rate limit of {family} needs limit >= 1 and a window of 1 s to 1 day"
             );
         }
         anyhow::ensure!(

@@ -9,6 +9,7 @@ mod faults;
 mod graph_v1;
 mod hostile;
 mod oauth_rfc;
+mod okta_auth0;
 mod providers;
 
 use std::time::{Duration, Instant};
