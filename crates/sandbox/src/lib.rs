@@ -18,7 +18,14 @@
 //! - `{POST|PUT|PATCH} /api/directory/users/password-reset`: PingOne, HTTP Basic (`pingone`).
 //! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`).
 //! - `PUT /admin/realms/{realm}/users/{id}/reset-password`: Keycloak, the generic HTTP
-//!   provider's rehearsal target (`keycloak`).
+//!   provider's rehearsal target (`keycloak`), taking only its realm's unexpired tokens.
+//! - `POST /api/v1/users/{id}` (Okta, `okta`) and `PATCH /api/v2/users/{id}` (Auth0, `auth0`),
+//!   rate-limited the providers' way when `Options::reset_limits` says (`ratelimit`; counters
+//!   at `GET /_sandbox/ratelimits`).
+//! - `POST /realms/{realm}/protocol/openid-connect/token`, `/oauth2/{server}/v1/token`,
+//!   `/oauth2/v1/token`, `/oauth/token` and `OAuthOptions::token_path`: the client-credentials
+//!   grant of Keycloak, Okta and Auth0 (`token_rfc`), client authentication by form or Basic
+//!   (`client_auth`).
 //! - `GET /_sandbox/stats`, `POST /_sandbox/verify`, `POST /_sandbox/wristband/codes`: the
 //!   sandbox's own, no auth (`admin`, `wristband`).
 //!
@@ -40,7 +47,7 @@
 //!  "wristband_codes_outstanding": 0}
 //! ```
 //! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
-//!   `keycloak`), same definitions as the totals below; the totals sum every family.
+//!   `keycloak`, `okta`, `auth0`), same definitions as the totals below; the totals sum every family.
 //! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
 //!   `must_change_users`: users whose last reset asked for a change at next sign-in.
 //! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
@@ -187,8 +194,9 @@ pub struct Options {
     pub tls: bool,
     /// Where to write that CA's certificate (PEM); default a per-port file in the temp dir.
     pub tls_ca_file: Option<std::path::PathBuf>,
-    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`): a token bucket of its own
-    /// instead of `faults.throttle`, which otherwise applies to each family separately.
+    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`, `okta`, `auth0`): a token
+    /// bucket of its own instead of `faults.throttle`, which otherwise applies to each family
+    /// separately.
     pub family_throttle: BTreeMap<String, Bucket>,
     /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
     pub client_id: Option<String>,
