@@ -199,12 +199,16 @@ async fn client_credentials(
     };
     match send_form(request, &url).await? {
         Ok(answer) => Ok(answer),
-        Err(e) => bail!(
-            "the token endpoint {url} refused the client credentials of {}: {} (hint: {})",
-            endpoint.client_id,
-            redact(&e.to_string(), &[secret]),
-            endpoint.refusal_hint()
-        ),
+        Err(e) => {
+            // A server may echo the secret, as sent or form-encoded.
+            let encoded = crate::secret::secret(form_encoded(secret.expose_secret()));
+            bail!(
+                "the token endpoint {url} refused the client credentials of {}: {} (hint: {})",
+                endpoint.client_id,
+                redact(&e.to_string(), &[secret, &encoded]),
+                endpoint.refusal_hint()
+            )
+        }
     }
 }
 
