@@ -269,3 +269,51 @@ async fn client_credentials_on_reset_password_are_refused_before_anything_is_sen
         "no token was asked for"
     );
 }
+
+/// A `token_url` server's refusal (Auth0 without the Management API audience, a wrong secret by
+/// HTTP Basic) stops the run before anything is sent, naming the keys to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_url_refusals_are_start_up_errors() {
+    let env = Env::start(Options::default()).await;
+    let manifest = env.users_csv(2);
+    let base = env.sandbox.base_url();
+    let cases = [
+        (
+            "oauth/token",
+            "",
+            env.sandbox.client_secret(),
+            "access_denied",
+        ),
+        (
+            "realms/r/protocol/openid-connect/token",
+            "client_auth = \"basic\"\n",
+            "wrong-secret-0123456789",
+            "invalid_client",
+        ),
+    ];
+    for (path, extra, secret, expected) in cases {
+        let auth = format!(
+            "[providers.kc.auth]\ntype = \"client_credentials\"\ntoken_url = \"{base}/{path}\"\nclient_id = \"credrotate-sandbox\"\nclient_secret_env = \"KC_SECRET\"\n{extra}"
+        );
+        let config = env.write(
+            "kc.toml",
+            &format!(
+                "[providers.kc]\nkind = \"http\"\nbase_url = \"{base}\"\n{auth}[providers.kc.http]\nmethod = \"PUT\"\npath = \"/admin/realms/r/users/{{user}}/reset-password\"\nbody = '{{\"type\": \"password\", \"value\": \"{{password}}\"}}'\n"
+            ),
+        );
+        let out = env
+            .run_cmd()
+            .manifest(&manifest)
+            .config(&config)
+            .env("KC_SECRET", secret)
+            .output()
+            .await;
+        assert_exit(&out, 2);
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(stderr.contains("check token_url"), "{stderr}");
+        assert!(stderr.contains("nothing was sent"), "{stderr}");
+        assert!(!stderr.contains(secret), "{stderr}");
+    }
+    assert_eq!(env.stats().await["requests_total"], 0);
+}

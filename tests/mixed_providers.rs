@@ -10,8 +10,10 @@ use common::{assert_exit, user, Env};
 use credrotate::sandbox::{Bucket, GraphMode, Options};
 use serde_json::Value;
 
-/// graph (v1.0), ping (PingOne) and kc (Keycloak via the generic HTTP provider), with rates.
+/// graph (v1.0), ping (PingOne) and kc (Keycloak via the generic HTTP provider, client
+/// credentials at the realm's token endpoint), with rates.
 fn config(env: &Env, graph: u32, ping: u32, kc: u32) -> std::path::PathBuf {
+    let kc_secret = env.write("kc-secret", env.sandbox.client_secret());
     let text = format!(
         r#"
 [providers.graph]
@@ -35,6 +37,11 @@ kind = "http"
 base_url = "{base}"
 rate = "{kc}/s"
 concurrency = 6
+[providers.kc.auth]
+type = "client_credentials"
+token_url = "{base}/realms/r/protocol/openid-connect/token"
+client_id = "{kc_client}"
+client_secret_file = "{kc_secret}"
 [providers.kc.http]
 method = "PUT"
 path = "/admin/realms/r/users/{{user}}/reset-password"
@@ -44,6 +51,8 @@ body = '{{"type": "password", "value": "{{password}}", "temporary": false}}'
         ping_url = env.sandbox.pingone_url(),
         client = env.sandbox.client_id(),
         base = env.sandbox.base_url(),
+        kc_client = credrotate::sandbox::OAuthOptions::default().client_id,
+        kc_secret = kc_secret.display(),
     );
     env.write("mixed.toml", &text)
 }

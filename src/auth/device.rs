@@ -58,7 +58,7 @@ pub(crate) async fn sign_in(http: &Client, endpoint: &Endpoint) -> Result<TokenA
     let auth = request_code(http, endpoint).await?;
     eprintln!(
         "To sign in for {}, open {} in a browser and enter the code {} (valid for {} min).",
-        endpoint.tenant,
+        endpoint.server_name(),
         auth.verification_uri,
         auth.user_code,
         auth.expires_in.div_ceil(60)
@@ -67,10 +67,10 @@ pub(crate) async fn sign_in(http: &Client, endpoint: &Endpoint) -> Result<TokenA
 }
 
 async fn request_code(http: &Client, endpoint: &Endpoint) -> Result<DeviceAuthorization> {
-    let url = endpoint.url("devicecode");
+    let url = endpoint.entra_url("devicecode");
     let form = [
         ("client_id", endpoint.client_id.as_str()),
-        ("scope", endpoint.scope.as_str()),
+        ("scope", endpoint.scope.as_deref().unwrap_or_default()),
     ];
     let response = http
         .post(url.clone())
@@ -95,7 +95,7 @@ async fn poll(
     endpoint: &Endpoint,
     auth: &DeviceAuthorization,
 ) -> Result<TokenAnswer> {
-    let url = endpoint.url("token");
+    let url = endpoint.token_url();
     // Bounded: the server's numbers must not overflow the clock or stall the sign-in for days.
     let deadline = Instant::now() + Duration::from_secs(auth.expires_in.min(3600));
     let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).clamp(1, 60));
@@ -130,12 +130,12 @@ pub(crate) async fn refresh(
     endpoint: &Endpoint,
     refresh_token: &SecretString,
 ) -> Result<TokenAnswer> {
-    let url = endpoint.url("token");
+    let url = endpoint.token_url();
     let form = [
         ("grant_type", "refresh_token"),
         ("client_id", endpoint.client_id.as_str()),
         ("refresh_token", refresh_token.expose_secret()),
-        ("scope", endpoint.scope.as_str()),
+        ("scope", endpoint.scope.as_deref().unwrap_or_default()),
     ];
     match post_form(http, &url, &form).await? {
         Ok(answer) => Ok(answer),

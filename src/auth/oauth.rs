@@ -1,5 +1,6 @@
-//! OAuth2 access tokens for a provider (Microsoft identity platform v2.0 endpoints): the
-//! client-credentials grant, and the token cache that every worker of a provider shares.
+//! OAuth2 access tokens for a provider (Microsoft identity platform v2.0 endpoints, or any
+//! `token_url`): the client-credentials grant, and the token cache that every worker of a
+//! provider shares.
 //!
 //! Invariants:
 //! - One [`TokenSource`] per provider, cloned into every worker; its state sits behind one
@@ -9,7 +10,8 @@
 //!   60 s), then renewed before the next request; a 401 renews it once, and 401s that arrive
 //!   while (or just after) another worker renewed reuse that renewal instead of starting another.
 //! - Token values and client secrets stay in [`SecretString`]s; they are exposed only into the
-//!   form of a token request or a sensitive `Authorization` header, never logged.
+//!   form of a token request or a sensitive `Authorization` header (the form-encoded copy for
+//!   HTTP Basic is zeroized), never logged.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,7 +22,10 @@ use reqwest::Client;
 use tokio::sync::Mutex;
 
 use super::device;
-use super::token_endpoint::{post_form, Endpoint, TokenAnswer};
+use zeroize::Zeroizing;
+
+use super::token_endpoint::{send_form, Endpoint, TokenAnswer};
+use super::ClientAuth;
 use crate::secret::{redact, ExposeSecret, SecretString};
 
 /// Where Entra ID (Azure AD) lives in the global cloud; sovereign clouds have their own.
@@ -166,25 +171,59 @@ fn store(state: &mut State, answer: TokenAnswer) {
     state.renewed_at = Some(now);
 }
 
-/// The client-credentials grant.
+/// The client-credentials grant (RFC 6749 §4.4), the client authenticated by form fields or
+/// HTTP Basic (§2.3.1).
 async fn client_credentials(
     http: &Client,
     endpoint: &Endpoint,
     secret: &SecretString,
 ) -> Result<TokenAnswer> {
-    let url = endpoint.url("token");
-    let form = [
-        ("client_id", endpoint.client_id.as_str()),
-        ("client_secret", secret.expose_secret()),
-        ("scope", endpoint.scope.as_str()),
-        ("grant_type", "client_credentials"),
-    ];
-    match post_form(http, &url, &form).await? {
+    let url = endpoint.token_url();
+    let mut form = vec![("grant_type", "client_credentials")];
+    form.extend(endpoint.scope.as_deref().map(|s| ("scope", s)));
+    form.extend(endpoint.audience.as_deref().map(|a| ("audience", a)));
+    let request = match endpoint.client_auth {
+        ClientAuth::Form => {
+            form.push(("client_id", endpoint.client_id.as_str()));
+            form.push(("client_secret", secret.expose_secret()));
+            http.post(url.clone()).form(&form)
+        }
+        ClientAuth::Basic => {
+            // §2.3.1: id and secret are form-encoded, then joined for Basic (RFC 7617).
+            let id = form_encoded(&endpoint.client_id);
+            let password = Zeroizing::new(form_encoded(secret.expose_secret()));
+            http.post(url.clone())
+                .form(&form)
+                .basic_auth(id, Some(password.as_str()))
+        }
+    };
+    match send_form(request, &url).await? {
         Ok(answer) => Ok(answer),
-        Err(e) => bail!(
-            "the token endpoint {url} refused the client credentials of {}: {} (hint: check tenant, client_id and the secret in client_secret_file / client_secret_env)",
-            endpoint.client_id,
-            redact(&e.to_string(), &[secret])
-        ),
+        Err(e) => {
+            // A server may echo the secret, as sent or form-encoded.
+            let encoded = crate::secret::secret(form_encoded(secret.expose_secret()));
+            bail!(
+                "the token endpoint {url} refused the client credentials of {}: {} (hint: {})",
+                endpoint.client_id,
+                redact(&e.to_string(), &[secret, &encoded]),
+                endpoint.refusal_hint()
+            )
+        }
+    }
+}
+
+/// The `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B).
+fn form_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_client_credentials_are_form_encoded_first() {
+        assert_eq!(form_encoded("a b+c:d/é"), "a+b%2Bc%3Ad%2F%C3%A9");
+        assert_eq!(form_encoded("plain-Id_1.x~"), "plain-Id_1.x%7E");
     }
 }

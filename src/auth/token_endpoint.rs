@@ -1,5 +1,6 @@
-//! The token endpoint of an OAuth2 app registration (Microsoft identity platform v2.0 paths), and
-//! what every grant shares: the form POST to it, the token answer and the OAuth2 error answer.
+//! The token endpoint of an OAuth2 client registration (Microsoft identity platform v2.0 paths,
+//! or any `token_url`), and what every grant shares: the form POST to it, the token answer and
+//! the OAuth2 error answer.
 //! The grants themselves live in `oauth` (client credentials, the token cache) and `device`
 //! (device code, refresh); both build on this module, which depends on neither.
 //!
@@ -14,29 +15,69 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use reqwest::{Client, Url};
+use reqwest::{Client, RequestBuilder, Url};
 use serde::Deserialize;
 
+use super::ClientAuth;
 use crate::secret::SecretString;
 
-/// The token endpoint of one app registration in one tenant.
+/// Which token server: Microsoft Entra ID's paths, or any OAuth2 token endpoint.
+#[derive(Debug, Clone)]
+pub(crate) enum Server {
+    /// `{authority}/{tenant}/oauth2/v2.0/{token|devicecode}`.
+    Entra { authority: Url, tenant: String },
+    /// The token endpoint itself (Keycloak, Okta, Auth0...): client credentials only.
+    TokenUrl(Url),
+}
+
+/// The token endpoint of one client registration, and what its grants send.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
-    pub(crate) authority: Url,
-    pub(crate) tenant: String,
+    pub(crate) server: Server,
     pub(crate) client_id: String,
-    pub(crate) scope: String,
+    /// Sent when set (Entra always has one).
+    pub(crate) scope: Option<String>,
+    /// Sent when set (Auth0 names the API it wants a token for).
+    pub(crate) audience: Option<String>,
+    pub(crate) client_auth: ClientAuth,
 }
 
 impl Endpoint {
-    /// `{authority}/{tenant}/oauth2/v2.0/{leaf}`.
-    pub(crate) fn url(&self, leaf: &str) -> Url {
-        let mut url = self.authority.clone();
+    /// Where access tokens come from.
+    pub(crate) fn token_url(&self) -> Url {
+        match &self.server {
+            Server::Entra { .. } => self.entra_url("token"),
+            Server::TokenUrl(url) => url.clone(),
+        }
+    }
+
+    /// `{authority}/{tenant}/oauth2/v2.0/{leaf}` (for a `TokenUrl` server, the token URL).
+    pub(crate) fn entra_url(&self, leaf: &str) -> Url {
+        let Server::Entra { authority, tenant } = &self.server else {
+            return self.token_url();
+        };
+        let mut url = authority.clone();
         if let Ok(mut s) = url.path_segments_mut() {
             s.pop_if_empty()
-                .extend([self.tenant.as_str(), "oauth2", "v2.0", leaf]);
+                .extend([tenant.as_str(), "oauth2", "v2.0", leaf]);
         }
         url
+    }
+
+    /// The tenant, or the token server's host: for messages.
+    pub(crate) fn server_name(&self) -> String {
+        match &self.server {
+            Server::Entra { tenant, .. } => tenant.clone(),
+            Server::TokenUrl(url) => url.host_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// The hint after a refused client-credentials request: which keys to check.
+    pub(crate) fn refusal_hint(&self) -> &'static str {
+        match &self.server {
+            Server::Entra { .. } => "check tenant, client_id and the secret in client_secret_file / client_secret_env",
+            Server::TokenUrl(_) => "check token_url, client_id, client_auth, scope/audience and the secret in client_secret_file / client_secret_env",
+        }
     }
 }
 
@@ -85,9 +126,16 @@ pub(crate) async fn post_form(
     url: &Url,
     form: &[(&str, &str)],
 ) -> Result<Result<TokenAnswer, OAuthError>> {
-    let response = http
-        .post(url.clone())
-        .form(form)
+    send_form(http.post(url.clone()).form(form), url).await
+}
+
+/// Sends a token request to `url` (built by the caller: its form, any client authentication).
+/// `Ok(Err(..))` is the server's OAuth2 error answer.
+pub(crate) async fn send_form(
+    request: RequestBuilder,
+    url: &Url,
+) -> Result<Result<TokenAnswer, OAuthError>> {
+    let response = request
         .send()
         .await
         .with_context(|| format!("cannot reach the token endpoint {url}"))?;
@@ -113,16 +161,24 @@ mod tests {
 
     #[test]
     fn endpoint_urls_and_lifetimes() {
-        let e = Endpoint {
-            authority: Url::parse("https://login.microsoftonline.us/").unwrap(),
-            tenant: "contoso.onmicrosoft.com".into(),
+        let mut e = Endpoint {
+            server: Server::Entra {
+                authority: Url::parse("https://login.microsoftonline.us/").unwrap(),
+                tenant: "contoso.onmicrosoft.com".into(),
+            },
             client_id: "c".into(),
-            scope: "https://graph.microsoft.com/.default".into(),
+            scope: None,
+            audience: None,
+            client_auth: ClientAuth::Form,
         };
         assert_eq!(
-            e.url("token").as_str(),
+            e.token_url().as_str(),
             "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token"
         );
+        let kc = "https://kc.example.com/realms/r/protocol/openid-connect/token";
+        e.server = Server::TokenUrl(Url::parse(kc).unwrap());
+        assert_eq!(e.token_url().as_str(), kc);
+        assert_eq!(e.server_name(), "kc.example.com");
         let a: TokenAnswer =
             serde_json::from_str(r#"{"access_token":"x","expires_in":"3599"}"#).unwrap();
         assert_eq!(a.lifetime(), Duration::from_secs(3599));

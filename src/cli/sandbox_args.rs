@@ -54,6 +54,24 @@ pub(super) struct SandboxArgs {
     /// Where --tls writes the CA certificate (default: a file in the temp directory).
     #[arg(long, value_name = "PATH", requires = "tls")]
     ca_out: Option<PathBuf>,
+    /// Lifetime of the access tokens its OAuth2 token endpoints issue (Keycloak's are 60–300 s).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    token_ttl: Duration,
+    /// One more path for the client-credentials token endpoint, besides the documented ones
+    /// (e.g. /auth/realms/r/protocol/openid-connect/token for Keycloak before 17).
+    #[arg(long, value_name = "PATH")]
+    token_path: Option<String>,
+    /// Okta-style rate limit of `POST /api/v1/users/{id}`: N requests per --rate-limit-window,
+    /// then 429 with X-Rate-Limit-Reset (epoch seconds) and no Retry-After.
+    #[arg(long, value_name = "N")]
+    okta_rate_limit: Option<u32>,
+    /// Auth0-style rate limit of `PATCH /api/v2/users/{id}`: N requests per --rate-limit-window,
+    /// then 429 with x-ratelimit-reset (epoch seconds) and no Retry-After.
+    #[arg(long, value_name = "N")]
+    auth0_rate_limit: Option<u32>,
+    /// The window of --okta-rate-limit and --auth0-rate-limit (whole seconds).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    rate_limit_window: Duration,
     #[command(flatten)]
     wire: WireArgs,
 }
@@ -158,6 +176,22 @@ impl SandboxArgs {
             rate,
             capacity: self.throttle_capacity,
         });
+        let reset_limits = [
+            ("okta", self.okta_rate_limit),
+            ("auth0", self.auth0_rate_limit),
+        ]
+        .into_iter()
+        .filter_map(|(family, limit)| {
+            let window = self.rate_limit_window;
+            Some((
+                family.to_owned(),
+                sandbox::WindowLimit {
+                    limit: limit?,
+                    window,
+                },
+            ))
+        })
+        .collect();
         let options = sandbox::Options {
             listen: self.listen,
             faults: sandbox::Faults {
@@ -182,6 +216,12 @@ impl SandboxArgs {
             tls_ca_file: self.ca_out,
             pingone_method: self.wire.pingone_method,
             wristband: self.wire.into(),
+            oauth: sandbox::OAuthOptions {
+                token_ttl: self.token_ttl,
+                token_path: self.token_path,
+                ..sandbox::OAuthOptions::default()
+            },
+            reset_limits,
             ..sandbox::Options::default()
         };
         Ok(SandboxCommand { options })

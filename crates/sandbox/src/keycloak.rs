@@ -3,7 +3,9 @@
 //! `CredentialRepresentation` `{"type": "password", "value": "...", "temporary": bool}`,
 //! answered `204 No Content`. Any realm exists.
 //!
-//! Chain: bearer (401) → the `keycloak` bucket (429) → error ratio (503) → user (404
+//! Chain: bearer (401: only an unexpired access token the realm's token endpoint issued, or the
+//! `master` realm's, as Keycloak's admin API takes only its own realm tokens; never the sandbox's
+//! fixed token) → the `keycloak` bucket (429) → error ratio (503) → user (404
 //! `{"error": "User not found"}`) → body (400: not an object, unknown field, type other than
 //! "password", missing value) → password policy (400 `invalidPasswordMinLengthMessage` under 8
 //! characters, Keycloak's default length policy) → applied; `temporary` sets "must change".
@@ -23,6 +25,7 @@ use serde_json::{json, Map, Value};
 use super::auth;
 use super::plain_wire::{self, Chain, PlainError};
 use super::state::Shared;
+use super::tokens::IssuedBy;
 
 pub(crate) const FAMILY: &str = "keycloak";
 
@@ -48,14 +51,14 @@ async fn reset(
     body: Bytes,
 ) -> Response {
     plain_wire::write(&sb, FAMILY, || {
-        let Path((_realm, user)) = path.map_err(|e| {
+        let Path((realm, user)) = path.map_err(|e| {
             error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 Some(&e.body_text()),
             )
         })?;
-        decide(&sb, &user, &headers, &body)
+        decide(&sb, &realm, &user, &headers, &body)
     })
 }
 
@@ -68,11 +71,20 @@ const CHAIN: Chain = Chain {
 
 fn decide(
     sb: &Shared,
+    realm: &str,
     user: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, PlainError> {
-    plain_wire::admit(sb, auth::check_bearer(headers, &sb.token).is_ok(), &CHAIN)?;
+    let realm_tokens = IssuedBy {
+        tokens: &sb.token,
+        issuers: vec![format!("keycloak:{realm}"), "keycloak:master".into()],
+    };
+    plain_wire::admit(
+        sb,
+        auth::check_bearer(headers, &realm_tokens).is_ok(),
+        &CHAIN,
+    )?;
     if !sb.directory().exists(user) {
         return Err(error(StatusCode::NOT_FOUND, "User not found", None));
     }

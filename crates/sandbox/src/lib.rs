@@ -20,7 +20,14 @@
 //! - `POST /api/v1/password-reset/reset-password`: Wristband (`wristband`), with the field names
 //!   and `result` of `Options::wristband`.
 //! - `PUT /admin/realms/{realm}/users/{id}/reset-password`: Keycloak, the generic HTTP
-//!   provider's rehearsal target (`keycloak`).
+//!   provider's rehearsal target (`keycloak`), taking only its realm's unexpired tokens.
+//! - `POST /api/v1/users/{id}` (Okta, `okta`) and `PATCH /api/v2/users/{id}` (Auth0, `auth0`),
+//!   rate-limited the providers' way when `Options::reset_limits` says (`ratelimit`; counters
+//!   at `GET /_sandbox/ratelimits`).
+//! - `POST /realms/{realm}/protocol/openid-connect/token`, `/oauth2/{server}/v1/token`,
+//!   `/oauth2/v1/token`, `/oauth/token` and `OAuthOptions::token_path`: the client-credentials
+//!   grant of Keycloak, Okta and Auth0 (`token_rfc`), client authentication by form or Basic
+//!   (`client_auth`).
 //! - `GET /_sandbox/stats`, `POST /_sandbox/verify`, `POST /_sandbox/wristband/codes`: the
 //!   sandbox's own, no auth (`admin`, `wristband`).
 //!
@@ -42,7 +49,7 @@
 //!  "wristband_codes_outstanding": 0}
 //! ```
 //! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
-//!   `keycloak`), same definitions as the totals below; the totals sum every family.
+//!   `keycloak`, `okta`, `auth0`), same definitions as the totals below; the totals sum every family.
 //! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
 //!   `must_change_users`: users whose last reset asked for a change at next sign-in.
 //! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
@@ -83,6 +90,8 @@
 mod accounts;
 mod admin;
 mod auth;
+mod auth0;
+mod client_auth;
 mod counters;
 mod faults;
 mod graph_more;
@@ -93,15 +102,18 @@ mod hostile;
 mod keycloak;
 mod net;
 mod observe;
+mod okta;
 mod pingone;
 mod plain_wire;
 mod random;
+mod ratelimit;
 mod server;
 mod state;
 #[cfg(test)]
 mod tests;
 mod tls;
 mod token;
+mod token_rfc;
 mod tokens;
 mod wristband;
 
@@ -191,8 +203,9 @@ pub struct Options {
     pub tls: bool,
     /// Where to write that CA's certificate (PEM); default a per-port file in the temp dir.
     pub tls_ca_file: Option<std::path::PathBuf>,
-    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`): a token bucket of its own
-    /// instead of `faults.throttle`, which otherwise applies to each family separately.
+    /// Per route family (`graph`, `pingone`, `wristband`, `keycloak`, `okta`, `auth0`): a token
+    /// bucket of its own instead of `faults.throttle`, which otherwise applies to each family
+    /// separately.
     pub family_throttle: BTreeMap<String, Bucket>,
     /// PingOne's HTTP Basic user name (client id); the password (API key) is the token.
     pub client_id: Option<String>,
@@ -200,6 +213,16 @@ pub struct Options {
     pub wristband: WristbandOptions,
     /// The one HTTP method PingOne's password-reset route accepts (others: 405).
     pub pingone_method: PingOneMethod,
+    /// Per route family (`okta`, `auth0`): a fixed-window rate limit answered as that provider
+    /// documents (429 with its epoch-seconds reset header and no `Retry-After`; `ratelimit`).
+    pub reset_limits: BTreeMap<String, WindowLimit>,
+}
+
+/// A fixed window: `limit` requests, refilled whole every `window` (whole seconds, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLimit {
+    pub limit: u32,
+    pub window: Duration,
 }
 
 impl Default for Options {
@@ -220,6 +243,7 @@ impl Default for Options {
             client_id: None,
             wristband: WristbandOptions::default(),
             pingone_method: PingOneMethod::default(),
+            reset_limits: BTreeMap::new(),
         }
     }
 }
@@ -247,6 +271,7 @@ impl Options {
             ("jitter", f.jitter, MAX_FAULT_DELAY),
             ("op_delay", self.op_delay, MAX_FAULT_DELAY),
             ("slow_delay", f.odd.slow_delay, MAX_FAULT_DELAY),
+            ("token_ttl", self.oauth.token_ttl, MAX_FAULT_DELAY),
         ] {
             anyhow::ensure!(
                 d <= max,
@@ -262,6 +287,19 @@ impl Options {
                 b.rate,
                 b.capacity
             );
+        }
+        for (family, w) in &self.reset_limits {
+            anyhow::ensure!(
+                w.limit >= 1 && (1..=86_400).contains(&w.window.as_secs()),
+                "sandbox rate limit of {family} needs limit >= 1 and a window of 1 s to 1 day"
+            );
+        }
+        anyhow::ensure!(
+            !self.oauth.token_ttl.is_zero(),
+            "sandbox token_ttl must be more than zero"
+        );
+        if let Some(path) = &self.oauth.token_path {
+            token_rfc::validate_token_path(path)?;
         }
         if let Some(token) = &self.token {
             anyhow::ensure!(

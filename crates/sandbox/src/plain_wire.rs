@@ -1,6 +1,7 @@
-//! Wire helpers for the non-Graph route families (PingOne, Wristband, Keycloak): a JSON error
-//! answer as data, the write chain's faults (429 with `Retry-After`, 503), and the per-write
-//! counting every family does the same way.
+//! Wire helpers for the non-Graph route families (PingOne, Wristband, Keycloak, Okta, Auth0): a
+//! JSON error answer as data, the write chain's faults (429 with `Retry-After`, 503; Okta and
+//! Auth0 throttle with their own headers instead, see `ratelimit`), and the per-write counting
+//! every family does the same way.
 //!
 //! Each family words its errors as its own documentation does; this module only carries the
 //! status, body and headers. Invariant: every write is counted in its family's per-second series

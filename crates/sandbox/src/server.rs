@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 use super::net::{KillSwitch, KillableListener};
 use super::state::Shared;
 use super::{
-    admin, graph_more, graph_v1, keycloak, observe, pingone, random, tls, token, wristband, Options,
+    admin, auth0, graph_more, graph_v1, keycloak, observe, okta, pingone, random, ratelimit, tls,
+    token, token_rfc, wristband, Options,
 };
 
 /// How long `shutdown` waits for in-flight requests before abandoning them.
@@ -229,12 +230,15 @@ async fn shutdown_signal() {
 
 /// Provider routes (wrapped by `observe`, with the API fallback) merged with the admin routes.
 fn router(shared: Arc<Shared>) -> Router {
+    let limits = Arc::new(ratelimit::Limits::new(&shared.opts));
     let api = Router::new()
         .merge(graph_v1::routes())
         .merge(graph_more::routes())
         .merge(pingone::routes())
         .merge(wristband::routes())
         .merge(keycloak::routes())
+        .merge(okta::routes(limits.clone()))
+        .merge(auth0::routes(limits.clone()))
         .fallback(observe::fallback)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -242,6 +246,8 @@ fn router(shared: Arc<Shared>) -> Router {
         ));
     admin::routes()
         .merge(token::routes())
+        .merge(token_rfc::routes(&shared.opts))
+        .merge(ratelimit::routes(limits))
         .merge(wristband::admin_routes())
         .merge(api)
         .with_state(shared)

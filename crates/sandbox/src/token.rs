@@ -1,7 +1,8 @@
 //! The Microsoft identity platform's OAuth2 v2.0 endpoints, as documented, on the sandbox:
 //!
 //! - `POST /{tenant}/oauth2/v2.0/token`, form-encoded, grants `client_credentials`
-//!   (`client_id`, `client_secret`, `scope`), `urn:ietf:params:oauth:grant-type:device_code`
+//!   (`client_id`, `client_secret` or HTTP Basic as RFC 6749 §2.3.1 says, `scope`),
+//!   `urn:ietf:params:oauth:grant-type:device_code`
 //!   (`client_id`, `device_code`) and `refresh_token` (`client_id`, `refresh_token`). Success:
 //!   `{"token_type":"Bearer","scope","expires_in","ext_expires_in","access_token"[,"refresh_token"]}`.
 //!   Errors (RFC 6749 §5.2 as Entra ID sends them): 400 (401 for `invalid_client`)
@@ -26,11 +27,14 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::auth::BearerCheck;
+use super::client_auth::{self, Claimed, Refusal};
 use super::random;
 use super::state::Shared;
 use super::tokens::{DevicePoll, Grant, Tokens};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The issuer of this endpoint's tokens (see `tokens::IssuedBy`).
+const ENTRA: &str = "entra";
 
 type Form = HashMap<String, String>;
 
@@ -106,7 +110,11 @@ fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
 }
 
 fn check_client(tokens: &Tokens, form: &Form) -> Result<(), OAuthError> {
-    if required(form, "client_id")? != tokens.oauth.client_id {
+    known_client(tokens, required(form, "client_id")?)
+}
+
+fn known_client(tokens: &Tokens, client_id: &str) -> Result<(), OAuthError> {
+    if client_id != tokens.oauth.client_id {
         return Err(oauth_error(
             "unauthorized_client",
             700016,
@@ -116,12 +124,39 @@ fn check_client(tokens: &Tokens, form: &Form) -> Result<(), OAuthError> {
     Ok(())
 }
 
+/// The client of a token request, authenticated by form fields or Basic (RFC 6749 §2.3.1).
+fn claimed_client(
+    tokens: &Tokens,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Claimed, OAuthError> {
+    let claimed = client_auth::claimed(headers, form).map_err(|r| match r {
+        Refusal::TwoMethods => oauth_error(
+            "invalid_request",
+            90023,
+            "The request must use one client authentication method only.",
+        ),
+        Refusal::BadBasic => oauth_error(
+            "invalid_client",
+            7000216,
+            "The Basic credentials cannot be decoded.",
+        ),
+        Refusal::NoClient => oauth_error(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        ),
+    })?;
+    known_client(tokens, &claimed.client_id)?;
+    Ok(claimed)
+}
+
 async fn token(State(sb): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let tokens = &sb.token;
     let result = parse_form(&headers, &body).and_then(|form| {
-        check_client(tokens, &form)?;
+        let client = claimed_client(tokens, &headers, &form)?;
         match required(&form, "grant_type")? {
-            "client_credentials" => client_credentials(tokens, &form),
+            "client_credentials" => client_credentials(tokens, &form, &client),
             DEVICE_GRANT => device_grant(tokens, &form),
             "refresh_token" => refresh(tokens, &form),
             _ => Err(oauth_error(
@@ -151,10 +186,14 @@ fn grant_json(grant: Grant, scope: &str) -> Value {
     v
 }
 
-fn client_credentials(tokens: &Tokens, form: &Form) -> Result<(Grant, String), OAuthError> {
-    let secret = required(form, "client_secret")?;
+fn client_credentials(
+    tokens: &Tokens,
+    form: &Form,
+    client: &Claimed,
+) -> Result<(Grant, String), OAuthError> {
+    let secret = client.secret.as_deref().unwrap_or_default();
     let expected = tokens.oauth.client_secret.as_deref().unwrap_or_default();
-    if expected.is_empty() || expected.accepts(secret).is_err() {
+    if secret.is_empty() || expected.is_empty() || expected.accepts(secret).is_err() {
         return Err(oauth_error(
             "invalid_client",
             7000215,
@@ -162,14 +201,14 @@ fn client_credentials(tokens: &Tokens, form: &Form) -> Result<(Grant, String), O
         ));
     }
     let scope = required(form, "scope")?.to_owned();
-    tokens.count(|s| s.client_credentials += 1);
-    Ok((tokens.issue(false), scope))
+    tokens.count_client_credentials(client.method);
+    Ok((tokens.issue(ENTRA, false), scope))
 }
 
 fn device_grant(tokens: &Tokens, form: &Form) -> Result<(Grant, String), OAuthError> {
     let code = required(form, "device_code")?;
     match tokens.poll_device(code) {
-        DevicePoll::Approved => Ok((tokens.issue(true), delegated_scope())),
+        DevicePoll::Approved => Ok((tokens.issue(ENTRA, true), delegated_scope())),
         DevicePoll::Pending => Err(oauth_error(
             "authorization_pending",
             70016,
@@ -197,7 +236,7 @@ fn refresh(tokens: &Tokens, form: &Form) -> Result<(Grant, String), OAuthError> 
         ));
     }
     tokens.count(|s| s.refreshes += 1);
-    Ok((tokens.issue(true), delegated_scope()))
+    Ok((tokens.issue(ENTRA, true), delegated_scope()))
 }
 
 fn delegated_scope() -> String {

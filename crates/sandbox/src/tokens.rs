@@ -2,7 +2,10 @@
 //! its OAuth2 token endpoint (`token`) issued, which really expire.
 //!
 //! Invariants: an issued access token is accepted only until its expiry instant (`token_ttl` after
-//! issue), then rejected as expired, never as unknown; the fixed token never expires. A device
+//! issue), then rejected as expired, never as unknown; the fixed token never expires. Every issued
+//! token remembers its issuer (`entra`, `keycloak:{realm}`, `okta`, `auth0`...), and a route
+//! that checks with [`IssuedBy`] accepts only tokens of the issuers it names, never the fixed
+//! token (Keycloak's admin API takes only tokens its realm issued). A device
 //! code is redeemed at most once, after `device_pending_polls` polls answered
 //! `authorization_pending`. The lock is never held across an `.await`.
 
@@ -11,6 +14,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::auth::{AuthFailure, BearerCheck};
+use super::client_auth;
 use super::random;
 
 /// The sandbox's OAuth2 client registration and token lifetimes.
@@ -31,6 +35,9 @@ pub struct OAuthOptions {
     pub device_interval: u64,
     /// How long a device code can be redeemed.
     pub device_code_ttl: Duration,
+    /// One more path (besides the documented Keycloak, Okta and Auth0 ones) where the generic
+    /// client-credentials token endpoint answers, e.g. `/auth/realms/r/protocol/openid-connect/token`.
+    pub token_path: Option<String>,
 }
 
 impl Default for OAuthOptions {
@@ -43,6 +50,7 @@ impl Default for OAuthOptions {
             device_pending_polls: 1,
             device_interval: 1,
             device_code_ttl: Duration::from_secs(900),
+            token_path: None,
         }
     }
 }
@@ -53,6 +61,9 @@ pub(crate) struct OAuthStats {
     /// Access tokens issued, any grant.
     pub(crate) tokens_issued: u64,
     pub(crate) client_credentials: u64,
+    /// Client-credentials grants whose client authenticated with HTTP Basic / form fields.
+    pub(crate) client_auth_basic: u64,
+    pub(crate) client_auth_form: u64,
     pub(crate) refreshes: u64,
     pub(crate) device_codes: u64,
     pub(crate) device_polls: u64,
@@ -77,9 +88,16 @@ pub(crate) enum DevicePoll {
     Unknown,
 }
 
+/// An issued access token: until when, and who issued it.
+#[derive(Debug)]
+struct Access {
+    expiry: Instant,
+    issuer: String,
+}
+
 #[derive(Debug, Default)]
 struct Issued {
-    access: HashMap<String, Instant>,
+    access: HashMap<String, Access>,
     refresh: HashSet<String>,
     devices: HashMap<String, Device>,
     /// Access tokens of the client-credentials grant: app-only, no signed-in user.
@@ -131,19 +149,23 @@ impl Tokens {
         self.lock().history.clone()
     }
 
-    /// Issues an access token valid for `token_ttl`; with a refresh token when `delegated`.
-    pub(crate) fn issue(&self, delegated: bool) -> Grant {
+    /// Issues an access token of `issuer` valid for `token_ttl`; with a refresh token when
+    /// `delegated`.
+    pub(crate) fn issue(&self, issuer: &str, delegated: bool) -> Grant {
         let now = Instant::now();
         let token = format!("sbx-at-{}", random::token());
         let mut issued = self.lock();
-        issued.access.retain(|_, expiry| *expiry > now);
+        issued.access.retain(|_, a| a.expiry > now);
         let Issued {
             access, app_only, ..
         } = &mut *issued;
         app_only.retain(|t| access.contains_key(t));
-        issued
-            .access
-            .insert(token.clone(), now + self.oauth.token_ttl);
+        let access = Access {
+            expiry: now + self.oauth.token_ttl,
+            issuer: issuer.to_owned(),
+        };
+        issued.access.insert(token.clone(), access);
+        issued.history.push(token.clone());
         issued.stats.tokens_issued += 1;
         if !delegated {
             issued.app_only.insert(token.clone());
@@ -169,6 +191,17 @@ impl Tokens {
     /// Whether `token` is an app-only access token (client credentials, no signed-in user).
     pub(crate) fn is_app_only(&self, token: &str) -> bool {
         self.lock().app_only.contains(token)
+    }
+
+    /// Counts one client-credentials grant and how its client authenticated.
+    pub(crate) fn count_client_credentials(&self, method: client_auth::Method) {
+        self.count(|s| {
+            s.client_credentials += 1;
+            match method {
+                client_auth::Method::Basic => s.client_auth_basic += 1,
+                client_auth::Method::Form => s.client_auth_form += 1,
+            }
+        });
     }
 
     /// Whether `token` is a refresh token this sandbox issued.
@@ -217,20 +250,42 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// Whether `token` is an unexpired access token issued by one of `issuers` (any issuer
+    /// when `None`).
+    fn check_issued(&self, token: &str, issuers: Option<&[String]>) -> Result<(), AuthFailure> {
+        let mut issued = self.lock();
+        let access = issued.access.get(token).ok_or(AuthFailure::Invalid)?;
+        if issuers.is_some_and(|list| !list.contains(&access.issuer)) {
+            return Err(AuthFailure::Invalid);
+        }
+        if Instant::now() < access.expiry {
+            return Ok(());
+        }
+        issued.stats.expired_rejections += 1;
+        Err(AuthFailure::Expired)
+    }
+}
+
+/// The fixed token, or any unexpired token the token endpoints issued.
 impl BearerCheck for Tokens {
     fn accepts(&self, token: &str) -> Result<(), AuthFailure> {
         if self.fixed.as_str().accepts(token).is_ok() {
             return Ok(());
         }
-        let mut issued = self.lock();
-        match issued.access.get(token) {
-            Some(expiry) if Instant::now() < *expiry => Ok(()),
-            Some(_) => {
-                issued.stats.expired_rejections += 1;
-                Err(AuthFailure::Expired)
-            }
-            None => Err(AuthFailure::Invalid),
-        }
+        self.check_issued(token, None)
+    }
+}
+
+/// Only unexpired tokens of these issuers: never the fixed token.
+pub(crate) struct IssuedBy<'a> {
+    pub(crate) tokens: &'a Tokens,
+    pub(crate) issuers: Vec<String>,
+}
+
+impl BearerCheck for IssuedBy<'_> {
+    fn accepts(&self, token: &str) -> Result<(), AuthFailure> {
+        self.tokens.check_issued(token, Some(&self.issuers))
     }
 }
 
@@ -250,15 +305,34 @@ mod tests {
     #[test]
     fn issued_tokens_expire_and_the_fixed_one_does_not() {
         let t = tokens(Duration::from_millis(30));
-        let grant = t.issue(false);
+        let grant = t.issue("keycloak:r", false);
         assert!(grant.refresh_token.is_none());
+        let kc = IssuedBy {
+            tokens: &t,
+            issuers: vec!["keycloak:r".into()],
+        };
+        let other = IssuedBy {
+            tokens: &t,
+            issuers: vec!["okta".into()],
+        };
+        assert_eq!(kc.accepts(&grant.access_token), Ok(()));
+        assert_eq!(
+            kc.accepts("fixed"),
+            Err(AuthFailure::Invalid),
+            "never the fixed token"
+        );
+        assert_eq!(
+            other.accepts(&grant.access_token),
+            Err(AuthFailure::Invalid)
+        );
         assert_eq!(t.accepts(&grant.access_token), Ok(()));
         assert_eq!(t.accepts("fixed"), Ok(()));
         assert_eq!(t.accepts("other"), Err(AuthFailure::Invalid));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(t.accepts(&grant.access_token), Err(AuthFailure::Expired));
+        assert_eq!(kc.accepts(&grant.access_token), Err(AuthFailure::Expired));
         assert_eq!(t.accepts("fixed"), Ok(()));
-        assert_eq!(t.stats().expired_rejections, 1);
+        assert_eq!(t.stats().expired_rejections, 2);
     }
 
     #[test]
@@ -270,7 +344,7 @@ mod tests {
         assert_eq!(t.poll_device(&code), DevicePoll::Approved);
         assert_eq!(t.poll_device(&code), DevicePoll::Unknown);
         assert_eq!(t.poll_device("nope"), DevicePoll::Unknown);
-        let grant = t.issue(true);
+        let grant = t.issue("entra", true);
         assert!(t.knows_refresh(grant.refresh_token.as_deref().unwrap()));
     }
 }

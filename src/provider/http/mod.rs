@@ -7,6 +7,8 @@
 
 mod check;
 pub mod client;
+#[cfg(test)]
+mod examples_tests;
 
 use std::collections::BTreeMap;
 

@@ -10,6 +10,8 @@ mod faults;
 mod graph_rules;
 mod graph_v1;
 mod hostile;
+mod oauth_rfc;
+mod okta_auth0;
 mod providers;
 
 use std::time::{Duration, Instant};

@@ -1,14 +1,16 @@
-//! HTTP plumbing shared by the HTTP providers: classifying statuses and transport errors,
-//! `Retry-After`, request ids and error bodies.
+//! HTTP plumbing shared by the HTTP providers: classifying statuses and transport errors, the
+//! wait hints of throttled answers (`hints`: `Retry-After`, rate-limit reset headers), request
+//! ids and error bodies (`answer`: the providers' documented error shapes).
 //!
 //! Invariants: a response or error becomes exactly one [`Attempt`] here, with the same rules for
 //! every provider: transient (connection errors, timeouts, 408, 429, 500, 502, 503, 504), and
 //! otherwise not applied or uncertain by [`super::verdict`]; a 3xx is never followed and reported
 //! as `redirect_refused`; bodies are read up to [`BODY_MAX`] bytes and hints are bounded.
 
-use std::time::{Duration, SystemTime};
+mod answer;
+mod hints;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use zeroize::{Zeroize, Zeroizing};
@@ -18,13 +20,12 @@ use super::{Attempt, Failure, Success};
 use crate::auth::Credential;
 use crate::secret::truncate;
 
+pub use answer::{error_fields, request_id, ErrorFields};
+pub use hints::{retry_after, throttle_hint};
+
 /// Longest body read from an answer: enough for any error or operation document, small enough
 /// that a hostile answer cannot grow memory (messages are cut further after redaction).
 pub const BODY_MAX: usize = 64 * 1024;
-
-/// Longest wait a `Retry-After` can ask for; the pipeline refuses much shorter ones already
-/// (`--max-retry-after`), this only keeps the arithmetic on `Instant`s safe.
-pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Signs and sends a request; on a 401 asks the credential for a fresh one and sends once more.
 pub async fn send(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
@@ -190,66 +191,33 @@ pub fn is_transient_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), at most
-/// [`RETRY_AFTER_MAX`].
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let when = httpdate::parse_http_date(value).ok()?;
-            when.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(wait.min(RETRY_AFTER_MAX))
-}
-
-/// The provider's request id header, if any.
-pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["request-id", "x-request-id", "x-correlation-id"]
-        .iter()
-        .find_map(|h| headers.get(*h)?.to_str().ok().map(str::to_owned))
-}
-
-/// Extracts `(code, message)` from common JSON error shapes:
-/// Graph/OData `{"error":{"code","message"}}`, `{"code","message"}`, `{"error","error_description"}`.
-pub fn error_fields(body: &str) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    let text = |x: &serde_json::Value| x.as_str().map(str::to_owned);
-    if let Some(e) = v.get("error").filter(|e| e.is_object()) {
-        return Some((text(&e["code"])?, text(&e["message"]).unwrap_or_default()));
-    }
-    if let Some(code) = text(&v["code"]) {
-        return Some((code, text(&v["message"]).unwrap_or_default()));
-    }
-    let code = text(&v["error"])?;
-    Some((code, text(&v["error_description"]).unwrap_or_default()))
-}
-
 /// Classifies a non-success response.
 pub fn failure_from_response(status: StatusCode, headers: &HeaderMap, body: &str) -> Attempt {
     if status.is_redirection() {
         return Attempt::NotApplied(redirect_refused(status, headers));
     }
-    let (code, message) = error_fields(body).unwrap_or_else(|| {
+    let fields = error_fields(body).unwrap_or_else(|| {
         let reason = status
             .canonical_reason()
             .unwrap_or("unexpected status")
             .to_owned();
-        (format!("http_{}", status.as_u16()), reason)
+        ErrorFields {
+            code: format!("http_{}", status.as_u16()),
+            message: reason,
+            request_id: None,
+        }
     });
     let failure = Failure {
         http_status: Some(status.as_u16()),
-        code: truncate(code, 200),
-        message: truncate(message, BODY_MAX),
-        request_id: request_id(headers),
+        code: truncate(fields.code, 200),
+        message: truncate(fields.message, BODY_MAX),
+        request_id: request_id(headers).or(fields.request_id.map(|id| truncate(id, 200))),
         client_request_id: None,
     };
     let applied = verdict::for_status(status.as_u16());
     if is_transient_status(status) {
         Attempt::Transient {
-            retry_after: retry_after(headers),
+            retry_after: throttle_hint(status, headers),
             failure,
             applied,
         }
@@ -324,34 +292,6 @@ mod tests {
     use super::*;
     use crate::provider::Applied;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn retry_after_seconds_and_date() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let future = SystemTime::now() + Duration::from_secs(30);
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_str(&httpdate::fmt_http_date(future)).unwrap(),
-        );
-        let d = retry_after(&h).unwrap();
-        assert!(
-            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
-            "{d:?}"
-        );
-        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("18446744073709551615"),
-        );
-        assert_eq!(
-            retry_after(&h),
-            Some(RETRY_AFTER_MAX),
-            "bounded, no overflow"
-        );
-    }
 
     #[test]
     fn graph_error_body() {
