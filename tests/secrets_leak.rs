@@ -262,7 +262,13 @@ async fn oauth_paths(scan: &mut Scan) {
     })
     .await;
     env.users_csv(60);
-    let config = env.config(&oauth_section(&env, "client_credentials"), "");
+    // Client credentials are app-only: the Graph kind they serve is graph-profile.
+    let profile = format!(
+        "[providers.graph]\nkind = \"graph-profile\"\nbase_url = \"{}\"\n{}\n",
+        env.sandbox.graph_url(),
+        oauth_section(&env, "client_credentials")
+    );
+    let config = env.write("credrotate.toml", &profile);
     run(&env, scan, "cc", &config, &[], &[("RUST_LOG", "trace")], 0).await;
     assert!(
         env.stats().await["requests_by_status"]["401"]

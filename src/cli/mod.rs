@@ -267,7 +267,7 @@ impl Cli {
                 out: a.out,
                 identity: a.identity,
             }),
-            Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
+            Commands::Sandbox(a) => Command::Sandbox(Box::new(a.into_command()?)),
             Commands::Demo(a) => Command::Demo(DemoOptions {
                 out: a.out,
                 manifest: a.manifest,
