@@ -58,7 +58,7 @@ async fn client_credentials_over_https_trust_the_ca_file_too() {
         secret.display(),
         env.sandbox.base_url()
     );
-    let config = env.config(&auth, "");
+    let config = env.profile_config(&auth);
     let ca = env.sandbox.ca_file().unwrap().to_str().unwrap().to_owned();
     let out = env.run(&manifest, &config, &["--ca-file", &ca]).await;
     assert_exit(&out, 0);

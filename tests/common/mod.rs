@@ -46,6 +46,16 @@ impl Env {
         path
     }
 
+    /// Writes a config with one `graph-profile` provider named `graph` at the sandbox (the Graph
+    /// kind app-only credentials serve), plus `extra` TOML.
+    pub fn profile_config(&self, extra: &str) -> PathBuf {
+        let text = format!(
+            "[providers.graph]\nkind = \"graph-profile\"\nbase_url = \"{}\"\n{extra}\n",
+            self.sandbox.graph_url()
+        );
+        self.write("credrotate.toml", &text)
+    }
+
     /// Writes a CSV manifest of `n` users named `user00001@example.test`...
     pub fn users_csv(&self, n: usize) -> PathBuf {
         let mut text = String::from("user\n");
