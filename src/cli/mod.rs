@@ -25,6 +25,7 @@ use crate::values::Rate;
 
 mod sandbox_args;
 mod security;
+mod throttle_args;
 use sandbox_args::SandboxArgs;
 use security::SecurityArgs;
 

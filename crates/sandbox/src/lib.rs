@@ -25,8 +25,9 @@
 //!   sandbox's own, no auth (`admin`, `wristband`).
 //!
 //! All route families share one directory of users (ids are unique across them in practice:
-//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own throttle bucket
-//! (`faults.throttle` applied per family, or `Options::family_throttle`).
+//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own limit: a token
+//! bucket (`faults.throttle` applied per family, or `Options::family_throttle`) or a sliding
+//! window (`faults.window`, `Options::family_window`); see `limits`.
 //! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
 //!
 //! # `GET /_sandbox/stats`
@@ -41,6 +42,9 @@
 //!  "revocations_per_user": {"alice": 1}, "must_change_users": ["bob"],
 //!  "wristband_codes_outstanding": 0}
 //! ```
+//! - `inside_retry_after` (total and per family): requests (writes and polls) that reached the
+//!   limit inside a `Retry-After` window the sandbox had announced to that family (`limits`);
+//!   a client that honours `Retry-After` keeps it at 0.
 //! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
 //!   `keycloak`), same definitions as the totals below; the totals sum every family.
 //! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
@@ -91,6 +95,7 @@ mod graph_v1;
 mod graph_wire;
 mod hostile;
 mod keycloak;
+mod limits;
 mod net;
 mod observe;
 mod pingone;
@@ -106,6 +111,7 @@ mod tokens;
 mod wristband;
 
 pub use hostile::OddAnswers;
+pub use limits::Window;
 pub use pingone::{PingOneMethod, DEFAULT_CLIENT_ID};
 pub use server::{serve_until_signal, Sandbox};
 pub use tokens::OAuthOptions;
@@ -147,6 +153,9 @@ pub struct Faults {
     pub profile_missing_role: bool,
     /// Odd answers to Graph v1.0 resets, mostly after the password was applied (`hostile`).
     pub odd: OddAnswers,
+    /// A sliding-window limit like Graph's (N per W seconds) applied to each family separately;
+    /// takes the place of `throttle` when both are set (`limits`).
+    pub window: Option<Window>,
 }
 
 /// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
@@ -200,6 +209,8 @@ pub struct Options {
     pub wristband: WristbandOptions,
     /// The one HTTP method PingOne's password-reset route accepts (others: 405).
     pub pingone_method: PingOneMethod,
+    /// Per route family: a sliding window of its own (before `family_throttle`; `limits`).
+    pub family_window: BTreeMap<String, Window>,
 }
 
 impl Default for Options {
@@ -220,6 +231,7 @@ impl Default for Options {
             client_id: None,
             wristband: WristbandOptions::default(),
             pingone_method: PingOneMethod::default(),
+            family_window: BTreeMap::new(),
         }
     }
 }
@@ -255,9 +267,17 @@ impl Options {
                 humantime::format_duration(d)
             );
         }
+        for w in f.window.iter().chain(self.family_window.values()) {
+            anyhow::ensure!(
+                limits::valid_window(w),
+                "sandbox window needs at least 1 request per 0 < W <= 1h, got {} per {:?}",
+                w.requests,
+                w.per
+            );
+        }
         for b in f.throttle.iter().chain(self.family_throttle.values()) {
             anyhow::ensure!(
-                b.rate.is_finite() && b.rate > 0.0 && b.capacity >= 1,
+                limits::valid_bucket(b),
                 "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",
                 b.rate,
                 b.capacity
