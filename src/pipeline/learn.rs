@@ -7,13 +7,15 @@
 //!
 //! ```text
 //! rate ▲        learned ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─/─ ─ 429 → pause → 0.9·learned …
-//!      │  HOLD·learned   ┌──────────────────────────────┐ ╱ probe: +0.5 % of learned per second
+//!      │  HOLD·learned   ┌──────────────────────────────┐ ╱ probe: slow, then faster
 //!      │ 0.9·learned ╱───┘                               ╱
 //!      └─────────────┴ramp 2 s┴──────── hold 10 s ────────┴──────────────────────────────▶ t
 //! ```
 //! - ramp from 90 % to `HOLD` (97 %) of the learned rate in 2 s, hold there for 10 s, then probe
-//!   upwards by 0.5 % of the learned rate per second until the next 429 (a token bucket's burst
-//!   absorbs a slow probe for a long time, so a 429 costs at most one pause every half minute);
+//!   upwards, `0.5 %·x + 0.05 %·x²` of the learned rate after `x` seconds, until the next 429 (a
+//!   token bucket's burst absorbs the slow start of a probe for a while, so against a steady
+//!   limit a 429 episode comes about every 20 s; the quadratic term leaves a learned rate that
+//!   was too low behind within a minute);
 //! - a measurement needs a stretch of at least one second of sending. A 429 that comes sooner
 //!   (the first burst against an unannounced bucket, or a window that filled at once) learns the
 //!   geometric mean of the accepted count (as if per second: a lower bound) and half the rate
@@ -43,8 +45,11 @@ const RESUME: f64 = 0.9;
 const HOLD: f64 = 0.97;
 const RAMP: f64 = 2.0;
 const HOLD_FOR: f64 = 10.0;
-/// Probe: share of the learned rate added per second after the hold.
+/// Probe after the hold, in shares of the learned rate: `PROBE·x + PROBE_SQ·x²` after `x` s
+/// (slow at first, so a bucket's burst absorbs it for a while; faster later, so a learned rate
+/// that was too low, say measured while the client itself was slow, is left behind).
 const PROBE: f64 = 0.005;
+const PROBE_SQ: f64 = 0.0005;
 /// Slow start from an unsure rate: growth factor per second.
 const SLOW_START: f64 = 1.5;
 
@@ -168,7 +173,10 @@ impl Learner {
             false => start * SLOW_START.powf((t - 1.0).min(30.0)),
             true if t < RAMP => start + (HOLD - RESUME) * learned * t / RAMP,
             true if t < RAMP + HOLD_FOR => HOLD * learned,
-            true => learned * (HOLD + PROBE * (t - RAMP - HOLD_FOR)),
+            true => {
+                let x = t - RAMP - HOLD_FOR;
+                learned * (HOLD + PROBE * x + PROBE_SQ * x * x)
+            }
         };
         let rate = rate.max(MIN_RATE);
         match self.ceiling {
