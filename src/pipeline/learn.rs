@@ -1,7 +1,7 @@
 //! Learning a provider's unannounced limit: AIMD with a remembered last-good rate.
 //!
 //! The lane measures the rate the provider actually *accepted* (successes per second over the
-//! last one to two seconds of sending). On the first 429 of an episode (the lane then pauses for
+//! last two seconds of sending, or the last one when the rate was climbing in slow start). On the first 429 of an episode (the lane then pauses for
 //! `Retry-After`, see `gate`), that measured rate becomes the *learned* rate and the lane resumes,
 //! once the pause is over, at `RESUME` (90 %) of it, not at the ceiling:
 //!
@@ -144,8 +144,11 @@ impl Learner {
             return None;
         }
         let stretch = now.duration_since(self.resumed);
+        // In slow start the rate climbed through the last seconds: measure the latest one only.
+        let slow_start = self.learned.is_some_and(|(_, sure)| !sure);
+        let span = if slow_start { Duration::ZERO } else { stretch };
         let learned = if stretch >= Duration::from_secs(1) {
-            (self.meter.rate_over(now, stretch).max(MIN_RATE), true)
+            (self.meter.rate_over(now, span).max(MIN_RATE), true)
         } else {
             (self.unsure(now).max(MIN_RATE), false)
         };

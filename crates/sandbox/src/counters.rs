@@ -24,6 +24,7 @@ pub(crate) struct Counters {
     polls_throttled: u64,
     dropped_total: u64,
     inside_retry_after: u64,
+    in_flight_after_429: u64,
 }
 
 impl Counters {
@@ -72,6 +73,12 @@ impl Counters {
         self.families.entry(family).or_default().inside_retry_after += 1;
     }
 
+    /// A request of `family` came after a 429 was decided but before its window opened.
+    pub(crate) fn in_flight_after_429(&mut self, family: &'static str) {
+        self.in_flight_after_429 += 1;
+        self.families.entry(family).or_default().in_flight_after_429 += 1;
+    }
+
     pub(crate) fn dropped(&mut self) {
         self.dropped_total += 1;
     }
@@ -95,6 +102,7 @@ impl Counters {
             "polls_throttled": self.polls_throttled,
             "dropped_total": self.dropped_total,
             "inside_retry_after": self.inside_retry_after,
+            "in_flight_after_429": self.in_flight_after_429,
             "families": self.families.iter().map(|(k, v)| (*k, v.snapshot())).collect::<BTreeMap<_, _>>(),
         })
     }
@@ -106,6 +114,7 @@ struct Series {
     writes: Vec<u64>,
     throttled: Vec<u64>,
     inside_retry_after: u64,
+    in_flight_after_429: u64,
 }
 
 impl Series {
@@ -133,6 +142,7 @@ impl Series {
             "rps_series": self.writes,
             "throttled_series": self.throttled,
             "inside_retry_after": self.inside_retry_after,
+            "in_flight_after_429": self.in_flight_after_429,
         })
     }
 }

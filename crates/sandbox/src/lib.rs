@@ -44,7 +44,8 @@
 //! ```
 //! - `inside_retry_after` (total and per family): requests (writes and polls) that reached the
 //!   limit inside a `Retry-After` window the sandbox had announced to that family (`limits`);
-//!   a client that honours `Retry-After` keeps it at 0.
+//!   a client that honours `Retry-After` keeps it at 0. `in_flight_after_429`: those that came
+//!   after a 429 was decided but before its window opened (already on their way).
 //! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
 //!   `keycloak`), same definitions as the totals below; the totals sum every family.
 //! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);

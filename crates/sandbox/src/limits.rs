@@ -7,10 +7,13 @@
 //! `Options::family_throttle`, `Faults::window`, `Faults::throttle`.
 //!
 //! A 429 *announces* a window: from when the client has surely been told (decision time plus
-//! the latest the answer can arrive, `latency + jitter`) until the moment the `Retry-After`
-//! names (decision time plus its whole seconds). A request of the same family that reaches the
-//! limit inside an announced window is counted (`inside_retry_after` in the stats): a client
-//! that honours `Retry-After` for the whole provider never adds to it.
+//! the latest the answer can arrive, `latency + jitter`, plus [`READ_ALLOWANCE`] for the trip
+//! and the client reading it) until the moment the `Retry-After` names (decision time plus its
+//! whole seconds). A request of the same family that reaches the limit inside an announced
+//! window is counted (`inside_retry_after` in the stats): a client that honours `Retry-After`
+//! for the whole provider never adds to it. Requests that arrive after the 429 was decided but
+//! before the window opens were on their way already; they are counted apart
+//! (`in_flight_after_429`), so the allowance hides nothing.
 //!
 //! Invariants: a window never holds more than N accepted requests younger than W; a 429 never
 //! consumes capacity; `inside_retry_after` counts each request at most once.
@@ -20,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use super::faults::{retry_after_secs, TokenBucket};
 use super::{Bucket, Faults, Options};
+
+/// Time granted to a 429's answer to reach the client and be read, beyond the latency fault.
+pub(crate) const READ_ALLOWANCE: Duration = Duration::from_millis(5);
 
 /// A sliding-window limit: at most `requests` accepted in any `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,15 +102,21 @@ impl SlidingWindow {
 /// One family's announced `Retry-After` window and the requests that arrived inside one.
 #[derive(Debug, Default)]
 pub(crate) struct Announced {
-    window: Option<(Instant, Instant)>,
+    window: Option<(Instant, Instant, Instant)>,
     pub(crate) inside: u64,
+    pub(crate) in_flight: u64,
 }
 
 impl Announced {
     /// A request reached the limit at `now`: counts it if inside the announced window.
     pub(crate) fn arrived(&mut self, now: Instant) {
-        if self.window.is_some_and(|(from, until)| now >= from && now < until) {
+        let Some((decided, from, until)) = self.window else {
+            return;
+        };
+        if now >= from && now < until {
             self.inside += 1;
+        } else if now >= decided && now < from {
+            self.in_flight += 1;
         }
     }
 
@@ -112,10 +124,10 @@ impl Announced {
     /// can reach the client.
     pub(crate) fn announce(&mut self, now: Instant, wait: Duration, delivery: Duration) {
         let until = now + Duration::from_secs(retry_after_secs(wait));
-        let from = now + delivery;
+        let from = now + delivery + READ_ALLOWANCE;
         self.window = match self.window {
-            Some((f, u)) if u > now => Some((f.min(from), u.max(until))),
-            _ => Some((from, until)),
+            Some((d, f, u)) if u > now => Some((d, f.min(from), u.max(until))),
+            _ => Some((now, from, until)),
         };
     }
 }
@@ -159,6 +171,6 @@ mod tests {
         a.arrived(t0 + Duration::from_millis(1)); // in flight before the client could know
         a.arrived(t0 + Duration::from_millis(500));
         a.arrived(t0 + Duration::from_millis(1000)); // Retry-After: 1 s, over
-        assert_eq!(a.inside, 1);
+        assert_eq!((a.inside, a.in_flight), (1, 1));
     }
 }

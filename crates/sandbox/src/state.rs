@@ -113,7 +113,7 @@ impl Shared {
                 limiter: Limiter::for_family(&self.opts, family, now),
                 announced: Announced::default(),
             });
-            let before = entry.announced.inside;
+            let before = (entry.announced.inside, entry.announced.in_flight);
             entry.announced.arrived(now);
             let taken = match &mut entry.limiter {
                 Some(l) => l.try_take(now),
@@ -123,10 +123,13 @@ impl Shared {
                 let delivery = self.opts.faults.latency + self.opts.faults.jitter;
                 entry.announced.announce(now, wait, delivery);
             }
-            (taken, entry.announced.inside > before)
+            let a = &entry.announced;
+            (taken, (a.inside > before.0, a.in_flight > before.1))
         };
-        if inside {
-            self.counters().inside_retry_after(family);
+        match inside {
+            (true, _) => self.counters().inside_retry_after(family),
+            (_, true) => self.counters().in_flight_after_429(family),
+            _ => {}
         }
         taken
     }
