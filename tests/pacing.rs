@@ -38,25 +38,46 @@ async fn after_a_429_the_lane_resumes_at_the_learned_rate_one_by_one() {
         .await;
     assert_exit(&out, 0);
     let stats = env.stats().await;
-    assert_eq!(stats["inside_retry_after"], 0, "sent inside Retry-After: {stats}");
+    assert_eq!(
+        stats["inside_retry_after"], 0,
+        "sent inside Retry-After: {stats}"
+    );
     let (sent, throttled) = (
         series(&stats, "graph", "rps_series"),
         series(&stats, "graph", "throttled_series"),
     );
-    assert!(throttled.iter().sum::<u64>() > 0, "the limit was met: {stats}");
+    assert!(
+        throttled.iter().sum::<u64>() > 0,
+        "the limit was met: {stats}"
+    );
     let summary = env.summary();
     let learned = summary["pacing"]["graph"]["learned_rate"].as_f64().unwrap();
-    assert!((5.0..=40.0).contains(&learned), "learned {learned}/s of 20/s");
-    assert!(summary["pacing"]["graph"]["paused_seconds"].as_f64().unwrap() >= 1.0);
+    assert!(
+        (5.0..=40.0).contains(&learned),
+        "learned {learned}/s of 20/s"
+    );
+    assert!(
+        summary["pacing"]["graph"]["paused_seconds"]
+            .as_f64()
+            .unwrap()
+            >= 1.0
+    );
     // A herd would put most of the 48 workers into the second after a 429.
     let bound = (learned * 1.5).ceil() as u64 + 1 + 2;
     for (i, t) in throttled.iter().enumerate() {
         if let (true, Some(next)) = (*t > 0, sent.get(i + 1)) {
-            assert!(*next <= bound, "second {} after a 429: {next} > {bound}: {sent:?}", i + 1);
+            assert!(
+                *next <= bound,
+                "second {} after a 429: {next} > {bound}: {sent:?}",
+                i + 1
+            );
         }
     }
     let line = common::text(&out.stdout);
-    assert!(line.contains("pacing: graph:") && line.contains("learned"), "{line}");
+    assert!(
+        line.contains("pacing: graph:") && line.contains("learned"),
+        "{line}"
+    );
 }
 
 /// graph (throttled: a bucket of 5/s) and kc (Keycloak, not throttled) at 20/s each.
@@ -101,14 +122,27 @@ async fn one_providers_429s_leave_anothers_rate_untouched() {
         .await;
     assert_exit(&out, 0);
     let stats = env.stats().await;
-    assert!(series(&stats, "graph", "throttled_series").iter().sum::<u64>() > 0);
-    assert_eq!(series(&stats, "keycloak", "throttled_series").iter().sum::<u64>(), 0);
+    assert!(
+        series(&stats, "graph", "throttled_series")
+            .iter()
+            .sum::<u64>()
+            > 0
+    );
+    assert_eq!(
+        series(&stats, "keycloak", "throttled_series")
+            .iter()
+            .sum::<u64>(),
+        0
+    );
     let kc = series(&stats, "keycloak", "rps_series");
     let first = kc.iter().position(|c| *c > 0).unwrap();
     let last = kc.iter().rposition(|c| *c > 0).unwrap();
     let steady = &kc[first + 1..last];
     let mean = steady.iter().sum::<u64>() as f64 / steady.len() as f64;
-    assert!((17.0..=22.0).contains(&mean), "keycloak slowed: {mean}/s {kc:?}");
+    assert!(
+        (17.0..=22.0).contains(&mean),
+        "keycloak slowed: {mean}/s {kc:?}"
+    );
     let summary = env.summary();
     assert_eq!(summary["pacing"]["kc"]["throttled"], 0);
     assert_eq!(summary["pacing"]["kc"]["learned_rate"], Value::Null);

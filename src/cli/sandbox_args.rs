@@ -180,6 +180,8 @@ impl SandboxArgs {
             family_window: limits.family_window,
             ..sandbox::Options::default()
         };
-        Ok(SandboxCommand { options })
+        Ok(SandboxCommand {
+            options: Box::new(options),
+        })
     }
 }

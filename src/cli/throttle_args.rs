@@ -84,7 +84,10 @@ fn parse_family_bucket(s: &str) -> Result<(String, sandbox::Bucket)> {
     let (name, spec) = family(s)?;
     let (rate, capacity) = spec.split_once(':').unwrap_or((spec, "10"));
     let rate: f64 = rate.trim().parse().map_err(|e| anyhow!("{rate:?}: {e}"))?;
-    let capacity: u32 = capacity.trim().parse().map_err(|e| anyhow!("{capacity:?}: {e}"))?;
+    let capacity: u32 = capacity
+        .trim()
+        .parse()
+        .map_err(|e| anyhow!("{capacity:?}: {e}"))?;
     if !(rate.is_finite() && rate > 0.0) || capacity == 0 {
         bail!("a bucket needs RATE > 0 and CAPACITY >= 1, got {s:?}");
     }

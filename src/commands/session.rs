@@ -78,7 +78,8 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         (None, Err(_)) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
-    let finished = finish(&s.dir, &s.opener, interrupted).and_then(|f| with_pacing(f, &s.dir, &pacing));
+    let finished =
+        finish(&s.dir, &s.opener, interrupted).and_then(|f| with_pacing(f, &s.dir, &pacing));
     drop(s.lock);
     outcome?;
     finished
@@ -116,7 +117,10 @@ fn with_pacing(
     dir: &Path,
     pacing: &[pipeline::PaceWatch],
 ) -> Result<Finished, Fatal> {
-    f.summary.pacing = pacing.iter().map(|w| (w.lane.clone(), w.figures())).collect();
+    f.summary.pacing = pacing
+        .iter()
+        .map(|w| (w.lane.clone(), w.figures()))
+        .collect();
     let json = serde_json::to_vec_pretty(&f.summary).runtime()?;
     crate::report::write_atomic(dir.join(crate::report::SUMMARY_JSON), &json).runtime()?;
     Ok(f)

@@ -20,7 +20,7 @@
 //!   (the first burst against an unannounced bucket, or a window that filled at once) learns the
 //!   geometric mean of the accepted count (as if per second: a lower bound) and half the rate
 //!   sent at (at least the accepted count), marked *unsure*; from an unsure
-//!   rate the lane holds for one second, then grows by half per second (slow start) until the
+//!   rate the lane holds for half a second, then doubles per second (slow start) until the
 //!   next 429 gives a real measurement.
 //!
 //! Why AIMD with memory rather than CUBIC: a 429 here costs a whole-second `Retry-After`
@@ -30,8 +30,8 @@
 //!
 //! Invariants: one decrease per episode (429s of requests sent before the current stretch
 //! began are answers to the same excess); the rate never exceeds the ceiling and never falls
-//! below `MIN_RATE`; the rate in force during the first second after a pause is at most the
-//! learned rate.
+//! below `MIN_RATE`; the lane resumes after a pause at 90 % of the learned rate and, over the
+//! first second after it, sends on average at most the learned rate.
 
 use std::time::Duration;
 
@@ -50,8 +50,10 @@ const HOLD_FOR: f64 = 10.0;
 /// that was too low, say measured while the client itself was slow, is left behind).
 const PROBE: f64 = 0.005;
 const PROBE_SQ: f64 = 0.0005;
-/// Slow start from an unsure rate: growth factor per second.
-const SLOW_START: f64 = 1.5;
+/// Slow start from an unsure rate: held this long (s), then this growth factor per second
+/// (the first second after the pause averages at most the learned rate).
+const SLOW_HOLD: f64 = 0.5;
+const SLOW_START: f64 = 2.0;
 
 /// Bins of the meter: 100 ms each, two seconds in all.
 const BINS: u64 = 20;
@@ -172,8 +174,8 @@ impl Learner {
         let t = now.saturating_duration_since(self.resumed).as_secs_f64();
         let start = learned * RESUME;
         let rate = match sure {
-            false if t <= 1.0 => start,
-            false => start * SLOW_START.powf((t - 1.0).min(30.0)),
+            false if t <= SLOW_HOLD => start,
+            false => start * SLOW_START.powf((t - SLOW_HOLD).min(30.0)),
             true if t < RAMP => start + (HOLD - RESUME) * learned * t / RAMP,
             true if t < RAMP + HOLD_FOR => HOLD * learned,
             true => {
@@ -229,9 +231,13 @@ mod tests {
         let learned = l.on_throttle(t0, now, now + secs(1.0)).unwrap();
         assert_eq!(learned, 100.0, "sqrt(20 accepted x 1000/s / 2)");
         let at = now + secs(1.0);
-        assert_eq!(l.rate(at + secs(0.5)), Some(90.0), "held for a second");
-        assert!(l.rate(at + secs(2.0)).unwrap() > 130.0);
-        assert_eq!(l.rate(at + secs(20.0)), Some(1000.0), "never above the ceiling");
+        assert_eq!(l.rate(at + secs(0.4)), Some(90.0), "held for half a second");
+        assert!(l.rate(at + secs(2.0)).unwrap() > 200.0);
+        assert_eq!(
+            l.rate(at + secs(20.0)),
+            Some(1000.0),
+            "never above the ceiling"
+        );
     }
 
     #[tokio::test(start_paused = true)]

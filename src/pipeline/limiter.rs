@@ -179,7 +179,10 @@ mod tests {
             tokio::time::advance(Duration::from_micros(1000)).await;
         }
         let took = start.elapsed().as_secs_f64();
-        assert!((took - 5.0).abs() < 0.05, "1000 slots at 200/s took {took}s");
+        assert!(
+            (took - 5.0).abs() < 0.05,
+            "1000 slots at 200/s took {took}s"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -158,7 +158,10 @@ mod tests {
         }
         let wait = w.try_take(t0 + Duration::from_secs(4)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(6));
-        assert!(w.try_take(t0 + Duration::from_secs(10)).is_ok(), "the oldest left");
+        assert!(
+            w.try_take(t0 + Duration::from_secs(10)).is_ok(),
+            "the oldest left"
+        );
         assert!(w.try_take(t0 + Duration::from_secs(10)).is_err());
     }
 

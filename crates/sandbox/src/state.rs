@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::accounts::Accounts;
 use super::counters::{Counters, InFlight};
-use super::limits::{Announced, Limiter};
 use super::hostile::OpMask;
+use super::limits::{Announced, Limiter};
 use super::tokens::Tokens;
 use super::{random, Options};
 
