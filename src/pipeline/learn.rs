@@ -12,10 +12,10 @@
 //!      └─────────────┴ramp 2 s┴──────── hold 10 s ────────┴──────────────────────────────▶ t
 //! ```
 //! - ramp from 90 % to `HOLD` (97 %) of the learned rate in 2 s, hold there for 10 s, then probe
-//!   upwards, `0.5 %·x + 0.05 %·x²` of the learned rate after `x` seconds, until the next 429 (a
-//!   token bucket's burst absorbs the slow start of a probe for a while, so against a steady
-//!   limit a 429 episode comes about every 20 s; the quadratic term leaves a learned rate that
-//!   was too low behind within a minute);
+//!   upwards, `0.4 %·x + 0.01 %·x³` of the learned rate after `x` seconds, until the next 429
+//!   (a token bucket's burst absorbs the slow start of a probe for a while, so against a steady
+//!   limit a 429 episode comes about every 20 s; the cubic term, as in CUBIC, leaves a learned
+//!   rate that was too low behind: +85 % after 20 s);
 //! - a measurement needs a stretch of at least one second of sending. A 429 that comes sooner
 //!   (the first burst against an unannounced bucket, or a window that filled at once) learns the
 //!   geometric mean of the accepted count (as if per second: a lower bound) and half the rate
@@ -45,11 +45,11 @@ const RESUME: f64 = 0.9;
 const HOLD: f64 = 0.97;
 const RAMP: f64 = 2.0;
 const HOLD_FOR: f64 = 10.0;
-/// Probe after the hold, in shares of the learned rate: `PROBE·x + PROBE_SQ·x²` after `x` s
-/// (slow at first, so a bucket's burst absorbs it for a while; faster later, so a learned rate
+/// Probe after the hold, in shares of the learned rate: `PROBE·x + PROBE_CUBE·x³` after `x` s
+/// (slow at first, so a bucket's burst absorbs it for a while; steep later, so a learned rate
 /// that was too low, say measured while the client itself was slow, is left behind).
-const PROBE: f64 = 0.005;
-const PROBE_SQ: f64 = 0.0005;
+const PROBE: f64 = 0.004;
+const PROBE_CUBE: f64 = 0.0001;
 /// Slow start from an unsure rate: held this long (s), then this growth factor per second
 /// (the first second after the pause averages at most the learned rate).
 const SLOW_HOLD: f64 = 0.5;
@@ -180,7 +180,7 @@ impl Learner {
             true if t < RAMP + HOLD_FOR => HOLD * learned,
             true => {
                 let x = t - RAMP - HOLD_FOR;
-                learned * (HOLD + PROBE * x + PROBE_SQ * x * x)
+                learned * (HOLD + PROBE * x + PROBE_CUBE * x * x * x)
             }
         };
         let rate = rate.max(MIN_RATE);
