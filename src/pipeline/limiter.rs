@@ -194,7 +194,7 @@ mod tests {
         let rate = p.learned_rate().unwrap();
         let mut slots = Vec::new();
         for _ in 0..5 {
-            slots.push(p.take_slot(t0 + Duration::from_secs(2)).unwrap());
+            slots.push(p.take_slot(until).unwrap());
         }
         assert!(slots[0] >= until);
         for w in slots.windows(2) {
