@@ -25,6 +25,7 @@ use crate::values::Rate;
 
 mod sandbox_args;
 mod security;
+mod throttle_args;
 use sandbox_args::SandboxArgs;
 use security::SecurityArgs;
 
@@ -267,7 +268,7 @@ impl Cli {
                 out: a.out,
                 identity: a.identity,
             }),
-            Commands::Sandbox(a) => Command::Sandbox(Box::new(a.into_command()?)),
+            Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {
                 out: a.out,
                 manifest: a.manifest,

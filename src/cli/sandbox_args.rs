@@ -21,12 +21,8 @@ pub(super) struct SandboxArgs {
     /// Random extra latency, uniform in [0, jitter].
     #[arg(long, default_value = "0ms", value_parser = humantime::parse_duration)]
     jitter: Duration,
-    /// Answer 429 once reset requests exceed this many per second (token bucket refill rate).
-    #[arg(long, value_name = "PER_SECOND")]
-    throttle_rate: Option<f64>,
-    /// Token bucket capacity for --throttle-rate.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    throttle_capacity: u32,
+    #[command(flatten)]
+    throttle: super::throttle_args::ThrottleArgs,
     /// Fraction of reset requests answered 503 (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     error_ratio: f64,
@@ -172,10 +168,7 @@ impl SandboxArgs {
         if !(0.0..=1.0).contains(&self.error_ratio) {
             bail!("--error-ratio must be between 0.0 and 1.0");
         }
-        let throttle = self.throttle_rate.map(|rate| sandbox::Bucket {
-            rate,
-            capacity: self.throttle_capacity,
-        });
+        let limits = super::throttle_args::Limits::from(self.throttle);
         let reset_limits = [
             ("okta", self.okta_rate_limit),
             ("auth0", self.auth0_rate_limit),
@@ -197,7 +190,8 @@ impl SandboxArgs {
             faults: sandbox::Faults {
                 latency: self.latency,
                 jitter: self.jitter,
-                throttle,
+                throttle: limits.throttle,
+                window: limits.window,
                 error_ratio: self.error_ratio,
                 drop_ratio: self.drop_ratio,
                 profile_missing_role: self.profile_missing_role,
@@ -222,8 +216,12 @@ impl SandboxArgs {
                 ..sandbox::OAuthOptions::default()
             },
             reset_limits,
+            family_throttle: limits.family_throttle,
+            family_window: limits.family_window,
             ..sandbox::Options::default()
         };
-        Ok(SandboxCommand { options })
+        Ok(SandboxCommand {
+            options: Box::new(options),
+        })
     }
 }

@@ -100,7 +100,7 @@ pub enum Command {
     Resume(resume::ResumeOptions),
     Report(report::ReportOptions),
     Validate(validate::ValidateOptions),
-    Sandbox(Box<sandbox::SandboxCommand>),
+    Sandbox(sandbox::SandboxCommand),
     Demo(demo::DemoOptions),
 }
 
@@ -111,7 +111,7 @@ pub async fn execute(command: Command) -> u8 {
         Command::Resume(o) => resume::resume(o).await,
         Command::Report(o) => report::report(o),
         Command::Validate(o) => validate::validate(o),
-        Command::Sandbox(o) => sandbox::serve(*o).await,
+        Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,
     };
     match result {

@@ -375,8 +375,8 @@ pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::R
         lanes.push(Lane {
             name: name.clone(),
             provider: provider::build(spec, credential.clone(), &config.tls, timeout)?,
-            pacer: Pacer::new(shared.rate, shared.burst),
-            gate: Gate::default(),
+            pacer: Arc::new(Pacer::new(shared.rate, shared.burst)),
+            gate: Arc::new(Gate::default()),
             concurrency: shared.concurrency,
             generate: shared.generate,
         });
@@ -387,9 +387,9 @@ pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::R
 pub fn print_summary(f: &Finished) {
     let t = &f.summary.totals;
     println!(
-        "credrotate: {} row(s): {} succeeded, {} failed, {} uncertain, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s",
+        "credrotate: {} row(s): {} succeeded, {} failed, {} uncertain, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s{}",
         t.rows, t.succeeded, t.failed, t.uncertain, t.dry_run, t.retries, t.throttled,
-        f.summary.duration_seconds, f.summary.achieved_rate
+        f.summary.duration_seconds, f.summary.achieved_rate, pacing_suffix(&f.summary)
     );
     for file in &f.files {
         println!("  {}", file.display());
@@ -414,6 +414,15 @@ pub fn print_summary(f: &Finished) {
             finish_hint(dir)
         );
     }
+}
+
+/// `; pacing: graph: 3 throttled, paused 2.0s, learned 98.5/s` when any provider throttled.
+fn pacing_suffix(summary: &report::Summary) -> String {
+    if !summary.pacing.values().any(|p| p.throttled > 0) {
+        return String::new();
+    }
+    let lanes: Vec<String> = summary.pacing.iter().map(|(n, p)| p.describe(n)).collect();
+    format!("; pacing: {}", lanes.join(", "))
 }
 
 /// How to finish an unfinished run: `resume` needs the run key, or else an operator's key.

@@ -6,11 +6,12 @@ use crate::sandbox::Options;
 
 #[derive(Debug)]
 pub struct SandboxCommand {
-    pub options: Options,
+    /// Boxed: the options are large beside the other commands.
+    pub options: Box<Options>,
 }
 
 pub async fn serve(cmd: SandboxCommand) -> Result<Exit, Fatal> {
-    crate::sandbox::serve_until_signal(cmd.options)
+    crate::sandbox::serve_until_signal(*cmd.options)
         .await
         .usage()?;
     Ok(Exit::Success)

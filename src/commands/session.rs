@@ -50,6 +50,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let mut signals = Signals::install().runtime()?;
     let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
     let mut progress = Progress::new(s.todo, s.progress);
+    let pacing = pipeline::PaceWatch::of(&s.lanes);
     let mut interrupted = None;
     let outcome = {
         let sink = |r: RowResult| collect(&journal, &mut progress, r);
@@ -77,7 +78,8 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         (None, Err(_)) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
-    let finished = finish(&s.dir, &s.opener, interrupted);
+    let finished =
+        finish(&s.dir, &s.opener, interrupted).and_then(|f| with_pacing(f, &s.dir, &pacing));
     drop(s.lock);
     outcome?;
     finished
@@ -107,6 +109,21 @@ async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
     };
     journal.writer.record(Record::End(end))?;
     journal.writer.clone().close().await
+}
+
+/// Adds this session's pacing figures to the summary and its `summary.json`.
+fn with_pacing(
+    mut f: Finished,
+    dir: &Path,
+    pacing: &[pipeline::PaceWatch],
+) -> Result<Finished, Fatal> {
+    f.summary.pacing = pacing
+        .iter()
+        .map(|w| (w.lane.clone(), w.figures()))
+        .collect();
+    let json = serde_json::to_vec_pretty(&f.summary).runtime()?;
+    crate::report::write_atomic(dir.join(crate::report::SUMMARY_JSON), &json).runtime()?;
+    Ok(f)
 }
 
 /// Rebuilds the artefacts from the journal; removes the run key once the run is complete.

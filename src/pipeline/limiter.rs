@@ -1,127 +1,157 @@
-//! Request pacing: the governor limiter built from a lane's [`Rate`].
+//! Request pacing: a slot scheduler (GCRA) at the lane's rate, below it the learned rate.
 //!
-//! Invariant: every request a worker sends first waits on its lane's [`Pacer`], so the rate a
-//! provider sees is bounded by the configured rate plus the configured burst.
-
-use std::num::NonZeroU32;
+//! The scheduler keeps a theoretical arrival time (`tat`): each request takes the slot `tat` and
+//! moves it on by one interval. It never restarts from `now` unless the lane fell behind by more
+//! than its tolerance (`burst - 1` intervals, at least `LAG`), so a wake-up that overshoots its
+//! slot (timer resolution, a busy core) is made up by the next slot instead of being lost: the
+//! achieved rate is the configured one. The interval is that of the lower of the ceiling
+//! (`--rate`) and the adaptive rate ([`Learner`]).
+//!
+//! Invariants: every request a worker sends first takes a slot here, so a provider sees at most
+//! the rate in force plus the burst; after a `Retry-After` pause no slot lies before the pause's
+//! end and the tolerance gives no credit for the paused time, so waiting workers leave one by
+//! one at the learned pace, never as a herd; each lane has its own pacer (a 429 of one provider
+//! never slows another).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+use super::learn::Learner;
 use crate::values::Rate;
 
-/// A lane's pacer: the configured rate as a hard ceiling (governor), and below it an adaptive
-/// rate that halves when the provider throttles and creeps back up with each success (AIMD), so
-/// a provider whose real limit is below `--rate` is not hammered after every `Retry-After`.
+/// The least catch-up tolerance: a late wake-up of up to this much is made up for.
+const LAG: Duration = Duration::from_millis(2);
+
+/// A lane's pacer.
 #[derive(Debug)]
 pub struct Pacer {
-    ceiling: Option<DefaultDirectRateLimiter>,
-    ceiling_rate: Option<f64>,
-    adaptive: Mutex<Adaptive>,
+    ceiling: Option<f64>,
+    burst: u32,
+    state: Mutex<State>,
 }
 
 #[derive(Debug)]
-struct Adaptive {
-    /// Current adaptive rate (requests/s); `None` until the provider first throttles.
-    rate: Option<f64>,
-    next_slot: Instant,
-    last_decrease: Option<Instant>,
-    started: Instant,
-    sent: u64,
+struct State {
+    tat: Instant,
+    /// The release scheduler's arrival time (see [`Pacer::release`]).
+    release_tat: Instant,
+    /// No credit for time before this instant (the end of the last pause).
+    floor: Instant,
+    learner: Learner,
+    throttled: u64,
 }
-
-/// Slowest adaptive pace: one request every two seconds.
-const MIN_RATE: f64 = 0.5;
 
 impl Pacer {
     pub fn new(rate: Rate, burst: u32) -> Pacer {
-        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = match rate {
-            Rate::Unlimited => None,
-            Rate::PerSecond(n) => Some(Quota::per_second(nonzero(n))),
-            Rate::PerMinute(n) => Some(Quota::per_minute(nonzero(n))),
-            Rate::PerHour(n) => Some(Quota::per_hour(nonzero(n))),
-        };
         let now = Instant::now();
+        let ceiling = rate.per_second();
         Pacer {
-            ceiling: quota.map(|q| RateLimiter::direct(q.allow_burst(burst))),
-            ceiling_rate: rate.per_second(),
-            adaptive: Mutex::new(Adaptive {
-                rate: None,
-                next_slot: now,
-                last_decrease: None,
-                started: now,
-                sent: 0,
+            ceiling,
+            burst: burst.max(1),
+            state: Mutex::new(State {
+                tat: now,
+                release_tat: now,
+                floor: now,
+                learner: Learner::new(ceiling, now),
+                throttled: 0,
             }),
         }
     }
 
     /// Waits until one more request may leave.
     pub async fn ready(&self) {
-        if let Some(limiter) = &self.ceiling {
-            limiter.until_ready().await;
+        if let Some(slot) = self.take_slot(Instant::now()) {
+            tokio::time::sleep_until(slot).await;
         }
+    }
+
+    /// Waits until the request, its intent written, may go on the wire: the journal's group
+    /// commit finishes a batch of intents at once, and this spaces their sends out again at the
+    /// same rate (a second scheduler that only undoes bunching, it never lowers the rate).
+    pub async fn release(&self) {
         let slot = {
-            let mut a = self.lock();
-            a.sent += 1;
-            let Some(rate) = a.rate else { return };
-            let slot = a.next_slot.max(Instant::now());
-            a.next_slot = slot + Duration::from_secs_f64(1.0 / rate);
-            slot
+            let mut s = self.lock();
+            let now = Instant::now();
+            let tat = s.release_tat;
+            self.slot(&mut s, now, tat).map(|(slot, next)| {
+                s.release_tat = next;
+                slot
+            })
         };
-        tokio::time::sleep_until(slot).await;
-    }
-
-    /// The provider throttled: halve the adaptive rate (once per second, however many in-flight
-    /// requests come back 429 together).
-    pub fn on_throttle(&self) {
-        let mut a = self.lock();
-        let now = Instant::now();
-        if a.last_decrease
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
-        {
-            return;
+        if let Some(slot) = slot {
+            tokio::time::sleep_until(slot).await;
         }
-        let current = a.rate.or(self.ceiling_rate).unwrap_or_else(|| {
-            a.sent as f64 / now.duration_since(a.started).as_secs_f64().max(1.0)
-        });
-        let halved = (current / 2.0).max(MIN_RATE);
-        tracing::info!(
-            rate = format!("{halved:.1}/s"),
-            "provider throttled; slowing down"
-        );
-        a.rate = Some(halved);
-        a.last_decrease = Some(now);
     }
 
-    /// A request succeeded: raise the adaptive rate a little, back to the ceiling eventually.
-    pub fn on_success(&self) {
-        let mut a = self.lock();
-        let Some(rate) = a.rate else { return };
-        let step = (self.ceiling_rate.unwrap_or(rate * 2.0) / 100.0).max(0.05);
-        let raised = rate + step;
-        a.rate = match self.ceiling_rate {
-            Some(ceiling) if raised >= ceiling => None,
-            _ => Some(raised),
+    /// Reserves the next slot; `None` when nothing limits the lane.
+    fn take_slot(&self, now: Instant) -> Option<Instant> {
+        let mut s = self.lock();
+        let tat = s.tat;
+        let (slot, next) = self.slot(&mut s, now, tat)?;
+        s.tat = next;
+        Some(slot)
+    }
+
+    /// GCRA: the slot for a scheduler at `tat`, and its next `tat`.
+    fn slot(&self, s: &mut State, now: Instant, tat: Instant) -> Option<(Instant, Instant)> {
+        let rate = s.learner.rate(now).or(self.ceiling)?;
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let tolerance = (interval * (self.burst - 1)).max(LAG);
+        let earliest = now.checked_sub(tolerance).unwrap_or(now).max(s.floor);
+        let slot = tat.max(earliest);
+        Some((slot, slot + interval))
+    }
+
+    /// The lane is paused until `until` (a `Retry-After`): no slot before it, no credit for it.
+    pub fn pause_until(&self, until: Instant) {
+        let mut s = self.lock();
+        s.tat = s.tat.max(until);
+        s.release_tat = s.release_tat.max(until);
+        s.floor = s.floor.max(until);
+    }
+
+    /// A 429 answered a request sent at `sent`; the lane is paused until `until`.
+    pub fn on_throttle(&self, sent: Instant, until: Instant) {
+        self.pause_until(until);
+        let learned = {
+            let mut s = self.lock();
+            s.throttled += 1;
+            s.learner.on_throttle(sent, Instant::now(), until)
         };
+        if let Some(rate) = learned {
+            tracing::info!(
+                learned = format!("{rate:.1}/s"),
+                "provider throttled; resuming below the rate it accepted"
+            );
+        }
+    }
+
+    /// A request succeeded.
+    pub fn on_success(&self) {
+        self.lock().learner.on_success(Instant::now());
+    }
+
+    /// The learned rate (what the provider accepted before its last 429), if it throttled.
+    pub fn learned_rate(&self) -> Option<f64> {
+        self.lock().learner.learned()
+    }
+
+    /// 429 answers that paused the lane.
+    pub fn throttled(&self) -> u64 {
+        self.lock().throttled
     }
 
     /// The adaptive rate now in force, if the provider has throttled.
     #[cfg(test)]
     pub fn adaptive_rate(&self) -> Option<f64> {
-        self.lock().rate
+        self.lock().learner.rate(Instant::now())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Adaptive> {
-        self.adaptive.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn nonzero(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 #[cfg(test)]
@@ -140,39 +170,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn throttle_halves_and_success_recovers() {
-        let p = Pacer::new(Rate::PerSecond(100), 1);
-        assert_eq!(p.adaptive_rate(), None);
-        p.on_throttle();
-        assert_eq!(p.adaptive_rate(), Some(50.0));
-        p.on_throttle(); // same burst of 429s: no second halving
-        assert_eq!(p.adaptive_rate(), Some(50.0));
-        for _ in 0..49 {
-            p.on_success();
+    async fn slots_keep_their_times_so_late_wakeups_are_made_up() {
+        let p = Pacer::new(Rate::PerSecond(200), 1);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            p.ready().await;
+            // A wake-up that overshoots by 1 ms (under LAG): the next slot is not pushed back.
+            tokio::time::advance(Duration::from_micros(1000)).await;
         }
-        assert!(p.adaptive_rate().unwrap() > 98.0);
-        p.on_success();
-        assert_eq!(
-            p.adaptive_rate(),
-            None,
-            "back at the ceiling: adaptive pacing off"
+        let took = start.elapsed().as_secs_f64();
+        assert!(
+            (took - 5.0).abs() < 0.05,
+            "1000 slots at 200/s took {took}s"
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn adaptive_rate_spaces_requests() {
-        let p = Pacer::new(Rate::Unlimited, 1);
-        p.on_throttle();
-        let rate = p.adaptive_rate().unwrap();
-        let start = Instant::now();
+    async fn after_a_pause_requests_leave_one_by_one() {
+        let p = Pacer::new(Rate::PerSecond(1000), 1);
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_secs(1);
+        p.on_throttle(t0, until);
+        let rate = p.learned_rate().unwrap();
+        let mut slots = Vec::new();
         for _ in 0..5 {
-            p.ready().await;
+            slots.push(p.take_slot(until).unwrap());
         }
-        let expected = Duration::from_secs_f64(4.0 / rate);
-        assert!(
-            start.elapsed() >= expected,
-            "{:?} < {expected:?}",
-            start.elapsed()
-        );
+        assert!(slots[0] >= until);
+        for w in slots.windows(2) {
+            let gap = w[1].duration_since(w[0]).as_secs_f64();
+            assert!(gap >= 0.99 / rate, "a herd: {gap}s apart at {rate}/s");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_and_unthrottled_does_not_wait() {
+        let p = Pacer::new(Rate::Unlimited, 1);
+        assert_eq!(p.take_slot(Instant::now()), None);
+        assert_eq!(p.adaptive_rate(), None);
     }
 }

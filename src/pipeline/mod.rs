@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod followup;
 pub mod gate;
 pub mod journaling;
+pub mod learn;
 pub mod limiter;
 pub mod retry;
 pub mod worker;
@@ -38,10 +39,40 @@ pub use limiter::Pacer;
 pub struct Lane {
     pub name: String,
     pub provider: Provider,
-    pub pacer: Pacer,
-    pub gate: Gate,
+    /// Shared so the session can read the pacing figures after the run.
+    pub pacer: Arc<Pacer>,
+    pub gate: Arc<Gate>,
     pub concurrency: usize,
     pub generate: Generate,
+}
+
+/// Reads a lane's pacing figures (429s, time paused, learned rate) during and after a run.
+#[derive(Debug, Clone)]
+pub struct PaceWatch {
+    pub lane: String,
+    pacer: Arc<Pacer>,
+    gate: Arc<Gate>,
+}
+
+impl PaceWatch {
+    pub fn of(lanes: &[Lane]) -> Vec<PaceWatch> {
+        lanes
+            .iter()
+            .map(|l| PaceWatch {
+                lane: l.name.clone(),
+                pacer: l.pacer.clone(),
+                gate: l.gate.clone(),
+            })
+            .collect()
+    }
+
+    pub fn figures(&self) -> crate::report::summary::Pacing {
+        crate::report::summary::Pacing {
+            throttled: self.pacer.throttled(),
+            paused_seconds: self.gate.paused().as_secs_f64(),
+            learned_rate: self.pacer.learned_rate(),
+        }
+    }
 }
 
 /// Run-wide settings the workers need.

@@ -1,12 +1,16 @@
 //! One request-retry policy for every request a lane sends (resets and follow-ups alike).
 //!
 //! Invariants: every request waits on the lane's Retry-After gate and pacer first; a 429 pauses
-//! the whole lane (its `Retry-After`, else a backoff delay) and slows its adaptive pacer, a
-//! success lets the pacer climb back; 429s are limited by `max_throttled`, other transient
+//! the whole lane (its `Retry-After`, else a backoff delay) and teaches its pacer the rate the
+//! provider accepted, a success is counted by the pacer's meter; a request that finds the gate
+//! closed after it got its slot (or after its intent was written) goes back for a new slot, so
+//! no request leaves during a pause and none leaves in a herd after it; 429s are limited by `max_throttled`, other transient
 //! failures by `max_attempts`; retries wait with full-jitter backoff, at least `Retry-After`; a
 //! `Retry-After` beyond `max_retry_after` ends the row instead of pausing the lane for it.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::provider::Attempt;
 
@@ -44,15 +48,37 @@ pub enum Step {
 pub struct Retries {
     pub attempts: u32,
     pub throttled: u32,
+    /// When the last request was let go.
+    sent: Option<Instant>,
 }
 
 impl Retries {
     /// Waits until the lane lets one more request leave.
-    pub async fn ready(&self, lane: &Lane) {
-        lane.gate.wait().await;
-        lane.pacer.ready().await;
-        // A 429 may have closed the gate while this worker waited for its pacing slot.
-        lane.gate.wait().await;
+    pub async fn ready(&mut self, lane: &Lane) {
+        loop {
+            lane.gate.wait().await;
+            lane.pacer.ready().await;
+            // A 429 may have closed the gate while this worker waited for its pacing slot:
+            // then it queues for a slot after the pause like everyone else.
+            if !lane.gate.closed() {
+                break;
+            }
+        }
+        self.sent = Some(Instant::now());
+    }
+
+    /// Just before the request leaves (its intent written): spaces sends that the journal's
+    /// group commit bunched, and if a 429 closed the gate meanwhile, queues for a new slot after
+    /// the pause.
+    pub async fn release(&mut self, lane: &Lane) {
+        loop {
+            lane.pacer.release().await;
+            if !lane.gate.closed() {
+                break;
+            }
+            self.ready(lane).await;
+        }
+        self.sent = Some(Instant::now());
     }
 
     /// Accounts for an answer and says what comes next.
@@ -71,9 +97,11 @@ impl Retries {
         }
         let exhausted = if answer.is_throttle() {
             self.throttled = self.throttled.saturating_add(1);
-            lane.pacer.on_throttle();
-            lane.gate
-                .pause(retry_after.unwrap_or_else(|| backoff.delay(self.throttled, None)));
+            let pause = retry_after.unwrap_or_else(|| backoff.delay(self.throttled, None));
+            if let Some(until) = lane.gate.pause(pause) {
+                let sent = self.sent.unwrap_or_else(Instant::now);
+                lane.pacer.on_throttle(sent, until);
+            }
             self.throttled >= backoff.max_throttled
         } else {
             self.attempts - self.throttled >= backoff.max_attempts
@@ -125,7 +153,7 @@ mod tests {
             r.next(lane, &backoff, &transient(429)),
             Step::Retry(_)
         ));
-        assert_eq!(pacer.adaptive_rate(), Some(50.0), "a 429 slows the lane");
+        assert!(pacer.learned_rate().is_some(), "a 429 teaches the lane");
         assert!(matches!(
             r.next(lane, &backoff, &transient(429)),
             Step::Retry(_)

@@ -104,6 +104,7 @@ async fn attempt_loop(
         if let Err(failure) = write_intent(settings, target, retries.attempts + 1, password).await {
             return answered(Attempt::NotApplied(failure), earlier_maybe, retries);
         }
+        retries.release(lane).await;
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
         let delay = match retries.next(lane.into(), &settings.backoff, &attempt) {
             Step::Retry(delay) => delay,

@@ -1,6 +1,9 @@
-//! `summary.json`: counts by status and provider, retries, 429s, achieved rate and duration.
+//! `summary.json`: counts by status and provider, retries, 429s, achieved rate and duration, and
+//! per provider the pacing figures of the last session (429s, time paused by `Retry-After`, the
+//! rate the provider was learned to accept), so an operator can set `--rate` next time.
 //!
-//! Invariant: built only from redacted report rows and counts; holds no secret.
+//! Invariants: built only from redacted report rows and counts; holds no secret; `pacing` is
+//! filled by the session that ran (a summary rebuilt from the journal alone has it empty).
 
 use std::collections::BTreeMap;
 
@@ -62,6 +65,34 @@ pub struct Summary {
     pub duration_seconds: f64,
     /// Succeeded rows per second of working time.
     pub achieved_rate: f64,
+    /// Per provider: how the last session's pacing went.
+    pub pacing: BTreeMap<String, Pacing>,
+}
+
+/// One provider's pacing in a session.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Pacing {
+    /// 429 answers (resets and follow-ups).
+    pub throttled: u64,
+    /// Time the provider's lane was paused by `Retry-After` (overlaps counted once).
+    pub paused_seconds: f64,
+    /// The rate (requests/s) the provider accepted before its last 429; `null` if it never
+    /// throttled. A good `--rate` for next time is a little below it.
+    pub learned_rate: Option<f64>,
+}
+
+impl Pacing {
+    /// `graph: 3 throttled, paused 2.0s, learned 98.5/s` for the final line.
+    pub fn describe(&self, provider: &str) -> String {
+        let learned = match self.learned_rate {
+            Some(r) => format!("learned {r:.1}/s"),
+            None => "no limit met".into(),
+        };
+        format!(
+            "{provider}: {} throttled, paused {:.1}s, {learned}",
+            self.throttled, self.paused_seconds
+        )
+    }
 }
 
 impl Summary {

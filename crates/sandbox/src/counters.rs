@@ -5,7 +5,7 @@
 //! second since the sandbox started); every throttled request was also counted as a reset
 //! arrival in the same second, so `throttled_series[i] <= reset_series[i]`. The same holds per
 //! route family (`graph`, `pingone`, `wristband`, `keycloak`): every write is counted both in the
-//! totals and in its family's series.
+//! totals and in its family's series, and so is every request inside an announced `Retry-After`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +23,8 @@ pub(crate) struct Counters {
     polls_total: u64,
     polls_throttled: u64,
     dropped_total: u64,
+    inside_retry_after: u64,
+    in_flight_after_429: u64,
 }
 
 impl Counters {
@@ -65,6 +67,18 @@ impl Counters {
         self.polls_throttled += 1;
     }
 
+    /// A request of `family` came inside a `Retry-After` window announced to it (`limits`).
+    pub(crate) fn inside_retry_after(&mut self, family: &'static str) {
+        self.inside_retry_after += 1;
+        self.families.entry(family).or_default().inside_retry_after += 1;
+    }
+
+    /// A request of `family` came after a 429 was decided but before its window opened.
+    pub(crate) fn in_flight_after_429(&mut self, family: &'static str) {
+        self.in_flight_after_429 += 1;
+        self.families.entry(family).or_default().in_flight_after_429 += 1;
+    }
+
     pub(crate) fn dropped(&mut self) {
         self.dropped_total += 1;
     }
@@ -87,6 +101,8 @@ impl Counters {
             "polls_total": self.polls_total,
             "polls_throttled": self.polls_throttled,
             "dropped_total": self.dropped_total,
+            "inside_retry_after": self.inside_retry_after,
+            "in_flight_after_429": self.in_flight_after_429,
             "families": self.families.iter().map(|(k, v)| (*k, v.snapshot())).collect::<BTreeMap<_, _>>(),
         })
     }
@@ -97,6 +113,8 @@ impl Counters {
 struct Series {
     writes: Vec<u64>,
     throttled: Vec<u64>,
+    inside_retry_after: u64,
+    in_flight_after_429: u64,
 }
 
 impl Series {
@@ -123,6 +141,8 @@ impl Series {
             "peak_rps": self.writes.iter().copied().max().unwrap_or(0),
             "rps_series": self.writes,
             "throttled_series": self.throttled,
+            "inside_retry_after": self.inside_retry_after,
+            "in_flight_after_429": self.in_flight_after_429,
         })
     }
 }

@@ -32,8 +32,9 @@
 //!   sandbox's own, no auth (`admin`, `wristband`).
 //!
 //! All route families share one directory of users (ids are unique across them in practice:
-//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own throttle bucket
-//! (`faults.throttle` applied per family, or `Options::family_throttle`).
+//! UPNs, GUIDs), so `verify` answers for every provider. Each family has its own limit: a token
+//! bucket (`faults.throttle` applied per family, or `Options::family_throttle`) or a sliding
+//! window (`faults.window`, `Options::family_window`); see `limits`.
 //! - Any other path: 404 `{"error":{"code":"UnknownRoute",...}}`.
 //!
 //! # `GET /_sandbox/stats`
@@ -48,6 +49,10 @@
 //!  "revocations_per_user": {"alice": 1}, "must_change_users": ["bob"],
 //!  "wristband_codes_outstanding": 0}
 //! ```
+//! - `inside_retry_after` (total and per family): requests (writes and polls) that reached the
+//!   limit inside a `Retry-After` window the sandbox had announced to that family (`limits`);
+//!   a client that honours `Retry-After` keeps it at 0. `in_flight_after_429`: those that came
+//!   after a 429 was decided but before its window opened (already on their way).
 //! - `families.NAME`: the write series of one route family (`graph`, `pingone`, `wristband`,
 //!   `keycloak`, `okta`, `auth0`), same definitions as the totals below; the totals sum every family.
 //! - `revocations_per_user`: accepted session revocations (Graph revoke, Wristband resets);
@@ -100,6 +105,7 @@ mod graph_v1;
 mod graph_wire;
 mod hostile;
 mod keycloak;
+mod limits;
 mod net;
 mod observe;
 mod okta;
@@ -118,6 +124,7 @@ mod tokens;
 mod wristband;
 
 pub use hostile::OddAnswers;
+pub use limits::Window;
 pub use pingone::{PingOneMethod, DEFAULT_CLIENT_ID};
 pub use server::{serve_until_signal, Sandbox};
 pub use tokens::OAuthOptions;
@@ -159,6 +166,9 @@ pub struct Faults {
     pub profile_missing_role: bool,
     /// Odd answers to Graph v1.0 resets, mostly after the password was applied (`hostile`).
     pub odd: OddAnswers,
+    /// A sliding-window limit like Graph's (N per W seconds) applied to each family separately;
+    /// takes the place of `throttle` when both are set (`limits`).
+    pub window: Option<Window>,
 }
 
 /// A token bucket: `rate` tokens per second refill, holding at most `capacity`; starts full.
@@ -216,6 +226,8 @@ pub struct Options {
     /// Per route family (`okta`, `auth0`): a fixed-window rate limit answered as that provider
     /// documents (429 with its epoch-seconds reset header and no `Retry-After`; `ratelimit`).
     pub reset_limits: BTreeMap<String, WindowLimit>,
+    /// Per route family: a sliding window of its own (before `family_throttle`; `limits`).
+    pub family_window: BTreeMap<String, Window>,
 }
 
 /// A fixed window: `limit` requests, refilled whole every `window` (whole seconds, at least 1).
@@ -244,6 +256,7 @@ impl Default for Options {
             wristband: WristbandOptions::default(),
             pingone_method: PingOneMethod::default(),
             reset_limits: BTreeMap::new(),
+            family_window: BTreeMap::new(),
         }
     }
 }
@@ -280,9 +293,17 @@ impl Options {
                 humantime::format_duration(d)
             );
         }
+        for w in f.window.iter().chain(self.family_window.values()) {
+            anyhow::ensure!(
+                limits::valid_window(w),
+                "sandbox window needs at least 1 request per 0 < W <= 1h, got {} per {:?}",
+                w.requests,
+                w.per
+            );
+        }
         for b in f.throttle.iter().chain(self.family_throttle.values()) {
             anyhow::ensure!(
-                b.rate.is_finite() && b.rate > 0.0 && b.capacity >= 1,
+                limits::valid_bucket(b),
                 "sandbox throttle needs rate > 0 per second and capacity >= 1, got rate {} capacity {}",
                 b.rate,
                 b.capacity

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::accounts::Accounts;
 use super::counters::{Counters, InFlight};
-use super::faults::TokenBucket;
 use super::hostile::OpMask;
+use super::limits::{Announced, Limiter};
 use super::tokens::Tokens;
 use super::{random, Options};
 
@@ -34,8 +34,9 @@ pub(crate) struct Shared {
     started: Instant,
     directory: Mutex<Directory>,
     counters: Mutex<Counters>,
-    /// One token bucket per route family, made on first use.
-    buckets: Mutex<BTreeMap<&'static str, TokenBucket>>,
+    /// One limit (bucket or window) and announced `Retry-After` per route family, made on
+    /// first use.
+    limits: Mutex<BTreeMap<&'static str, FamilyLimit>>,
     accounts: Mutex<Accounts>,
     pub(crate) in_flight: InFlight,
 }
@@ -63,7 +64,7 @@ impl Shared {
             started: now,
             directory: Mutex::new(directory),
             counters: Mutex::new(Counters::default()),
-            buckets: Mutex::new(BTreeMap::new()),
+            limits: Mutex::new(BTreeMap::new()),
             accounts: Mutex::new(Accounts::default()),
             in_flight: InFlight::default(),
         }
@@ -102,25 +103,42 @@ impl Shared {
         lock(&self.accounts)
     }
 
-    /// Charges one token to `family`'s throttle bucket (`Options::family_throttle`, else
-    /// `faults.throttle`); `Err(wait)` when it is empty.
+    /// Charges one request to `family`'s limit (see `limits`); `Err(wait)` when it is spent.
+    /// Counts the request if it came inside a `Retry-After` window announced to `family`.
     pub(crate) fn take_token(&self, family: &'static str) -> Result<(), Duration> {
-        let spec = self
-            .opts
-            .family_throttle
-            .get(family)
-            .copied()
-            .or(self.opts.faults.throttle);
-        let Some(spec) = spec else {
-            return Ok(());
-        };
         let now = Instant::now();
-        let mut buckets = lock(&self.buckets);
-        let bucket = buckets
-            .entry(family)
-            .or_insert_with(|| TokenBucket::new(spec, now));
-        bucket.try_take(now)
+        let (taken, inside) = {
+            let mut limits = lock(&self.limits);
+            let entry = limits.entry(family).or_insert_with(|| FamilyLimit {
+                limiter: Limiter::for_family(&self.opts, family, now),
+                announced: Announced::default(),
+            });
+            let before = (entry.announced.inside, entry.announced.in_flight);
+            entry.announced.arrived(now);
+            let taken = match &mut entry.limiter {
+                Some(l) => l.try_take(now),
+                None => Ok(()),
+            };
+            if let Err(wait) = taken {
+                let delivery = self.opts.faults.latency + self.opts.faults.jitter;
+                entry.announced.announce(now, wait, delivery);
+            }
+            let a = &entry.announced;
+            (taken, (a.inside > before.0, a.in_flight > before.1))
+        };
+        match inside {
+            (true, _) => self.counters().inside_retry_after(family),
+            (_, true) => self.counters().in_flight_after_429(family),
+            _ => {}
+        }
+        taken
     }
+}
+
+/// A family's limit and the `Retry-After` windows announced to it.
+struct FamilyLimit {
+    limiter: Option<Limiter>,
+    announced: Announced,
 }
 
 #[derive(Debug, Default)]

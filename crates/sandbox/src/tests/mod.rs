@@ -10,6 +10,7 @@ mod faults;
 mod graph_rules;
 mod graph_v1;
 mod hostile;
+mod limits;
 mod oauth_rfc;
 mod okta_auth0;
 mod providers;

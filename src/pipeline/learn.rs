@@ -1,0 +1,252 @@
+//! Learning a provider's unannounced limit: AIMD with a remembered last-good rate.
+//!
+//! The lane measures the rate the provider actually *accepted* (successes per second over the
+//! last two seconds of sending, or the last one when the rate was climbing in slow start). On the first 429 of an episode (the lane then pauses for
+//! `Retry-After`, see `gate`), that measured rate becomes the *learned* rate and the lane resumes,
+//! once the pause is over, at `RESUME` (90 %) of it, not at the ceiling:
+//!
+//! ```text
+//! rate ▲        learned ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─/─ ─ 429 → pause → 0.9·learned …
+//!      │  HOLD·learned   ┌──────────────────────────────┐ ╱ probe: slow, then faster
+//!      │ 0.9·learned ╱───┘                               ╱
+//!      └─────────────┴ramp 2 s┴──────── hold 10 s ────────┴──────────────────────────────▶ t
+//! ```
+//! - ramp from 90 % to `HOLD` (97 %) of the learned rate in 2 s, hold there for 10 s, then probe
+//!   upwards, `0.4 %·x + 0.01 %·x³` of the learned rate after `x` seconds, until the next 429
+//!   (a token bucket's burst absorbs the slow start of a probe for a while, so against a steady
+//!   limit a 429 episode comes about every 20 s; the cubic term, as in CUBIC, leaves a learned
+//!   rate that was too low behind: +85 % after 20 s);
+//! - a measurement needs a stretch of at least one second of sending. A 429 that comes sooner
+//!   (the first burst against an unannounced bucket, or a window that filled at once) learns the
+//!   geometric mean of the accepted count (as if per second: a lower bound) and half the rate
+//!   sent at (at least the accepted count), marked *unsure*; from an unsure
+//!   rate the lane holds for half a second, then doubles per second (slow start) until the
+//!   next 429 gives a real measurement.
+//!
+//! Why AIMD with memory rather than CUBIC: a 429 here costs a whole-second `Retry-After`
+//! pause (providers round up), so the dominant cost is the number of 429 episodes, not the time
+//! spent below the limit; a remembered rate and a long hold keep episodes rare, and the rate
+//! never returns to the ceiling after a 429 unless probing finds the limit gone.
+//!
+//! Invariants: one decrease per episode (429s of requests sent before the current stretch
+//! began are answers to the same excess); the rate never exceeds the ceiling and never falls
+//! below `MIN_RATE`; the lane resumes after a pause at 90 % of the learned rate and, over the
+//! first second after it, sends on average at most the learned rate.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Slowest adaptive pace: one request every two seconds.
+pub const MIN_RATE: f64 = 0.5;
+/// Resume at this share of the learned rate.
+const RESUME: f64 = 0.9;
+/// Hold at this share of the learned rate.
+const HOLD: f64 = 0.97;
+const RAMP: f64 = 2.0;
+const HOLD_FOR: f64 = 10.0;
+/// Probe after the hold, in shares of the learned rate: `PROBE·x + PROBE_CUBE·x³` after `x` s
+/// (slow at first, so a bucket's burst absorbs it for a while; steep later, so a learned rate
+/// that was too low, say measured while the client itself was slow, is left behind).
+const PROBE: f64 = 0.004;
+const PROBE_CUBE: f64 = 0.0001;
+/// Slow start from an unsure rate: held this long (s), then this growth factor per second
+/// (the first second after the pause averages at most the learned rate).
+const SLOW_HOLD: f64 = 0.5;
+const SLOW_START: f64 = 2.0;
+
+/// Bins of the meter: 100 ms each, two seconds in all.
+const BINS: u64 = 20;
+
+/// Successes in 100 ms bins over the last two seconds.
+#[derive(Debug)]
+struct Meter {
+    bins: [u32; BINS as usize],
+    /// Index (100 ms ticks since `origin`) of the newest bin.
+    head: u64,
+    origin: Instant,
+}
+
+impl Meter {
+    fn new(now: Instant) -> Self {
+        Meter {
+            bins: [0; BINS as usize],
+            head: 0,
+            origin: now,
+        }
+    }
+
+    fn tick(&self, now: Instant) -> u64 {
+        (now.saturating_duration_since(self.origin).as_millis() / 100) as u64
+    }
+
+    fn advance(&mut self, now: Instant) {
+        let tick = self.tick(now);
+        let steps = tick.saturating_sub(self.head).min(BINS);
+        for i in 1..=steps {
+            self.bins[((self.head + i) % BINS) as usize] = 0;
+        }
+        self.head = self.head.max(tick);
+    }
+
+    fn add(&mut self, now: Instant) {
+        self.advance(now);
+        self.bins[(self.head % BINS) as usize] += 1;
+    }
+
+    /// Successes per second over the last `span` (whole 100 ms bins, one to two seconds).
+    fn rate_over(&mut self, now: Instant, span: Duration) -> f64 {
+        self.advance(now);
+        let n = (span.as_millis() / 100).clamp(10, u128::from(BINS)) as u64;
+        let sum: u32 = (0..n)
+            .map(|i| self.bins[((self.head + BINS - i) % BINS) as usize])
+            .sum();
+        f64::from(sum) / (n as f64 / 10.0)
+    }
+}
+
+/// The adaptive part of a lane's pacer.
+#[derive(Debug)]
+pub struct Learner {
+    ceiling: Option<f64>,
+    /// The learned rate and whether it was measured over a full second.
+    learned: Option<(f64, bool)>,
+    /// Where the current stretch of sending begins (lane start or the end of the last pause).
+    resumed: Instant,
+    accepted_in_stretch: u64,
+    meter: Meter,
+}
+
+impl Learner {
+    pub fn new(ceiling: Option<f64>, now: Instant) -> Self {
+        Learner {
+            ceiling,
+            learned: None,
+            resumed: now,
+            accepted_in_stretch: 0,
+            meter: Meter::new(now),
+        }
+    }
+
+    pub fn learned(&self) -> Option<f64> {
+        self.learned.map(|(rate, _)| rate)
+    }
+
+    pub fn on_success(&mut self, now: Instant) {
+        self.meter.add(now);
+        if now >= self.resumed {
+            self.accepted_in_stretch += 1;
+        }
+    }
+
+    /// A 429 for a request sent at `sent`; the lane is paused until `until`. Returns the newly
+    /// learned rate, or `None` when this 429 belongs to an episode already accounted for.
+    pub fn on_throttle(&mut self, sent: Instant, now: Instant, until: Instant) -> Option<f64> {
+        if sent < self.resumed || now < self.resumed {
+            return None;
+        }
+        let stretch = now.duration_since(self.resumed);
+        // In slow start the rate climbed through the last seconds: measure the latest one only.
+        let slow_start = self.learned.is_some_and(|(_, sure)| !sure);
+        let span = if slow_start { Duration::ZERO } else { stretch };
+        let learned = if stretch >= Duration::from_secs(1) {
+            (self.meter.rate_over(now, span).max(MIN_RATE), true)
+        } else {
+            (self.unsure(now).max(MIN_RATE), false)
+        };
+        self.learned = Some(learned);
+        self.resumed = until.max(now);
+        self.accepted_in_stretch = 0;
+        Some(learned.0)
+    }
+
+    /// A guess from a stretch shorter than a second: between what was accepted in it (as if
+    /// per second: a lower bound) and half the rate sent at, their geometric mean.
+    fn unsure(&self, now: Instant) -> f64 {
+        let sent_at = self.rate(now).or(self.ceiling).unwrap_or(0.0);
+        let accepted = (self.accepted_in_stretch as f64).max(1.0);
+        (accepted * sent_at / 2.0).sqrt().max(accepted)
+    }
+
+    /// The adaptive rate in force at `now`; `None` when only the ceiling applies.
+    pub fn rate(&self, now: Instant) -> Option<f64> {
+        let (learned, sure) = self.learned?;
+        let t = now.saturating_duration_since(self.resumed).as_secs_f64();
+        let start = learned * RESUME;
+        let rate = match sure {
+            false if t <= SLOW_HOLD => start,
+            false => start * SLOW_START.powf((t - SLOW_HOLD).min(30.0)),
+            true if t < RAMP => start + (HOLD - RESUME) * learned * t / RAMP,
+            true if t < RAMP + HOLD_FOR => HOLD * learned,
+            true => {
+                let x = t - RAMP - HOLD_FOR;
+                learned * (HOLD + PROBE * x + PROBE_CUBE * x * x * x)
+            }
+        };
+        let rate = rate.max(MIN_RATE);
+        match self.ceiling {
+            Some(c) => Some(rate.min(c)),
+            None => Some(rate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn learns_the_accepted_rate_and_resumes_below_it() {
+        let t0 = Instant::now();
+        let mut l = Learner::new(Some(1000.0), t0);
+        assert_eq!(l.rate(t0), None, "no 429 yet: the ceiling only");
+        for i in 0..300 {
+            l.on_success(t0 + secs(f64::from(i) / 100.0));
+        }
+        let now = t0 + secs(3.0);
+        let until = now + secs(1.0);
+        let learned = l.on_throttle(now, now, until).unwrap();
+        assert!((learned - 100.0).abs() <= 10.0, "{learned}");
+        assert_eq!(l.on_throttle(now, now, until), None, "same episode");
+        let resume = l.rate(until).unwrap();
+        assert!(resume <= learned * 0.91, "{resume}");
+        let held = l.rate(until + secs(5.0)).unwrap();
+        assert!((held - learned * HOLD).abs() < 1e-6);
+        let probing = l.rate(until + secs(22.0)).unwrap();
+        assert!(probing > learned, "probes above after the hold: {probing}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_stretch_is_unsure_and_slow_starts() {
+        let t0 = Instant::now();
+        let mut l = Learner::new(Some(1000.0), t0);
+        for _ in 0..20 {
+            l.on_success(t0);
+        }
+        let now = t0 + secs(0.01);
+        let learned = l.on_throttle(t0, now, now + secs(1.0)).unwrap();
+        assert_eq!(learned, 100.0, "sqrt(20 accepted x 1000/s / 2)");
+        let at = now + secs(1.0);
+        assert_eq!(l.rate(at + secs(0.4)), Some(90.0), "held for half a second");
+        assert!(l.rate(at + secs(2.0)).unwrap() > 200.0);
+        assert_eq!(
+            l.rate(at + secs(20.0)),
+            Some(1000.0),
+            "never above the ceiling"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_of_a_request_sent_before_the_pause_is_ignored() {
+        let t0 = Instant::now();
+        let mut l = Learner::new(None, t0);
+        let now = t0 + secs(2.0);
+        l.on_throttle(now, now, now + secs(1.0)).unwrap();
+        let later = now + secs(1.5);
+        assert_eq!(l.on_throttle(now, later, later + secs(1.0)), None);
+    }
+}
