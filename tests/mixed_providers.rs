@@ -13,7 +13,6 @@ use serde_json::Value;
 /// graph (v1.0), ping (PingOne) and kc (Keycloak via the generic HTTP provider, client
 /// credentials at the realm's token endpoint), with rates.
 fn config(env: &Env, graph: u32, ping: u32, kc: u32) -> std::path::PathBuf {
-    let kc_secret = env.write("kc-secret", env.sandbox.client_secret());
     let text = format!(
         r#"
 [providers.graph]
@@ -31,28 +30,11 @@ concurrency = 2
 type = "basic"
 username = "{client}"
 password_env = "CREDROTATE_TOKEN"
-
-[providers.kc]
-kind = "http"
-base_url = "{base}"
-rate = "{kc}/s"
-concurrency = 6
-[providers.kc.auth]
-type = "client_credentials"
-token_url = "{base}/realms/r/protocol/openid-connect/token"
-client_id = "{kc_client}"
-client_secret_file = "{kc_secret}"
-[providers.kc.http]
-method = "PUT"
-path = "/admin/realms/r/users/{{user}}/reset-password"
-body = '{{"type": "password", "value": "{{password}}", "temporary": false}}'
-"#,
+{kc_provider}"#,
         graph_url = env.sandbox.graph_url(),
         ping_url = env.sandbox.pingone_url(),
         client = env.sandbox.client_id(),
-        base = env.sandbox.base_url(),
-        kc_client = credrotate::sandbox::OAuthOptions::default().client_id,
-        kc_secret = kc_secret.display(),
+        kc_provider = env.keycloak_provider(&format!("{kc}/s"), 6),
     );
     env.write("mixed.toml", &text)
 }

@@ -82,8 +82,6 @@ async fn after_a_429_the_lane_resumes_at_the_learned_rate_one_by_one() {
 
 /// graph (throttled: a bucket of 5/s) and kc (Keycloak, not throttled) at 20/s each.
 fn two_providers(env: &Env) -> std::path::PathBuf {
-    // The sandbox's Keycloak route takes only tokens its realm's token endpoint issued.
-    let secret = env.write("kc-secret", env.sandbox.client_secret());
     let text = format!(
         r#"
 [providers.graph]
@@ -91,26 +89,9 @@ kind = "graph"
 base_url = "{graph_url}"
 rate = "20/s"
 concurrency = 16
-
-[providers.kc]
-kind = "http"
-base_url = "{base}"
-rate = "20/s"
-concurrency = 16
-[providers.kc.auth]
-type = "client_credentials"
-token_url = "{base}/realms/r/protocol/openid-connect/token"
-client_id = "{kc_client}"
-client_secret_file = "{kc_secret}"
-[providers.kc.http]
-method = "PUT"
-path = "/admin/realms/r/users/{{user}}/reset-password"
-body = '{{"type": "password", "value": "{{password}}", "temporary": false}}'
-"#,
+{kc_provider}"#,
         graph_url = env.sandbox.graph_url(),
-        base = env.sandbox.base_url(),
-        kc_client = credrotate::sandbox::OAuthOptions::default().client_id,
-        kc_secret = secret.display(),
+        kc_provider = env.keycloak_provider("20/s", 16),
     );
     env.write("two.toml", &text)
 }

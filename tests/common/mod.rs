@@ -56,6 +56,34 @@ impl Env {
         self.write("credrotate.toml", &text)
     }
 
+    /// `[providers.kc]`: Keycloak's reset through the generic HTTP provider, signing in with
+    /// client credentials at the realm's token endpoint (the only tokens the sandbox's Keycloak
+    /// route takes), the secret in a file.
+    pub fn keycloak_provider(&self, rate: &str, concurrency: usize) -> String {
+        let secret = self.write("kc-secret", self.sandbox.client_secret());
+        format!(
+            r#"
+[providers.kc]
+kind = "http"
+base_url = "{base}"
+rate = "{rate}"
+concurrency = {concurrency}
+[providers.kc.auth]
+type = "client_credentials"
+token_url = "{base}/realms/r/protocol/openid-connect/token"
+client_id = "{client}"
+client_secret_file = "{secret}"
+[providers.kc.http]
+method = "PUT"
+path = "/admin/realms/r/users/{{user}}/reset-password"
+body = '{{"type": "password", "value": "{{password}}", "temporary": false}}'
+"#,
+            base = self.sandbox.base_url(),
+            client = credrotate::sandbox::OAuthOptions::default().client_id,
+            secret = secret.display(),
+        )
+    }
+
     /// Writes a CSV manifest of `n` users named `user00001@example.test`...
     pub fn users_csv(&self, n: usize) -> PathBuf {
         let mut text = String::from("user\n");

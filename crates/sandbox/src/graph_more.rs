@@ -166,17 +166,22 @@ async fn patch_user(
     write(&sb, &ids, || {
         let user = admit(&sb, path.map(|Path(u)| u), &uri, &headers)?;
         if sb.opts.faults.profile_missing_role {
-            return Err(GraphError::new(
-                StatusCode::FORBIDDEN,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            ));
+            return Err(denied("Insufficient privileges to complete the operation."));
         }
         let (password, must) = password_profile(&object(&body)?)?;
         sb.directory().set_password(&user, password);
         sb.accounts().set_must_change(&user, must);
         Ok(StatusCode::NO_CONTENT.into_response())
     })
+}
+
+/// Graph's 403 for a caller without the permission or directory role an action needs.
+fn denied(message: &'static str) -> GraphError {
+    GraphError::new(
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        message,
+    )
 }
 
 /// `(password, forceChangePasswordNextSignIn)` from a `PATCH /users` body.
@@ -225,9 +230,7 @@ async fn revoke(
     write(&sb, &ids, || {
         let user = admit(&sb, path.map(|Path(u)| u), &uri, &headers)?;
         if sb.opts.faults.revoke_denied {
-            return Err(GraphError::new(
-                StatusCode::FORBIDDEN,
-                "Authorization_RequestDenied",
+            return Err(denied(
                 "Insufficient privileges to complete the operation (sandbox fault).",
             ));
         }
