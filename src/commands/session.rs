@@ -78,8 +78,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         (None, Err(_)) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
-    let finished =
-        finish(&s.dir, &s.opener, interrupted).and_then(|f| with_pacing(f, &s.dir, &pacing));
+    let finished = finish(&s.dir, &s.opener, interrupted, &pacing);
     drop(s.lock);
     outcome?;
     finished
@@ -113,23 +112,30 @@ async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
 
 /// Adds this session's pacing figures to the summary and its `summary.json`.
 fn with_pacing(
-    mut f: Finished,
+    summary: &mut crate::report::Summary,
     dir: &Path,
     pacing: &[pipeline::PaceWatch],
-) -> Result<Finished, Fatal> {
-    f.summary.pacing = pacing
+) -> Result<(), Fatal> {
+    summary.pacing = pacing
         .iter()
         .map(|w| (w.lane.clone(), w.figures()))
         .collect();
-    let json = serde_json::to_vec_pretty(&f.summary).runtime()?;
+    let json = serde_json::to_vec_pretty(summary).runtime()?;
     crate::report::write_atomic(dir.join(crate::report::SUMMARY_JSON), &json).runtime()?;
-    Ok(f)
+    Ok(())
 }
 
 /// Rebuilds the artefacts from the journal; removes the run key once the run is complete.
-fn finish(dir: &Path, opener: &Opener, interrupted: Option<i32>) -> Result<Finished, Fatal> {
+/// The run key goes last: a process killed before that finds a run `resume` can still open.
+fn finish(
+    dir: &Path,
+    opener: &Opener,
+    interrupted: Option<i32>,
+    pacing: &[pipeline::PaceWatch],
+) -> Result<Finished, Fatal> {
     let contents = journal::read_journal(dir).runtime()?;
-    let rebuilt = rebuild(dir, &contents, Some(opener)).runtime()?;
+    let mut rebuilt = rebuild(dir, &contents, Some(opener)).runtime()?;
+    with_pacing(&mut rebuilt.summary, dir, pacing)?;
     if rebuilt.complete {
         RunKey::remove(dir).runtime()?;
     }
