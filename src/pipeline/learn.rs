@@ -1,7 +1,11 @@
 //! Learning a provider's unannounced limit: AIMD with a remembered last-good rate.
 //!
 //! The lane measures the rate the provider actually *accepted* (successes per second over the
-//! last two seconds of sending, or the last one when the rate was climbing in slow start). On the first 429 of an episode (the lane then pauses for
+//! last two seconds of sending, or the last half second when the rate was climbing in slow
+//! start: a ramp that doubles per second averages well below the limit over a whole second,
+//! while over its last half second a bucket's limit is what got through; an overestimate is
+//! corrected by the next episode within seconds, an underestimate only by the slow probe). On
+//! the first 429 of an episode (the lane then pauses for
 //! `Retry-After`, see `gate`), that measured rate becomes the *learned* rate and the lane resumes,
 //! once the pause is over, at `RESUME` (90 %) of it, not at the ceiling:
 //!
@@ -55,6 +59,9 @@ const PROBE_CUBE: f64 = 0.0001;
 const SLOW_HOLD: f64 = 0.5;
 const SLOW_START: f64 = 2.0;
 
+/// What a 429 at the end of a slow start measures: the accepted rate over this last stretch.
+const SLOW_SPAN: Duration = Duration::from_millis(500);
+
 /// Bins of the meter: 100 ms each, two seconds in all.
 const BINS: u64 = 20;
 
@@ -94,14 +101,18 @@ impl Meter {
         self.bins[(self.head % BINS) as usize] += 1;
     }
 
-    /// Successes per second over the last `span` (whole 100 ms bins, one to two seconds).
+    /// Successes per second over the last `span` (whole 100 ms bins, half a second to two).
+    /// The newest bin is still filling: the time it covers so far is what divides, not 100 ms.
     fn rate_over(&mut self, now: Instant, span: Duration) -> f64 {
         self.advance(now);
-        let n = (span.as_millis() / 100).clamp(10, u128::from(BINS)) as u64;
+        let n = (span.as_millis() / 100).clamp(5, u128::from(BINS)) as u64;
         let sum: u32 = (0..n)
             .map(|i| self.bins[((self.head + BINS - i) % BINS) as usize])
             .sum();
-        f64::from(sum) / (n as f64 / 10.0)
+        let into_head =
+            now.saturating_duration_since(self.origin).as_secs_f64() - self.head as f64 / 10.0;
+        let covered = (n - 1) as f64 / 10.0 + into_head.clamp(0.01, 0.1);
+        f64::from(sum) / covered
     }
 }
 
@@ -146,9 +157,9 @@ impl Learner {
             return None;
         }
         let stretch = now.duration_since(self.resumed);
-        // In slow start the rate climbed through the last seconds: measure the latest one only.
+        // In slow start the rate climbed through the last seconds: measure its end only.
         let slow_start = self.learned.is_some_and(|(_, sure)| !sure);
-        let span = if slow_start { Duration::ZERO } else { stretch };
+        let span = if slow_start { SLOW_SPAN } else { stretch };
         let learned = if stretch >= Duration::from_secs(1) {
             (self.meter.rate_over(now, span).max(MIN_RATE), true)
         } else {
@@ -248,5 +259,24 @@ mod tests {
         l.on_throttle(now, now, now + secs(1.0)).unwrap();
         let later = now + secs(1.5);
         assert_eq!(l.on_throttle(now, later, later + secs(1.0)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_ending_a_slow_start_learns_what_its_last_half_second_got_through() {
+        let t0 = Instant::now();
+        let mut l = Learner::new(Some(1000.0), t0);
+        let first = t0 + secs(0.01);
+        l.on_throttle(t0, first, first + secs(1.0)).unwrap();
+        // Slow start: 100/s for a second, then a bucket lets 200/s through for 0.6 s.
+        let start = first + secs(1.0);
+        for i in 0..100 {
+            l.on_success(start + secs(f64::from(i) / 100.0));
+        }
+        for i in 0..120 {
+            l.on_success(start + secs(1.0 + f64::from(i) / 200.0));
+        }
+        let now = start + secs(1.6);
+        let learned = l.on_throttle(now, now, now + secs(1.0)).unwrap();
+        assert!((learned - 200.0).abs() <= 12.0, "{learned}");
     }
 }
