@@ -25,6 +25,16 @@ pub(crate) struct Counters {
     dropped_total: u64,
     inside_retry_after: u64,
     in_flight_after_429: u64,
+    /// Wall-clock arrival of the first and the last write (Unix ms): benchmarks compare them
+    /// with the client process's own start and exit.
+    first_write_unix_ms: Option<u128>,
+    last_write_unix_ms: Option<u128>,
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 impl Counters {
@@ -39,6 +49,9 @@ impl Counters {
     pub(crate) fn reset_arrived(&mut self, family: &'static str, second: usize) {
         self.cover(second);
         self.reset_series[second] += 1;
+        let now = unix_ms();
+        self.first_write_unix_ms.get_or_insert(now);
+        self.last_write_unix_ms = Some(now);
         self.families.entry(family).or_default().arrived(second);
     }
 
@@ -103,6 +116,8 @@ impl Counters {
             "dropped_total": self.dropped_total,
             "inside_retry_after": self.inside_retry_after,
             "in_flight_after_429": self.in_flight_after_429,
+            "first_write_unix_ms": self.first_write_unix_ms,
+            "last_write_unix_ms": self.last_write_unix_ms,
             "families": self.families.iter().map(|(k, v)| (*k, v.snapshot())).collect::<BTreeMap<_, _>>(),
         })
     }

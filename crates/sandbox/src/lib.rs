@@ -60,6 +60,8 @@
 //! - `requests_total`/`requests_by_status`: every API (non-`/_sandbox`) response, by status.
 //! - `rps_series[i]`: reset (write) requests that arrived during whole second `i` since start,
 //!   whatever their answer (401, 429, 503 included); `peak_rps` is its maximum;
+//!   `first_write_unix_ms`/`last_write_unix_ms`: wall-clock arrival of the first and last of
+//!   them (Unix milliseconds, `null` before any);
 //!   `reset_requests_total` its sum. `throttled_series[i]`: those answered 429 (same length);
 //!   `first_throttle_second`: index of the first 429, or `null`.
 //! - `resets_total`/`resets_per_user`: password changes actually applied (users with none are
