@@ -9,7 +9,8 @@
 //! Invariants: a row is streamed only after its final outcome was queued to the journal, so the
 //! journal knows everything the files hold; the same rules as the rebuild decide what is
 //! exported (the confirmed password of a succeeded row, the candidate of an uncertain one); a
-//! write error never stops the rotation: it is logged, the files are dropped (their temporary
+//! row that failed without a reported attempt (a worker that panicked, maybe after its intent
+//! was written: only the journal knows its password) or a write error never stops the rotation: it is logged, the files are dropped (their temporary
 //! names removed) and the session falls back to a rebuild; memory does not grow with the run.
 
 use std::path::Path;
@@ -50,6 +51,14 @@ impl Live {
         let Some((report, export)) = &mut self.files else {
             return;
         };
+        if r.report.status == Status::Failed && r.report.attempts == 0 {
+            tracing::info!(
+                row = r.report.row,
+                "a row ended without a settled attempt; report and export will be rebuilt from the journal"
+            );
+            self.files = None;
+            return;
+        }
         let written = report.write(&r.report).and_then(|()| {
             let Some(password) = &r.password else {
                 return Ok(());
