@@ -220,14 +220,14 @@ async fn resume_refuses_an_altered_header_or_an_old_journal_and_sends_nothing() 
     }
 
     // A journal of the previous format (version 2: an untyped `config` header field).
-    let v2 = original.replacen("\"version\":3", "\"version\":2", 1);
+    let v2 = original.replacen("\"version\":4", "\"version\":2", 1);
     std::fs::write(&journal, v2).unwrap();
     let refused = run.resume(&env, &[]).await;
     assert_exit(&refused, 2);
     let msg = text(&refused.stderr);
     assert!(
         msg.contains("journal format version 2 was written by an older credrotate")
-            && msg.contains("reads only version 3"),
+            && msg.contains("reads only version 4"),
         "{msg}"
     );
     assert_eq!(requests(&env).await, before, "nothing was sent");
@@ -396,17 +396,18 @@ async fn formula_user_ids_are_neutralised_in_report_csv() {
     };
     assert_exit(&run.cmd(&env).output().await, 0);
 
+    // Rows are reported as they finish: put them back in manifest order by their `row`.
     let mut report = csv::Reader::from_path(run.out.join("report.csv")).unwrap();
-    let at = report
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "user")
-        .unwrap();
-    let cells: Vec<String> = report
+    let headers = report.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (row, at) = (column("row"), column("user"));
+    let mut cells: Vec<(u64, String)> = report
         .records()
-        .map(|r| r.unwrap()[at].to_owned())
+        .map(|r| r.unwrap())
+        .map(|r| (r[row].parse().unwrap(), r[at].to_owned()))
         .collect();
+    cells.sort();
+    let cells: Vec<String> = cells.into_iter().map(|(_, u)| u).collect();
     let expected: Vec<String> = users
         .iter()
         .map(|u| match u.starts_with("plain") {
@@ -415,13 +416,17 @@ async fn formula_user_ids_are_neutralised_in_report_csv() {
         })
         .collect();
     assert_eq!(cells, expected);
-    let json: Vec<String> = env
-        .report_json()
+    let mut json = env.report_json();
+    json.sort_by_key(|r| r["row"].as_u64());
+    let json: Vec<String> = json
         .iter()
         .map(|r| r["user"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(json, users, "report.json stays exact");
     let exported = env.assert_export_verifies(users.len()).await;
-    let exported: Vec<&str> = exported.iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(exported, users, "the export stays exact");
+    let mut exported: Vec<&str> = exported.iter().map(|r| r[0].as_str()).collect();
+    exported.sort();
+    let mut sorted = users.to_vec();
+    sorted.sort();
+    assert_eq!(exported, sorted, "the export stays exact");
 }

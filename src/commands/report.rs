@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::run::print_summary;
 use super::session::Finished;
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
-use crate::journal::{read_journal, unseal, warn_if_not_crash_safe, RunLock};
+use crate::journal::{read_header_of, unseal, warn_if_not_crash_safe, RunLock};
 use crate::report::rebuild::rebuild;
 
 #[derive(Debug)]
@@ -24,13 +24,14 @@ pub struct ReportOptions {
 pub fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
     crate::report::files::check_owned(&opts.out).usage()?;
     let lock = RunLock::acquire(&opts.out).usage()?;
-    let contents = read_journal(&opts.out).usage()?;
-    warn_if_not_crash_safe(&contents.header);
-    let opener = unseal(&opts.out, &contents.header, opts.identity.as_deref()).usage()?;
+    let header = read_header_of(&opts.out).usage()?;
+    warn_if_not_crash_safe(&header);
+    let opener = unseal(&opts.out, &header, opts.identity.as_deref()).usage()?;
     if opener.is_none() {
         tracing::warn!("the run key is gone (the run completed, or the key was deleted): report and summary rebuilt, export left as it is (pass --identity KEYFILE to rebuild it too)");
     }
-    let rebuilt = rebuild(&opts.out, &contents, opener.as_ref()).runtime()?;
+    let mut rebuilt = rebuild(&opts.out, opener.as_ref()).runtime()?;
+    rebuilt.write_summary(&opts.out).runtime()?;
     drop(lock);
     let exit = if rebuilt.complete && rebuilt.summary.all_done() {
         Exit::Success

@@ -17,8 +17,8 @@ use super::session::Finished;
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
 use crate::config::{Config, ConfigFile, RunSpec};
-use crate::journal::{read_journal, JournalContents, JournalState, JournalWriter, RunLock};
-use crate::journal::{unseal, warn_if_not_crash_safe, Opener, SessionCommand};
+use crate::journal::{unseal, warn_if_not_crash_safe, Header, Opener, SessionCommand};
+use crate::journal::{JournalWriter, RunLock};
 use crate::journal::{JOURNAL_FILE, KEY_FILE};
 use crate::manifest;
 use crate::pipeline::Backoff;
@@ -53,37 +53,39 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     }
     crate::report::files::check_owned(&dir).usage()?;
     let lock = RunLock::acquire(&dir).usage()?;
-    let contents = read_journal(&dir).usage()?;
-    let opener = opener(&dir, &contents, opts.identity.as_deref()).usage()?;
-    warn_if_not_crash_safe(&contents.header);
-    let run = &contents.header.run;
+    let (header, state) = crate::report::rebuild::scan_state(&dir).usage()?;
+    let opener = opener(&dir, &header, opts.identity.as_deref()).usage()?;
+    warn_if_not_crash_safe(&header);
+    let run = &header.run;
     check_unchanged(run).usage()?;
     let config = Config::from_spec(run.config.clone())?;
     let plan = check_manifest(&run.manifest, run.format, &config)?;
-    if plan.sha256 != contents.header.manifest.sha256 {
+    if plan.sha256 != header.manifest.sha256 {
         return Err(anyhow!(
             "the manifest {} changed since the run started (sha256 was {}, now {}); resuming would reset the wrong rows (hint: restore the original manifest, or start a new run with a new --out)",
-            run.manifest.display(), contents.header.manifest.sha256, plan.sha256
+            run.manifest.display(), header.manifest.sha256, plan.sha256
         ))
         .usage();
     }
-    let state = JournalState::from(&contents);
+    // One bit per row is kept for the run; the per-row state is dropped before it starts.
     let done = state.rows_succeeded();
-    let todo = plan.rows.saturating_sub(done.len() as u64);
-    confirm(&opts, todo, state.counts().uncertain, plan.rows).usage()?;
+    let (next_session, uncertain) = (state.next_session(), state.counts().uncertain);
+    drop(state);
+    let todo = plan.rows.saturating_sub(done.len());
+    confirm(&opts, todo, uncertain, plan.rows).usage()?;
     config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
     let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
     let journal = start_session(
         writer,
-        &contents.header,
-        state.next_session(),
+        opener.sealer(),
+        next_session,
         SessionCommand::Resume,
     )
     .await
     .usage()?;
     let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules())?;
-    let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(&t.row)));
+    let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(t.row)));
     tracing::info!(rows = todo, session = journal.session, out = %dir.display(), "resuming");
     let session = Session {
         dir,
@@ -96,6 +98,8 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         todo,
         progress: opts.progress,
         grace: opts.grace,
+        // A resume changes rows an earlier session settled: rebuild from the journal at the end.
+        live: None,
     };
     drive(session).await
 }
@@ -103,10 +107,10 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
 /// What reads the run's passwords back: its run key, or the operator's `--identity`.
 fn opener(
     dir: &std::path::Path,
-    contents: &JournalContents,
+    header: &Header,
     identity: Option<&std::path::Path>,
 ) -> anyhow::Result<Opener> {
-    unseal(dir, &contents.header, identity)?.ok_or_else(|| {
+    unseal(dir, header, identity)?.ok_or_else(|| {
         anyhow!(
             "the run key {} is gone, so the passwords this run sealed can only be read with a private key its export is encrypted to (hint: pass --identity KEY, an age identity file or SSH private key; if the run already completed, `credrotate report` shows it)",
             dir.join(KEY_FILE).display()

@@ -15,8 +15,8 @@ use super::session::{drive, Finished, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, ConfigError, ConfigFile, Overrides, RunSpec};
 use crate::journal::{
-    authenticate_header, Header, JournalWriter, ManifestInfo, Record, RunKey, RunLock, Sealer,
-    SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
+    authenticate_header, DataKey, Header, JournalWriter, ManifestInfo, Opener, Record, RunKey,
+    RunLock, Sealer, SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
 };
 use crate::manifest::{self, Format, ManifestError, Plan};
 use crate::outcome::ReportRow;
@@ -89,17 +89,20 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     }
     discard_orphan_key(&opts.out).usage()?;
     let key = RunKey::create(&opts.out).usage()?;
+    let data_key = Arc::new(DataKey::generate());
     let spec = run_spec(&opts, &config, config_file);
-    let header = header(&opts, spec, &plan, &recipients, &key).usage()?;
+    let header = header(&opts, spec, &plan, &recipients, &key, &data_key).usage()?;
     let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
-    let journal = start_session(writer, &header, 1, SessionCommand::Run)
+    let opener = Opener::new(data_key);
+    let live = report::live::Live::create(&opts.out, &header).usage()?;
+    let journal = start_session(writer, opener.sealer(), 1, SessionCommand::Run)
         .await
         .usage()?;
     tracing::info!(rows = plan.rows, out = %opts.out.display(), "rotation started");
     let session = Session {
         dir: opts.out.clone(),
         lock,
-        opener: key.opener(),
+        opener,
         settings: settings(opts.backoff, opts.dry_run, &config, Some(journal.clone())),
         journal,
         lanes,
@@ -107,6 +110,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         todo: plan.rows,
         progress: opts.progress,
         grace: opts.grace,
+        live: Some(live),
     };
     drive(session).await
 }
@@ -144,7 +148,7 @@ pub fn settings(
 /// Appends this process's session record (durable) and returns the journal handle.
 pub async fn start_session(
     writer: JournalWriter,
-    header: &Header,
+    sealer: Sealer,
     session: u32,
     command: SessionCommand,
 ) -> anyhow::Result<Journal> {
@@ -157,7 +161,7 @@ pub async fn start_session(
     writer.record_durable(Record::Session(record)).await?;
     Ok(Journal {
         writer,
-        sealer: Arc::new(Sealer::for_header(header)?),
+        sealer: Arc::new(sealer),
         session,
     })
 }
@@ -186,13 +190,15 @@ fn run_spec(opts: &RunOptions, config: &Config, config_file: Option<ConfigFile>)
 }
 
 /// The journal header: what `resume` needs to continue and to refuse a changed manifest or
-/// config, authenticated with the run key.
+/// config, with the run's data key wrapped to the recipients and the run key, authenticated
+/// with the run key.
 fn header(
     opts: &RunOptions,
     run: RunSpec,
     plan: &Plan,
     recipients: &[String],
     key: &RunKey,
+    data_key: &DataKey,
 ) -> anyhow::Result<Header> {
     let mut header = Header {
         version: JOURNAL_VERSION,
@@ -206,6 +212,7 @@ fn header(
         recipients: recipients.to_vec(),
         plaintext: false,
         run_recipient: key.public(),
+        data_key: Some(data_key.wrap(recipients, &key.public())?),
         fsync: opts.fsync,
         mac: String::new(),
     };

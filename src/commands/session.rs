@@ -1,9 +1,11 @@
 //! One process's share of a journaled run (the first `run`, or a `resume`): drive the pipeline
-//! under signal handling, close the journal, and derive report, summary and export from it.
+//! under signal handling, close the journal, and leave report, summary and export: streamed
+//! during a first session ([`Live`]), rebuilt from the journal after a resume or an abort.
 //!
 //! Invariants: the lock is held for the whole session; the journal gets an `end` record and is
-//! closed (nothing appended after it) before the artefacts are rebuilt; the run key is removed
-//! only once the run is complete and the export holding every password is in place.
+//! closed (nothing appended after it) before the artefacts are renamed into place or rebuilt;
+//! the run key is removed only once the run is complete and the export holding every password
+//! is in place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -12,12 +14,13 @@ use anyhow::Result;
 
 use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
-use crate::journal::{self, EndReason, EndRecord, Opener, Record, RunKey, RunLock};
+use crate::journal::{EndReason, EndRecord, Opener, Record, RunKey, RunLock};
 use crate::manifest::{Problem, Target};
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
-use crate::report::rebuild::rebuild;
+use crate::report::live::Live;
+use crate::report::rebuild::{rebuild, Rebuilt};
 use crate::report::Summary;
 
 /// What a finished run left behind.
@@ -43,6 +46,8 @@ pub struct Session {
     pub todo: u64,
     pub progress: ProgressMode,
     pub grace: Duration,
+    /// The streamed report and export (the first session of a run); `None`: rebuild at the end.
+    pub live: Option<Live>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
@@ -52,8 +57,10 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let mut progress = Progress::new(s.todo, s.progress);
     let pacing = pipeline::PaceWatch::of(&s.lanes);
     let mut interrupted = None;
+    let mut aborted = false;
+    let mut live = s.live;
     let outcome = {
-        let sink = |r: RowResult| collect(&journal, &mut progress, r);
+        let sink = |r: RowResult| collect(&journal, &mut progress, live.as_mut(), r);
         let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -65,8 +72,8 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
                     signals::name(sig), humantime::format_duration(grace));
                 tokio::select! {
                     r = &mut pipeline => r,
-                    _ = tokio::time::sleep(grace) => { tracing::warn!("grace period over: aborting"); Ok(()) }
-                    _ = signals.next() => { tracing::warn!("second signal: aborting now"); Ok(()) }
+                    _ = tokio::time::sleep(grace) => { tracing::warn!("grace period over: aborting"); aborted = true; Ok(()) }
+                    _ = signals.next() => { tracing::warn!("second signal: aborting now"); aborted = true; Ok(()) }
                 }
             }
         }
@@ -78,15 +85,25 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         (None, Err(_)) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
-    let finished = finish(&s.dir, &s.opener, interrupted, &pacing);
+    // Rows aborted in flight have intents but no result: only the journal knows them.
+    let live = live.filter(|_| !aborted && outcome.is_ok());
+    let finished = finish(&s.dir, &s.opener, live, interrupted, &pacing);
     drop(s.lock);
     outcome?;
     finished
 }
 
-/// The collector: journal the row's final outcome, show progress, log a failure.
-fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<()> {
+/// The collector: journal the row's final outcome, stream it, show progress, log a failure.
+fn collect(
+    journal: &Journal,
+    progress: &mut Progress,
+    live: Option<&mut Live>,
+    r: RowResult,
+) -> Result<()> {
     journal.finish(&r)?;
+    if let Some(live) = live {
+        live.row(&r);
+    }
     let row = &r.report;
     let bad = matches!(row.status, Status::Failed | Status::Uncertain);
     progress.row_done(bad);
@@ -110,32 +127,29 @@ async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
     journal.writer.clone().close().await
 }
 
-/// Adds this session's pacing figures to the summary and its `summary.json`.
-fn with_pacing(
-    summary: &mut crate::report::Summary,
-    dir: &Path,
-    pacing: &[pipeline::PaceWatch],
-) -> Result<(), Fatal> {
-    summary.pacing = pacing
-        .iter()
-        .map(|w| (w.lane.clone(), w.figures()))
-        .collect();
-    let json = serde_json::to_vec_pretty(summary).runtime()?;
-    crate::report::write_atomic(dir.join(crate::report::SUMMARY_JSON), &json).runtime()?;
-    Ok(())
-}
-
-/// Rebuilds the artefacts from the journal; removes the run key once the run is complete.
+/// Renames the streamed artefacts into place, or rebuilds them from the journal; adds this
+/// session's pacing figures to the summary; removes the run key once the run is complete.
 /// The run key goes last: a process killed before that finds a run `resume` can still open.
 fn finish(
     dir: &Path,
     opener: &Opener,
+    live: Option<Live>,
     interrupted: Option<i32>,
     pacing: &[pipeline::PaceWatch],
 ) -> Result<Finished, Fatal> {
-    let contents = journal::read_journal(dir).runtime()?;
-    let mut rebuilt = rebuild(dir, &contents, Some(opener)).runtime()?;
-    with_pacing(&mut rebuilt.summary, dir, pacing)?;
+    let streamed = match live {
+        Some(live) => live.finish().runtime()?,
+        None => None,
+    };
+    let mut rebuilt: Rebuilt = match streamed {
+        Some(done) => done,
+        None => rebuild(dir, Some(opener)).runtime()?,
+    };
+    rebuilt.summary.pacing = pacing
+        .iter()
+        .map(|w| (w.lane.clone(), w.figures()))
+        .collect();
+    rebuilt.write_summary(dir).runtime()?;
     if rebuilt.complete {
         RunKey::remove(dir).runtime()?;
     }

@@ -75,7 +75,7 @@ fn ssh_identity(path: &Path, text: &str) -> Result<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{Opener, Sealer};
+    use crate::journal::{Binding, DataKey};
     use crate::secret::{secret, ExposeSecret};
 
     /// A throwaway unencrypted ed25519 key (made with ssh-keygen for these tests) and its public key.
@@ -91,11 +91,14 @@ AAAEDDpXefRAc21beiin0EZOvn7TUUVI7fyfzFIY5oSoYhoG7SnPuk5F1hF0c5cFc8hUfg
 
     fn opens(identities: Vec<Identity>, recipient: &str) -> String {
         let run = age::x25519::Identity::generate().to_public().to_string();
-        let sealed = Sealer::new(&[recipient.to_owned()], &run)
-            .expect("sealer")
-            .seal(&secret("pw-for-operator".into()))
+        let key = DataKey::generate();
+        let wrapped = key.wrap(&[recipient.to_owned()], &run).expect("wraps");
+        let at = Binding::intent(1, 1, 1);
+        let sealed = key
+            .seal(&secret("pw-for-operator".into()), at)
             .expect("seals");
-        let opened = Opener::with(identities).open(&sealed).expect("opens");
+        let unwrapped = DataKey::unwrap(&wrapped, &identities).expect("unwraps");
+        let opened = unwrapped.open(&sealed, at).expect("opens");
         opened.expose_secret().to_owned()
     }
 

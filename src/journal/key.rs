@@ -1,8 +1,8 @@
 //! The run key: an ephemeral age X25519 identity in `DIR/journal.key` (mode 0600).
 //!
-//! Every sealed password is also encrypted to this key, so `resume` and `report` can read back
-//! the passwords of a run without the operator's private key. The file has the format of
-//! `age-keygen` output, so `age -d -i DIR/journal.key` works on any sealed password.
+//! The run's data key is also wrapped to this key, so `resume` and `report` can read back the
+//! passwords of a run without the operator's private key. The file has the format of
+//! `age-keygen` output (`age -d -i DIR/journal.key` opens the header's wrapped data key).
 //!
 //! Invariants: the file is created exclusively, complete and durable (file and folder fsync'd)
 //! before anything is sealed to it; the secret is held only in zeroizing buffers; it is removed
@@ -17,7 +17,6 @@ use std::str::FromStr;
 use anyhow::{anyhow, bail, Context, Result};
 use zeroize::Zeroizing;
 
-use super::seal::Opener;
 use super::{sync_dir, KEY_FILE};
 use crate::secret::ExposeSecret;
 
@@ -87,18 +86,12 @@ impl RunKey {
     pub fn public(&self) -> String {
         self.identity.to_public().to_string()
     }
-
-    /// An [`Opener`] for passwords sealed to this key.
-    pub fn opener(&self) -> Opener {
-        Opener::new(self.identity.clone())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::Sealer;
-    use crate::secret::secret;
+    use crate::journal::DataKey;
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -115,12 +108,9 @@ mod tests {
         assert_eq!(loaded.public(), key.public());
         assert!(key.public().starts_with("age1"));
 
-        let sealed = Sealer::new(&[], &key.public())
-            .expect("sealer")
-            .seal(&secret("after-reload".into()))
-            .expect("seals");
-        let opened = loaded.opener().open(&sealed).expect("opens");
-        assert_eq!(opened.expose_secret(), "after-reload");
+        let wrapped = DataKey::generate().wrap(&[], &key.public()).expect("wraps");
+        let by_loaded: crate::journal::identity::Identity = Box::new(loaded.identity().clone());
+        DataKey::unwrap(&wrapped, &[by_loaded]).expect("the reloaded key unwraps");
 
         RunKey::remove(dir.path()).expect("removed");
         assert!(!path.exists());

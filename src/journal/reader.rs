@@ -14,7 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::record::{Header, Record, JOURNAL_VERSION};
 use super::JOURNAL_FILE;
 
-/// Everything a journal holds.
+/// Everything a journal holds (tests: it keeps every record in memory).
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct JournalContents {
     pub header: Header,
@@ -24,53 +25,76 @@ pub struct JournalContents {
 
 /// Where the valid part of a journal ends: what `append` keeps.
 pub(super) struct Scan {
-    pub contents: JournalContents,
     /// Length in bytes of the complete, parsable lines.
     pub valid_len: u64,
     /// The last valid line lacks its newline (a crash between the record and its `\n`).
     pub needs_newline: bool,
 }
 
-/// Reads `DIR/journal.jsonl`.
+/// Reads `DIR/journal.jsonl` into memory.
+#[cfg(test)]
 pub fn read_journal(dir: &Path) -> Result<JournalContents> {
-    Ok(scan(&dir.join(JOURNAL_FILE))?.contents)
+    let mut records = Vec::new();
+    let header = each_record(dir, |_, rec| {
+        records.push(rec);
+        Ok(())
+    })?;
+    Ok(JournalContents { header, records })
 }
 
-/// Reads a journal file line by line, noting where its valid part ends.
+/// Reads `DIR/journal.jsonl` line by line, handing each record after the header to `visit`
+/// with the byte offset of its line (a torn last line ignored), and returns the header. Memory
+/// does not grow with the journal.
+pub fn each_record(dir: &Path, visit: impl FnMut(u64, Record) -> Result<()>) -> Result<Header> {
+    let path = dir.join(JOURNAL_FILE);
+    let mut lines = open(&path)?;
+    let header = read_header(&mut lines)?;
+    read_records(&mut lines, visit)?;
+    Ok(header)
+}
+
+/// Reads only the header of `DIR/journal.jsonl`.
+pub fn read_header_of(dir: &Path) -> Result<Header> {
+    read_header(&mut open(&dir.join(JOURNAL_FILE))?)
+}
+
+/// Reads a journal file through, noting where its valid part ends.
 pub(super) fn scan(path: &Path) -> Result<Scan> {
+    let mut lines = open(path)?;
+    read_header(&mut lines)?;
+    read_records(&mut lines, |_, _| Ok(()))?;
+    Ok(Scan {
+        valid_len: lines.valid_len,
+        needs_newline: lines.needs_newline,
+    })
+}
+
+fn open(path: &Path) -> Result<Lines> {
     let file = File::open(path).with_context(|| {
         format!(
             "cannot open the journal {} (hint: is this the --out folder of a run?)",
             path.display()
         )
     })?;
-    let mut lines = Lines::new(BufReader::new(file), path);
-    let header = read_header(&mut lines)?;
-    let records = read_records(&mut lines)?;
-    Ok(Scan {
-        contents: JournalContents { header, records },
-        valid_len: lines.valid_len,
-        needs_newline: lines.needs_newline,
-    })
+    Ok(Lines::new(BufReader::with_capacity(1 << 16, file), path))
 }
 
-/// The records after the header (a torn last line ignored).
-fn read_records(lines: &mut Lines) -> Result<Vec<Record>> {
-    let mut records = Vec::new();
+/// The records after the header (a torn last line ignored), each with its line's offset.
+fn read_records(lines: &mut Lines, mut visit: impl FnMut(u64, Record) -> Result<()>) -> Result<()> {
     while let Some(line) = lines.next_line()? {
         let at = format!("{}:{}", lines.path.display(), lines.number);
         match parse(&line.bytes) {
             Ok(Record::Header(_)) => bail!("{at}: a second journal header"),
             Ok(rec) => {
-                records.push(rec);
                 lines.accept(&line);
+                visit(lines.offset - line.len, rec)?;
             }
             Err(e) if line.is_last => {
                 let why = describe(&e);
                 tracing::warn!(
                     "{at}: ignoring the torn last line of the journal (a crash mid-write): {why}"
                 );
-                return Ok(records);
+                return Ok(());
             }
             Err(e) => bail!(
                 "{at}: not a journal record: {} (hint: the journal is damaged or was edited)",
@@ -78,7 +102,7 @@ fn read_records(lines: &mut Lines) -> Result<Vec<Record>> {
             ),
         }
     }
-    Ok(records)
+    Ok(())
 }
 
 fn read_header(lines: &mut Lines) -> Result<Header> {
@@ -247,7 +271,7 @@ mod tests {
         let text = two_records();
         write(dir.path(), text.trim_end());
         let scan = scan(&dir.path().join(JOURNAL_FILE)).expect("scans");
-        assert_eq!(scan.contents.records.len(), 2);
+        assert_eq!(read_journal(dir.path()).expect("reads").records.len(), 2);
         assert!(scan.needs_newline);
     }
 
@@ -292,7 +316,7 @@ mod tests {
         let msg = format!("{:#}", read_journal(dir.path()).expect_err("v1"));
         assert!(
             msg.contains("version 1 was written by an older credrotate")
-                && msg.contains("reads only version 3")
+                && msg.contains("reads only version 4")
                 && msg.contains("new --out folder"),
             "{msg}"
         );

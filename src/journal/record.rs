@@ -9,12 +9,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::datakey::Binding;
 use crate::outcome::ReportRow;
 
 /// The format version written in the header; readers refuse any other.
 /// Version 2 added the header's `fsync` and `mac` (see [`super::mac`]); version 3 replaced the
-/// header's untyped `config` by the typed run specification `run`.
-pub const JOURNAL_VERSION: u32 = 3;
+/// header's untyped `config` by the typed run specification `run`; version 4 seals passwords
+/// with the run's data key (the header's `data_key`) instead of one age file per password.
+pub const JOURNAL_VERSION: u32 = 4;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,9 @@ pub struct Header {
     pub plaintext: bool,
     /// Public key (`age1...`) of the run's ephemeral identity in `journal.key`.
     pub run_recipient: String,
+    /// The run's data key, wrapped with age (armored) to every recipient plus `run_recipient`
+    /// (see [`super::datakey`]); `None` in plaintext mode.
+    pub data_key: Option<String>,
     /// Whether the first session fsync'd the journal (false only with the hidden `--no-fsync`,
     /// for benchmarks: such a run is not crash-safe).
     pub fsync: bool,
@@ -90,8 +95,16 @@ pub struct Intent {
     /// 1-based within the session.
     pub attempt: u32,
     pub at: String,
-    /// The new password, sealed; `None` when the server generates it.
+    /// The new password, sealed for this intent ([`Intent::binding`]); `None` when the server
+    /// generates it.
     pub password: Option<String>,
+}
+
+impl Intent {
+    /// What this intent's sealed password is bound to.
+    pub fn binding(&self) -> Binding {
+        Binding::intent(self.session, self.row, self.attempt)
+    }
 }
 
 /// The provider's answer to one attempt.
@@ -107,7 +120,7 @@ pub struct OutcomeRecord {
     pub error_message: Option<String>,
     pub operation_id: Option<String>,
     pub request_id: Option<String>,
-    /// A server-generated password, sealed.
+    /// A server-generated password, sealed for this outcome ([`OutcomeRecord::binding`]).
     pub password: Option<String>,
     /// The row's report line: present exactly on a final outcome.
     pub report: Option<ReportRow>,
@@ -115,6 +128,13 @@ pub struct OutcomeRecord {
     /// intent's password may be in force (docs/DESIGN.md §4.4).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub may_be_applied: bool,
+}
+
+impl OutcomeRecord {
+    /// What this outcome's sealed password is bound to.
+    pub fn binding(&self) -> Binding {
+        Binding::outcome(self.session, self.row, self.attempt)
+    }
 }
 
 /// What an attempt came to.
@@ -212,6 +232,7 @@ pub(crate) mod tests {
             recipients: vec!["age1example".into()],
             plaintext: false,
             run_recipient: "age1run".into(),
+            data_key: Some("wrapped".into()),
             fsync: true,
             mac: String::new(),
         }
@@ -311,7 +332,7 @@ pub(crate) mod tests {
 
     #[test]
     fn intent_and_outcome_roundtrip() {
-        let sealed = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+        let sealed = "bm9uY2Utbm9uY2Utbm9uY2Utbm9uY2UtY2lwaGVydGV4dA==";
         let v = roundtrip(Record::Intent(intent(1, 7, 2, Some(sealed))));
         assert_eq!(
             (v["type"].as_str(), v["password"].as_str()),

@@ -1,9 +1,12 @@
-//! What a journal says about each row: the ground truth for `resume` and `report`.
+//! What a journal says about each row: the ground truth for `resume` and `report`, built in one
+//! pass over the journal into a compact, fixed-size entry per row (no strings, no secrets), so
+//! memory holds a few dozen bytes per row, never whole records. Where a row's report, names or
+//! confirmed password are needed, the entry points at the journal line ([`Offset`]) that holds
+//! them, and a second pass reads just those lines (see `report::rebuild`).
 //!
 //! Rules, applied to the records in file order:
-//! - every intent is an attempt; its sealed password (if any) becomes a *candidate*;
-//! - a server-generated password in an outcome is a candidate too; candidates are deduplicated
-//!   by their sealed text and kept in order of appearance;
+//! - every intent is an attempt; its sealed password (if any) is a *candidate*, and so is a
+//!   server-generated password in an outcome;
 //! - a `succeeded` outcome *confirms* the server's password if it sent one, else the password of
 //!   the intent with the same (session, attempt); it also settles every earlier unanswered intent
 //!   of that row (the last reset wins);
@@ -14,49 +17,60 @@
 //! - a row is *uncertain* while some intent has no outcome, it has no final outcome, its final
 //!   outcome is `uncertain`, or it is ambiguous without a success: `resume` resets it again and
 //!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4).
+//!
+//! A row's attempts are sequential (one worker per row, sessions one after another), so the only
+//! intent that can still be answered is the row's last one; an intent followed by another
+//! without an answer stays unanswered for good (`lost`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeMap;
 
-use super::reader::JournalContents;
+use anyhow::{anyhow, Result};
+
 use super::record::{EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
-use crate::outcome::ReportRow;
 
-/// One row as the journal knows it.
-#[derive(Clone, Default, PartialEq)]
+/// Byte offset of a line in `journal.jsonl` (never 0: that is the header).
+pub type Offset = u64;
+
+/// One row as the journal knows it: fixed size, no strings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowState {
-    pub row: u64,
-    pub provider: String,
-    pub user: String,
-    pub method: String,
     /// Intents written for the row, over all sessions.
     pub attempts: u32,
     /// Distinct sessions that attempted the row.
     pub sessions: u32,
-    /// Sealed passwords that may be in force, in order of appearance, without duplicates.
-    pub candidates: Vec<String>,
-    /// Index in `candidates` of the password confirmed by a succeeded outcome.
-    pub confirmed: Option<usize>,
-    /// The last final outcome's status, while the row is not reopened.
-    pub final_status: Option<OutcomeStatus>,
-    /// The last final outcome's report, while the row is not reopened.
-    pub report: Option<ReportRow>,
-    /// (session, attempt) of intents without any outcome.
-    pub unanswered: BTreeSet<(u32, u32)>,
-    /// Some answer since the last success left it open whether the provider applied the password
-    /// (a timeout, a broken connection, a 5xx, an unreadable answer): it may be in force.
-    pub ambiguous: bool,
     /// 429 answers recorded for the row.
     pub throttled: u32,
-    session_set: BTreeSet<u32>,
-    intents: BTreeMap<(u32, u32), Option<usize>>,
+    /// (session, attempt) of the last intent.
+    last_intent: (u32, u32),
+    /// Line of the last intent (the row's names when it has no report), 0 if none.
+    pub intent_at: Offset,
+    /// Line of the last final outcome (the row's report) while the row is not reopened, 0 if none.
+    pub report_at: Offset,
+    /// Line holding the confirmed password, 0 if none.
+    pub confirmed_at: Offset,
+    /// The last intent holds a sealed password.
+    intent_sealed: bool,
+    /// The last intent has no answer yet.
+    open: bool,
+    /// An earlier intent was never answered.
+    lost: bool,
+    /// Some answer since the last success left it open whether the provider applied the password.
+    pub ambiguous: bool,
+    /// The last final outcome's status, while the row is not reopened.
+    pub final_status: Option<OutcomeStatus>,
 }
 
 impl RowState {
+    /// Whether any record mentioned the row.
+    pub fn journaled(&self) -> bool {
+        self.intent_at != 0 || self.report_at != 0 || self.final_status.is_some()
+    }
+
     /// Some intent has no outcome, the row has no final outcome, or its password may be in
     /// force without a confirmation.
     pub fn uncertain(&self) -> bool {
-        !self.unanswered.is_empty()
+        self.open
+            || self.lost
             || match self.final_status {
                 None | Some(OutcomeStatus::Uncertain) => true,
                 Some(OutcomeStatus::Failed) => self.ambiguous,
@@ -66,80 +80,50 @@ impl RowState {
 
     /// Succeeded, and nothing since.
     pub fn succeeded(&self) -> bool {
-        self.final_status == Some(OutcomeStatus::Succeeded) && self.unanswered.is_empty()
+        self.final_status == Some(OutcomeStatus::Succeeded) && !self.open && !self.lost
     }
 
-    /// The confirmed sealed password.
-    pub fn confirmed_password(&self) -> Option<&str> {
-        self.confirmed
-            .and_then(|i| self.candidates.get(i))
-            .map(String::as_str)
-    }
-
-    fn add_candidate(&mut self, sealed: &Option<String>) -> Option<usize> {
-        let sealed = sealed.as_ref()?;
-        if let Some(i) = self.candidates.iter().position(|c| c == sealed) {
-            return Some(i);
-        }
-        self.candidates.push(sealed.clone());
-        Some(self.candidates.len() - 1)
-    }
-
-    fn apply_intent(&mut self, rec: &Intent) {
-        rec.provider.clone_into(&mut self.provider);
-        rec.user.clone_into(&mut self.user);
-        rec.method.clone_into(&mut self.method);
+    fn apply_intent(&mut self, rec: &Intent, at: Offset) {
         self.attempts += 1;
-        self.session_set.insert(rec.session);
-        self.sessions = self.session_set.len() as u32;
-        let candidate = self.add_candidate(&rec.password);
-        self.intents.insert((rec.session, rec.attempt), candidate);
-        self.unanswered.insert((rec.session, rec.attempt));
+        if self.intent_at == 0 || rec.session != self.last_intent.0 {
+            self.sessions += 1;
+        }
+        self.lost |= self.open;
+        self.open = true;
+        self.last_intent = (rec.session, rec.attempt);
+        self.intent_at = at;
+        self.intent_sealed = rec.password.is_some();
         self.final_status = None;
-        self.report = None;
-        self.confirmed = None;
+        self.report_at = 0;
+        self.confirmed_at = 0;
     }
 
-    fn apply_outcome(&mut self, rec: &OutcomeRecord) {
+    fn apply_outcome(&mut self, rec: &OutcomeRecord, at: Offset) {
         let key = (rec.session, rec.attempt);
-        self.unanswered.remove(&key);
+        let answers_last = self.intent_at != 0 && key == self.last_intent;
+        if answers_last {
+            self.open = false;
+        }
         if rec.may_be_applied || rec.status == OutcomeStatus::Uncertain {
             self.ambiguous = true;
         }
         if rec.http_status == Some(429) {
             self.throttled += 1;
         }
-        let server = self.add_candidate(&rec.password);
-        if let (true, Some(r)) = (self.user.is_empty(), &rec.report) {
-            (self.provider, self.user, self.method) =
-                (r.provider.clone(), r.user.clone(), r.method.clone());
-        }
         match rec.status {
             OutcomeStatus::Retry => return,
             OutcomeStatus::Succeeded => {
-                self.confirmed = server.or_else(|| self.intents.get(&key).copied().flatten());
-                self.unanswered.clear();
-                self.ambiguous = false;
+                self.confirmed_at = match (rec.password.is_some(), answers_last) {
+                    (true, _) => at,
+                    (false, true) if self.intent_sealed => self.intent_at,
+                    _ => 0,
+                };
+                (self.open, self.lost, self.ambiguous) = (false, false, false);
             }
-            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.confirmed = None,
+            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.confirmed_at = 0,
         }
         self.final_status = Some(rec.status);
-        self.report.clone_from(&rec.report);
-    }
-}
-
-impl fmt::Debug for RowState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RowState")
-            .field("row", &self.row)
-            .field("user", &self.user)
-            .field("attempts", &self.attempts)
-            .field("sessions", &self.sessions)
-            .field("candidates", &self.candidates.len())
-            .field("confirmed", &self.confirmed)
-            .field("final_status", &self.final_status)
-            .field("unanswered", &self.unanswered)
-            .finish_non_exhaustive()
+        self.report_at = if rec.report.is_some() { at } else { 0 };
     }
 }
 
@@ -152,60 +136,86 @@ pub struct Counts {
     pub uncertain: u64,
 }
 
-/// Every row the journal mentions, plus the sessions.
+/// Every row of the manifest (indexed by row number), plus the sessions.
 #[derive(Debug, Clone, Default)]
 pub struct JournalState {
-    pub rows: BTreeMap<u64, RowState>,
+    /// `rows[n - 1]` is row `n`; rows never journaled stay at their default.
+    rows: Vec<RowState>,
     /// Session records seen.
     pub sessions: u32,
     /// How the last session ended, if it wrote an `end` record.
     pub last_end: Option<EndReason>,
+    /// Per session, the times of its first and last record: the summary's working time.
+    pub spans: BTreeMap<u32, (String, String)>,
     max_session: u32,
 }
 
-impl From<&JournalContents> for JournalState {
-    fn from(contents: &JournalContents) -> JournalState {
-        let mut state = JournalState::default();
-        for rec in &contents.records {
-            state.apply(rec);
-        }
-        state
-    }
-}
-
 impl JournalState {
-    fn apply(&mut self, rec: &Record) {
+    /// An empty state for a manifest of `rows` rows.
+    pub fn new(rows: u64) -> JournalState {
+        JournalState {
+            rows: vec![RowState::default(); usize::try_from(rows).unwrap_or(0)],
+            ..JournalState::default()
+        }
+    }
+
+    /// Applies the record on the line at `at`; a row outside the manifest is an error.
+    pub fn apply(&mut self, at: Offset, rec: &Record) -> Result<()> {
         match rec {
             Record::Header(_) => {}
             Record::Session(s) => {
                 self.sessions += 1;
                 self.last_end = None;
-                self.note_session(s.session);
+                self.note(s.session, &s.started_at);
             }
             Record::Intent(i) => {
-                self.note_session(i.session);
-                self.row(i.row).apply_intent(i);
+                self.note(i.session, &i.at);
+                self.row_mut(i.row)?.apply_intent(i, at);
             }
             Record::Outcome(o) => {
-                self.note_session(o.session);
-                self.row(o.row).apply_outcome(o);
+                self.note(o.session, &o.at);
+                self.row_mut(o.row)?.apply_outcome(o, at);
             }
             Record::End(e) => {
-                self.note_session(e.session);
+                self.note(e.session, &e.at);
                 self.last_end = (e.session == self.max_session).then_some(e.reason);
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, session: u32, at: &str) {
+        self.max_session = self.max_session.max(session);
+        match self.spans.get_mut(&session) {
+            Some(span) => {
+                span.1.clear();
+                span.1.push_str(at);
+            }
+            None => {
+                self.spans.insert(session, (at.to_owned(), at.to_owned()));
             }
         }
     }
 
-    fn note_session(&mut self, session: u32) {
-        self.max_session = self.max_session.max(session);
+    fn row_mut(&mut self, row: u64) -> Result<&mut RowState> {
+        let index = usize::try_from(row).unwrap_or(usize::MAX).wrapping_sub(1);
+        let rows = self.rows.len();
+        self.rows.get_mut(index).ok_or_else(|| {
+            anyhow!("the journal names row {row}, but the manifest has {rows} rows (hint: the journal is damaged or belongs to another manifest)")
+        })
     }
 
-    fn row(&mut self, row: u64) -> &mut RowState {
-        self.rows.entry(row).or_insert_with(|| RowState {
-            row,
-            ..RowState::default()
-        })
+    /// Row `row`'s state (the default for a row never journaled or outside the manifest).
+    pub fn row(&self, row: u64) -> RowState {
+        let index = usize::try_from(row).unwrap_or(usize::MAX).wrapping_sub(1);
+        self.rows.get(index).copied().unwrap_or_default()
+    }
+
+    /// The rows the journal mentions, with their numbers, in row order.
+    pub fn journaled(&self) -> impl Iterator<Item = (u64, &RowState)> {
+        (1u64..)
+            .zip(self.rows.iter())
+            .filter(|(_, r)| r.journaled())
     }
 
     /// The number for the next session record (1 for a fresh journal).
@@ -213,31 +223,21 @@ impl JournalState {
         self.max_session + 1
     }
 
-    /// Rows that succeeded and need no further reset.
-    pub fn rows_succeeded(&self) -> BTreeSet<u64> {
-        self.rows
-            .values()
-            .filter(|r| r.succeeded())
-            .map(|r| r.row)
-            .collect()
-    }
-
-    /// Rows a resume must reset again.
-    #[cfg(test)]
-    pub fn rows_uncertain(&self) -> BTreeSet<u64> {
-        self.rows
-            .values()
-            .filter(|r| r.uncertain())
-            .map(|r| r.row)
-            .collect()
+    /// Rows that succeeded and need no further reset, as a bitset (1 bit per manifest row).
+    pub fn rows_succeeded(&self) -> RowSet {
+        let mut set = RowSet::with_rows(self.rows.len() as u64);
+        for (n, r) in self.journaled() {
+            if r.succeeded() {
+                set.insert(n);
+            }
+        }
+        set
     }
 
     pub fn counts(&self) -> Counts {
-        let mut c = Counts {
-            rows: self.rows.len() as u64,
-            ..Counts::default()
-        };
-        for r in self.rows.values() {
+        let mut c = Counts::default();
+        for (_, r) in self.journaled() {
+            c.rows += 1;
             if r.uncertain() {
                 c.uncertain += 1;
             } else if r.succeeded() {
@@ -247,6 +247,42 @@ impl JournalState {
             }
         }
         c
+    }
+}
+
+/// A set of row numbers in one bit per manifest row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowSet {
+    bits: Vec<u64>,
+    len: u64,
+}
+
+impl RowSet {
+    pub fn with_rows(rows: u64) -> RowSet {
+        RowSet {
+            bits: vec![0; usize::try_from(rows / 64 + 1).unwrap_or(0)],
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, row: u64) {
+        let (word, bit) = ((row / 64) as usize, row % 64);
+        if let Some(w) = self.bits.get_mut(word) {
+            if *w & (1 << bit) == 0 {
+                self.len += 1;
+            }
+            *w |= 1 << bit;
+        }
+    }
+
+    pub fn contains(&self, row: u64) -> bool {
+        self.bits
+            .get((row / 64) as usize)
+            .is_some_and(|w| w & (1 << (row % 64)) != 0)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
     }
 }
 

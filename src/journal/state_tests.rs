@@ -1,9 +1,8 @@
 //! Tests of the journal state: how records settle each row.
 
 use super::*;
-use crate::journal::record::tests::{header, intent, outcome};
+use crate::journal::record::tests::{intent, outcome};
 use crate::journal::record::{EndRecord, SessionCommand, SessionRecord};
-use crate::outcome::Status;
 
 fn session(n: u32) -> Record {
     Record::Session(SessionRecord {
@@ -18,15 +17,17 @@ fn session(n: u32) -> Record {
     })
 }
 
-fn state(records: Vec<Record>) -> JournalState {
-    JournalState::from(&JournalContents {
-        header: header(),
-        records,
-    })
+/// Record `i` sits on the line at offset `at(i)`.
+fn at(i: usize) -> Offset {
+    (i as u64 + 1) * 100
 }
 
-fn row(s: &JournalState, n: u64) -> &RowState {
-    s.rows.get(&n).expect("row present")
+fn state(records: Vec<Record>) -> JournalState {
+    let mut s = JournalState::new(20);
+    for (i, rec) in records.iter().enumerate() {
+        s.apply(at(i), rec).expect("applies");
+    }
+    s
 }
 
 #[test]
@@ -38,13 +39,12 @@ fn succeeded_row_confirms_its_intent_password() {
         Record::Intent(intent(1, 1, 2, Some("B"))),
         Record::Outcome(Box::new(outcome(1, 1, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = row(&s, 1);
+    let r = s.row(1);
     assert!(!r.uncertain() && r.succeeded());
-    assert_eq!((r.attempts, r.sessions, r.candidates.len()), (2, 1, 2));
-    assert_eq!(r.confirmed_password(), Some("B"));
-    assert_eq!(r.report.as_ref().map(|r| r.status), Some(Status::Succeeded));
-    assert_eq!(r.user, "user1@example.com");
-    assert_eq!(s.rows_succeeded(), BTreeSet::from([1]));
+    assert_eq!((r.attempts, r.sessions), (2, 1));
+    assert_eq!((r.confirmed_at, r.report_at), (at(3), at(4)));
+    assert!(s.rows_succeeded().contains(1) && !s.rows_succeeded().contains(2));
+    assert_eq!(s.rows_succeeded().len(), 1);
 }
 
 #[test]
@@ -54,26 +54,23 @@ fn failed_row_is_settled_without_confirmation() {
         Record::Intent(intent(1, 2, 1, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 2, 1, OutcomeStatus::Failed))),
     ]);
-    let r = row(&s, 2);
+    let r = s.row(2);
     assert!(!r.uncertain() && !r.succeeded());
     assert_eq!(
-        (r.confirmed, r.final_status),
-        (None, Some(OutcomeStatus::Failed))
+        (r.confirmed_at, r.final_status, r.report_at),
+        (0, Some(OutcomeStatus::Failed), at(2))
     );
-    assert_eq!(r.report.as_ref().map(|r| r.status), Some(Status::Failed));
-    assert_eq!(
-        s.counts(),
-        Counts {
-            rows: 1,
-            succeeded: 0,
-            failed: 1,
-            uncertain: 0
-        }
-    );
+    let expected = Counts {
+        rows: 1,
+        succeeded: 0,
+        failed: 1,
+        uncertain: 0,
+    };
+    assert_eq!(s.counts(), expected);
 }
 
 #[test]
-fn unanswered_intents_across_sessions_keep_every_candidate() {
+fn unanswered_intents_across_sessions_stay_uncertain() {
     let s = state(vec![
         session(1),
         Record::Intent(intent(1, 3, 1, Some("A"))),
@@ -82,21 +79,14 @@ fn unanswered_intents_across_sessions_keep_every_candidate() {
         Record::Intent(intent(2, 4, 1, Some("C"))),
         Record::Outcome(Box::new(outcome(2, 4, 1, OutcomeStatus::Retry))),
     ]);
-    let r = row(&s, 3);
+    let r = s.row(3);
     assert!(r.uncertain() && !r.succeeded());
-    assert_eq!(r.candidates, vec!["A".to_owned(), "B".to_owned()]);
-    assert_eq!((r.attempts, r.sessions, r.confirmed), (2, 2, None));
-    assert_eq!(r.unanswered, BTreeSet::from([(1, 1), (2, 1)]));
-    assert!(
-        row(&s, 4).uncertain(),
-        "a retry without a final outcome is uncertain"
-    );
-    assert_eq!(s.rows_uncertain(), BTreeSet::from([3, 4]));
+    assert_eq!((r.attempts, r.sessions, r.confirmed_at), (2, 2, 0));
+    assert_eq!((r.intent_at, r.report_at), (at(3), 0));
+    assert!(s.row(4).uncertain(), "a retry without a final outcome");
     assert_eq!((s.sessions, s.next_session(), s.last_end), (2, 3, None));
-    assert!(
-        !format!("{r:?}").contains("\"A\""),
-        "Debug shows no sealed text"
-    );
+    assert_eq!(s.counts().uncertain, 2);
+    assert_eq!(s.journaled().map(|(n, _)| n).collect::<Vec<_>>(), [3, 4]);
 }
 
 #[test]
@@ -107,28 +97,22 @@ fn a_later_success_settles_earlier_unanswered_intents() {
         Record::Intent(intent(2, 5, 2, Some("B"))),
         Record::Outcome(Box::new(outcome(2, 5, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = row(&s, 5);
-    assert!(r.succeeded() && r.unanswered.is_empty());
-    assert_eq!(
-        r.candidates,
-        vec!["A".to_owned(), "B".to_owned()],
-        "deduplicated"
-    );
-    assert_eq!(r.confirmed_password(), Some("B"));
+    let r = s.row(5);
+    assert!(r.succeeded() && !r.uncertain());
+    assert_eq!(r.confirmed_at, at(2));
 }
 
 #[test]
-fn server_generated_password_is_confirmed() {
+fn server_generated_password_is_confirmed_on_its_outcome() {
     let mut done = outcome(1, 6, 1, OutcomeStatus::Succeeded);
     done.password = Some("SERVER".into());
     let s = state(vec![
         Record::Intent(intent(1, 6, 1, None)),
         Record::Outcome(Box::new(done)),
     ]);
-    let r = row(&s, 6);
+    let r = s.row(6);
     assert!(r.succeeded());
-    assert_eq!(r.candidates, vec!["SERVER".to_owned()]);
-    assert_eq!(r.confirmed_password(), Some("SERVER"));
+    assert_eq!(r.confirmed_at, at(1));
 }
 
 #[test]
@@ -138,9 +122,9 @@ fn retrying_a_failed_row_reopens_it() {
         Record::Outcome(Box::new(outcome(1, 7, 1, OutcomeStatus::Failed))),
         Record::Intent(intent(2, 7, 1, Some("B"))),
     ]);
-    let r = row(&s, 7);
+    let r = s.row(7);
     assert!(r.uncertain());
-    assert_eq!((r.report.as_ref(), r.final_status), (None, None));
+    assert_eq!((r.report_at, r.final_status), (0, None));
 }
 
 #[test]
@@ -163,14 +147,13 @@ fn last_end_and_next_session() {
 }
 
 #[test]
-fn an_uncertain_final_outcome_keeps_the_row_uncertain_with_its_candidate() {
+fn an_uncertain_final_outcome_keeps_the_row_uncertain() {
     let s = state(vec![
         Record::Intent(intent(1, 8, 1, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 8, 1, OutcomeStatus::Uncertain))),
     ]);
-    let r = row(&s, 8);
+    let r = s.row(8);
     assert!(r.uncertain() && !r.succeeded());
-    assert_eq!(r.candidates, vec!["A".to_owned()]);
     assert_eq!(s.counts().uncertain, 1);
 }
 
@@ -187,9 +170,7 @@ fn a_refusal_after_a_lost_answer_is_still_uncertain() {
         Record::Intent(intent(2, 9, 1, Some("B"))),
         Record::Outcome(Box::new(outcome(2, 9, 1, OutcomeStatus::Failed))),
     ]);
-    let r = row(&s, 9);
-    assert!(r.uncertain(), "password A may be in force");
-    assert_eq!(r.candidates, vec!["A".to_owned(), "B".to_owned()]);
+    assert!(s.row(9).uncertain(), "password A may be in force");
 }
 
 #[test]
@@ -200,7 +181,7 @@ fn a_throttled_retry_then_refusal_is_failed_and_a_success_settles_ambiguity() {
         Record::Intent(intent(1, 10, 2, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 10, 2, OutcomeStatus::Failed))),
     ]);
-    assert!(!row(&s, 10).uncertain(), "nothing suggests A is in force");
+    assert!(!s.row(10).uncertain(), "nothing suggests A is in force");
     let mut lost = outcome(1, 11, 1, OutcomeStatus::Retry);
     lost.may_be_applied = true;
     let s = state(vec![
@@ -209,7 +190,27 @@ fn a_throttled_retry_then_refusal_is_failed_and_a_success_settles_ambiguity() {
         Record::Intent(intent(1, 11, 2, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 11, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = row(&s, 11);
+    let r = s.row(11);
     assert!(r.succeeded() && !r.uncertain() && !r.ambiguous);
-    assert_eq!(r.confirmed_password(), Some("A"));
+    assert_eq!(r.confirmed_at, at(2));
+}
+
+#[test]
+fn a_row_outside_the_manifest_is_an_error_and_rows_stay_compact() {
+    let mut s = JournalState::new(3);
+    let rec = Record::Intent(intent(1, 4, 1, Some("A")));
+    let msg = format!("{:#}", s.apply(100, &rec).expect_err("outside"));
+    assert!(msg.contains("row 4") && msg.contains("3 rows"), "{msg}");
+    let rec = Record::Intent(intent(1, 0, 1, Some("A")));
+    assert!(s.apply(100, &rec).is_err(), "rows are 1-based");
+    assert!(
+        std::mem::size_of::<RowState>() <= 64,
+        "a few dozen bytes per row"
+    );
+    let mut set = RowSet::with_rows(128);
+    for n in [1, 64, 127, 128, 128] {
+        set.insert(n);
+    }
+    assert!(set.contains(64) && set.contains(128) && !set.contains(2));
+    assert_eq!(set.len(), 4);
 }

@@ -5,17 +5,19 @@
 //! - With the run key present, the header is used only once its MAC verifies.
 //! - Without it the header cannot be checked; when an operator identity is about to be used, its
 //!   recipients are shown and the operator is told so.
-//! - An operator identity is accepted only if it opens a password sealed the way this run seals
-//!   (a probe), so a wrong key fails before anything is sent, not after the resets.
+//! - An operator identity is accepted only if it unwraps the run's data key, so a wrong key
+//!   fails before anything is sent, not after the resets.
 
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
-use super::{load_identities, verify_header, Header, Opener, RunKey, Sealer, KEY_FILE};
+use super::identity::Identity;
+use super::{load_identities, verify_header, Header, Opener, RunKey, KEY_FILE};
 
-/// An opener for the run in `dir`: the run key and/or the identities in `identity_file`.
-/// `None` when neither is available (the run key is gone and no identity was given).
+/// An opener for the run in `dir`: the data key unwrapped with the identities in
+/// `identity_file`, or else with the run key. `None` when neither is available (the run key is
+/// gone and no identity was given).
 pub fn unseal(dir: &Path, header: &Header, identity_file: Option<&Path>) -> Result<Option<Opener>> {
     let key = match dir.join(KEY_FILE).exists() {
         true => Some(RunKey::load(dir)?),
@@ -27,20 +29,22 @@ pub fn unseal(dir: &Path, header: &Header, identity_file: Option<&Path>) -> Resu
     if header.plaintext {
         return Ok(Some(Opener::plaintext()));
     }
-    let mut opener = match identity_file {
-        Some(path) => Some(operator_opener(path, header)?),
-        None => None,
-    };
-    match (key, &mut opener) {
-        (None, Some(_)) => tracing::warn!(
-            "{KEY_FILE} is gone, so the journal header cannot be authenticated; the export will be encrypted to the recipients it names, check that they are yours: {}",
-            recipients(header)
-        ),
-        (Some(key), Some(opener)) => opener.add(Box::new(key.identity().clone())),
-        (Some(key), None) => opener = Some(key.opener()),
-        (None, None) => {}
+    if let Some(path) = identity_file {
+        if key.is_none() {
+            tracing::warn!(
+                "{KEY_FILE} is gone, so the journal header cannot be authenticated; the export will be encrypted to the recipients it names, check that they are yours: {}",
+                recipients(header)
+            );
+        }
+        return operator_opener(path, header).map(Some);
     }
-    Ok(opener)
+    match key {
+        Some(key) => {
+            let run: Identity = Box::new(key.identity().clone());
+            Opener::for_header(header, &[run]).map(Some)
+        }
+        None => Ok(None),
+    }
 }
 
 /// Warns when the run was started with `--no-fsync`: its journal may be missing intents.
@@ -50,17 +54,15 @@ pub fn warn_if_not_crash_safe(header: &Header) {
     }
 }
 
-/// An opener for the identities in `path`, checked to open what this run seals.
+/// An opener from the identities in `path`: they must unwrap this run's data key.
 fn operator_opener(path: &Path, header: &Header) -> Result<Opener> {
-    let opener = Opener::with(load_identities(path)?);
-    opener.check(&Sealer::for_header(header)?).map_err(|_| {
+    Opener::for_header(header, &load_identities(path)?).map_err(|_| {
         anyhow!(
             "{} cannot open this run's passwords: it is not the private key of any of its export recipients ({}) (hint: pass the key the export was encrypted to)",
             path.display(),
             recipients(header)
         )
-    })?;
-    Ok(opener)
+    })
 }
 
 fn recipients(header: &Header) -> String {
@@ -74,13 +76,23 @@ fn recipients(header: &Header) -> String {
 mod tests {
     use super::*;
     use crate::journal::record::tests::header;
-    use crate::journal::{authenticate_header, JournalWriter};
-    use crate::secret::ExposeSecret;
+    use crate::journal::{authenticate_header, Binding, DataKey, JournalWriter, Sealer};
+    use crate::secret::{secret, ExposeSecret};
+    use std::sync::Arc;
 
     struct Run {
         dir: tempfile::TempDir,
         header: Header,
         operator: age::x25519::Identity,
+        sealer: Sealer,
+    }
+
+    /// The opener reads what the run sealed.
+    fn check(opener: Option<Opener>, sealer: &Sealer) {
+        let at = Binding::intent(1, 1, 1);
+        let sealed = sealer.seal(&secret("probe-pw".into()), at).expect("seals");
+        let opened = opener.expect("an opener").open(&sealed, at).expect("opens");
+        assert_eq!(opened.expose_secret(), "probe-pw");
     }
 
     async fn run() -> Run {
@@ -90,6 +102,12 @@ mod tests {
         let mut header = header();
         header.recipients = vec![operator.to_public().to_string()];
         header.run_recipient = key.public();
+        let data_key = Arc::new(DataKey::generate());
+        header.data_key = Some(
+            data_key
+                .wrap(&header.recipients, &header.run_recipient)
+                .expect("wraps"),
+        );
         authenticate_header(&mut header, &key).expect("mac");
         let w = JournalWriter::create(dir.path(), &header, false).expect("journal");
         w.close().await.expect("closed");
@@ -97,6 +115,7 @@ mod tests {
             dir,
             header,
             operator,
+            sealer: Sealer::new(data_key),
         }
     }
 
@@ -109,17 +128,17 @@ mod tests {
     #[tokio::test]
     async fn the_run_key_or_an_operator_key_opens() {
         let r = run().await;
-        let sealer = Sealer::for_header(&r.header).expect("sealer");
-        let with_key = unseal(r.dir.path(), &r.header, None).expect("ok");
-        with_key.expect("run key").check(&sealer).expect("opens");
+        check(
+            unseal(r.dir.path(), &r.header, None).expect("ok"),
+            &r.sealer,
+        );
         RunKey::remove(r.dir.path()).expect("removed");
         assert!(unseal(r.dir.path(), &r.header, None).expect("ok").is_none());
         let path = key_file(r.dir.path(), &r.operator);
-        let with_operator = unseal(r.dir.path(), &r.header, Some(&path)).expect("ok");
-        with_operator
-            .expect("operator")
-            .check(&sealer)
-            .expect("opens");
+        check(
+            unseal(r.dir.path(), &r.header, Some(&path)).expect("ok"),
+            &r.sealer,
+        );
     }
 
     #[tokio::test]

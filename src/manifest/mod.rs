@@ -25,6 +25,7 @@
 mod column;
 mod csv_lines;
 mod csv_source;
+mod dupes;
 mod input;
 mod json_array;
 mod json_element;

@@ -2,9 +2,9 @@
 //! either list every problem or return the [`Plan`].
 //!
 //! Invariants:
-//! - Memory per row is one [`KeyEntry`] (32 bytes: a 128-bit hash of the row's key and its
-//!   position); problems are capped at [`LIMIT`] shown plus a count of the rest. A
-//!   1,000,000-row manifest thus needs about 32 MB.
+//! - Memory does not grow with the rows: each row's key (a 128-bit hash and its position) goes
+//!   to [`Dupes`], which spills sorted runs to a temporary file beyond a fixed buffer; problems
+//!   are capped at [`LIMIT`] shown plus a count of the rest.
 //! - Problems come out in file order (line, then column), duplicates merged in at their place.
 //! - The SHA-256 covers exactly the bytes read; a valid manifest is always read to its end.
 
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::dupes::{Dupes, KeyEntry};
 use super::input::{Item, Items};
 use super::record::problem;
 use super::resolve::resolve;
@@ -23,16 +24,6 @@ use super::types::{Format, Location, ManifestError, Plan, Problem, Rules, Target
 
 /// Most problems listed; the rest are counted in one final problem.
 const LIMIT: usize = 1000;
-
-/// One row's duplicate-detection key and where the row is. After [`find_duplicates`] runs,
-/// `key` holds the line and column of the row this one duplicates.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct KeyEntry {
-    key: [u64; 2],
-    line: u64,
-    /// 0 when the format has no columns (CSV).
-    column: u64,
-}
 
 pub(crate) fn validate(
     path: &Path,
@@ -52,7 +43,12 @@ pub(crate) fn validate(
             })?;
     }
     let plan = pass.plan();
-    let problems = pass.finish(&file);
+    let io_error = |source| ManifestError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dups = std::mem::take(&mut pass.keys).finish().map_err(io_error)?;
+    let problems = pass.finish(dups, &file);
     if !problems.is_empty() {
         return Err(ManifestError::Invalid(problems));
     }
@@ -73,7 +69,7 @@ struct Pass {
     problems: Vec<Problem>,
     /// All problems reported, shown or not (duplicates not included).
     total: u64,
-    keys: Vec<KeyEntry>,
+    keys: Dupes,
     /// Data rows read, good or bad.
     rows: u64,
     by_provider: BTreeMap<String, u64>,
@@ -129,7 +125,7 @@ impl Pass {
                 self.rows += 1;
                 let checked = resolve(raw, self.rows, rules);
                 checked.problems.into_iter().for_each(|p| self.report(p));
-                self.count(&checked.target);
+                self.count(&checked.target)?;
                 self.check_change(&checked.target, rules);
             }
             Item::Bad(p) => {
@@ -143,19 +139,24 @@ impl Pass {
     }
 
     /// Records a row's key for duplicate detection and counts it for the plan.
-    fn count(&mut self, t: &Target) {
+    fn count(&mut self, t: &Target) -> io::Result<()> {
         if t.new_password.is_some() {
             self.new_passwords += 1;
         }
         if t.user.is_empty() || t.provider.is_empty() {
-            return;
+            return Ok(());
         }
-        *self.by_provider.entry(t.provider.clone()).or_default() += 1;
+        match self.by_provider.get_mut(&t.provider) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_provider.insert(t.provider.clone(), 1);
+            }
+        }
         self.keys.push(KeyEntry {
             key: row_key(&t.provider, &t.user, &t.method),
             line: t.location.line,
             column: t.location.column.unwrap_or(0),
-        });
+        })
     }
 
     /// Counts a row whose `require_change = false` its provider will not honour.
@@ -193,8 +194,7 @@ impl Pass {
     }
 
     /// Every problem in file order, duplicates included, capped at [`LIMIT`] plus a summary.
-    fn finish(mut self, file: &Arc<PathBuf>) -> Vec<Problem> {
-        let dups = find_duplicates(&mut self.keys);
+    fn finish(self, dups: Vec<KeyEntry>, file: &Arc<PathBuf>) -> Vec<Problem> {
         let total = self.total + dups.len() as u64;
         let dup_problems = dups
             .iter()
@@ -230,27 +230,6 @@ fn row_key(provider: &str, user: &str, method: &str) -> [u64; 2] {
             .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
     };
     [half(0), half(8)]
-}
-
-/// Keeps only the entries that repeat an earlier row's key, each rewritten to hold the earlier
-/// row's line and column in `key`, sorted by position. Sorts in place: no memory beyond `keys`.
-fn find_duplicates(keys: &mut Vec<KeyEntry>) -> Vec<KeyEntry> {
-    keys.sort_unstable();
-    let mut i = 0;
-    while i < keys.len() {
-        let first = keys[i];
-        // Mark the first of each group: it is no duplicate.
-        keys[i].line = u64::MAX;
-        let mut j = i + 1;
-        while j < keys.len() && keys[j].key == first.key {
-            keys[j].key = [first.line, first.column];
-            j += 1;
-        }
-        i = j;
-    }
-    keys.retain(|k| k.line != u64::MAX);
-    keys.sort_unstable_by_key(|k| (k.line, k.column));
-    std::mem::take(keys)
 }
 
 fn duplicate_problem(d: &KeyEntry, file: &Arc<PathBuf>) -> Problem {

@@ -1,7 +1,7 @@
 //! The pipeline's side of the journal protocol (docs/DESIGN.md §4): what is written when.
 //!
-//! Invariants: an attempt's `intent` (with the row's sealed password) is durable before its
-//! request leaves; a retried attempt gets a `retry` outcome that says whether its password may be
+//! Invariants: an attempt's `intent` (with the row's password, sealed for that row and attempt)
+//! is durable before its request leaves; a retried attempt gets a `retry` outcome that says whether its password may be
 //! in force; every row the collector receives gets exactly one final outcome (succeeded, failed
 //! or uncertain) carrying its report line (also rows whose worker panicked).
 
@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use crate::journal::{Intent, JournalWriter, OutcomeRecord, OutcomeStatus, Sealer};
+use crate::journal::{Binding, Intent, JournalWriter, OutcomeRecord, OutcomeStatus, Sealer};
 use crate::manifest::Target;
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::provider::Attempt;
@@ -34,17 +34,16 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    pub fn seal(&self, password: &SecretString) -> Result<String> {
-        self.sealer.seal(password)
-    }
-
-    /// Writes the intent for `attempt` and waits until it is durable.
+    /// Writes the intent for `attempt`, with `password` sealed for it, and waits until it is
+    /// durable.
     pub async fn intent(
         &self,
         target: &Target,
         attempt: u32,
-        sealed: Option<&String>,
+        password: Option<&SecretString>,
     ) -> Result<()> {
+        let at = Binding::intent(self.session, target.row, attempt);
+        let sealed = password.map(|p| self.sealer.seal(p, at)).transpose()?;
         self.writer
             .intent(Intent {
                 session: self.session,
@@ -54,7 +53,7 @@ impl Journal {
                 method: target.method.clone(),
                 attempt,
                 at: timestamp(SystemTime::now()),
-                password: sealed.cloned(),
+                password: sealed,
             })
             .await
     }
@@ -89,8 +88,9 @@ impl Journal {
     /// candidate when the row is uncertain).
     pub fn finish(&self, result: &RowResult) -> Result<()> {
         let r = &result.report;
+        let at = Binding::outcome(self.session, r.row, r.attempts);
         let password = match (&result.password, result.server_generated) {
-            (Some(p), true) => Some(self.seal(p)?),
+            (Some(p), true) => Some(self.sealer.seal(p, at)?),
             _ => None,
         };
         let status = match r.status {

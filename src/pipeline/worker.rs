@@ -2,8 +2,8 @@
 //! attempt into a [`RowResult`].
 //!
 //! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first, and
-//! on its durable journal intent; a row's password is chosen (and sealed) once and reused by all
-//! its retries, so however the provider orders a timed-out attempt and its retry, the password in
+//! on its durable journal intent; a row's password is chosen once and reused by all
+//! its retries (each intent seals it for its own attempt), so however the provider orders a timed-out attempt and its retry, the password in
 //! force is one the journal holds; a row whose password may be in force (any attempt uncertain,
 //! and none confirmed) ends `uncertain` with that password beside it, never `failed`; after a
 //! stop no new request leaves (a row stopped before its first request yields no result); error
@@ -34,10 +34,9 @@ enum Ended {
     },
 }
 
-/// The row's password: chosen once, sealed once for the journal.
+/// The row's password: chosen once, sealed into each attempt's intent.
 struct RowPassword {
     value: Option<SecretString>,
-    sealed: Option<String>,
 }
 
 /// Processes one row. Never fails: every failure is a report row. `None` when a stop came
@@ -78,14 +77,7 @@ fn choose_password(
                 .unwrap_or_else(|| settings.policy.generate()),
         ),
     };
-    let sealed = match (&settings.journal, &value) {
-        (Some(j), Some(p)) => Some(
-            j.seal(p)
-                .map_err(|e| journal_failure("cannot seal the password", e))?,
-        ),
-        _ => None,
-    };
-    Ok(RowPassword { value, sealed })
+    Ok(RowPassword { value })
 }
 
 async fn attempt_loop(
@@ -176,7 +168,7 @@ async fn write_intent(
         return Ok(());
     };
     journal
-        .intent(target, attempt, password.sealed.as_ref())
+        .intent(target, attempt, password.value.as_ref())
         .await
         .map_err(|e| {
             settings.stop.request();

@@ -64,6 +64,30 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
+/// Removes the temporary files (`.credrotate-*`) of a process that was killed while writing
+/// into `dir`: a run streams its report and export into them, so a killed run leaves them behind.
+/// Only under the run's lock: no live process is writing them.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    let entries =
+        fs::read_dir(dir).with_context(|| format!("cannot read the folder {}", dir.display()))?;
+    let mut removed = false;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read the folder {}", dir.display()))?;
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The name prefix of files being written.
+const TEMP_PREFIX: &str = ".credrotate-";
+
 /// A file being written under a temporary name, renamed to its final name by [`AtomicFile::commit`].
 pub struct AtomicFile {
     temp: BufWriter<NamedTempFile>,
@@ -74,7 +98,7 @@ impl AtomicFile {
     pub fn create(path: PathBuf) -> Result<AtomicFile> {
         let dir = parent(&path);
         let temp = tempfile::Builder::new()
-            .prefix(".credrotate-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .with_context(|| format!("cannot create a file in {}", dir.display()))?;
         Ok(AtomicFile {

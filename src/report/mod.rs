@@ -1,8 +1,10 @@
 //! The run's artefacts in the output folder: `report.csv`, `report.json`, `summary.json` and the
 //! password export. This module only reads outcomes; it never decides them.
 
+mod candidates;
 pub mod export;
 pub mod files;
+pub mod live;
 pub mod rebuild;
 pub mod summary;
 pub mod table;
