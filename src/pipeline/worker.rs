@@ -106,6 +106,11 @@ async fn attempt_loop(
         }
         retries.release(lane).await;
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
+        if let Some(trip) = lane.breaker.observe(&attempt) {
+            settings
+                .halt
+                .set(super::Halted::Breaker(trip), &settings.stop);
+        }
         let delay = match retries.next(lane.into(), &settings.backoff, &attempt) {
             Step::Retry(delay) => delay,
             Step::Done => return answered(attempt, earlier_maybe, retries),

@@ -1,6 +1,7 @@
 //! The run's artefacts in the output folder: `report.csv`, `report.json`, `summary.json` and the
 //! password export. This module only reads outcomes; it never decides them.
 
+pub mod excluded;
 pub mod export;
 pub mod files;
 pub mod rebuild;

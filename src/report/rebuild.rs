@@ -28,7 +28,12 @@ pub struct Rebuilt {
 /// Rewrites report.csv/json, summary.json and (with an opener) the export from the journal.
 pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) -> Result<Rebuilt> {
     let state = JournalState::from(contents);
-    let rows: Vec<(ReportRow, u32)> = state.rows.values().map(report_row).collect();
+    let mut rows: Vec<(ReportRow, u32)> = state.rows.values().map(report_row).collect();
+    let left_out =
+        super::excluded::journaled(&contents.header.run, &contents.header.manifest.sha256);
+    let excluded = left_out.excluded.len() as u64;
+    rows.extend(left_out.excluded.into_iter().map(|r| (r, 0)));
+    rows.sort_by_key(|(r, _)| r.row);
     let (mut files, mut summary) = write_report(dir, &rows)?;
     let export = match opener {
         Some(opener) => Some(write_export(dir, contents, &state, opener)?),
@@ -37,15 +42,21 @@ pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) 
     files.extend(export.clone());
     let counts = state.counts();
     summary.manifest_rows = contents.header.manifest.rows;
-    summary.pending = summary.manifest_rows.saturating_sub(counts.rows);
+    summary.pending = summary
+        .manifest_rows
+        .saturating_sub(counts.rows + excluded + left_out.unselected);
     summary.uncertain = counts.uncertain;
     summary.sessions = state.sessions;
     set_timing(&mut summary, contents);
+    let complete = summary.pending == 0 && counts.uncertain == 0;
+    summary.run_state = match complete {
+        true => super::summary::RunState::Complete,
+        false => super::summary::RunState::Unfinished,
+    };
     files.push(write_atomic(
         dir.join(SUMMARY_JSON),
         &serde_json::to_vec_pretty(&summary)?,
     )?);
-    let complete = summary.pending == 0 && counts.uncertain == 0;
     Ok(Rebuilt {
         summary,
         files,
