@@ -66,7 +66,7 @@ impl PlanView<'_> {
         let s = &spec.shared;
         let _ = writeln!(
             out,
-            "  {name} ({}): {send} row(s) to reset, {excluded} excluded\n    base URL {}\n    credential: {}\n    rate {} (burst {}, concurrency {}): {}",
+            "  {name}: {send} row(s) to reset, {excluded} excluded (kind {})\n    base URL {}\n    credential: {}\n    rate {} (burst {}, concurrency {}): {}",
             spec.kind.name(),
             s.base_url,
             credential(spec),
