@@ -115,10 +115,16 @@ async fn a_failed_canary_row_stops_the_run_and_resume_finishes_it() {
     let out = env.run(&manifest, &config, &args).await;
     assert_exit(&out, 3);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("canary: 1 canary row(s) did not succeed (row 2"), "{stdout}");
+    assert!(
+        stdout.contains("canary: 1 canary row(s) did not succeed (row 2"),
+        "{stdout}"
+    );
     assert!(stdout.contains("credrotate resume --out"), "{stdout}");
     let stats = env.stats().await;
-    assert_eq!(stats["requests_total"], 3, "only the canary's rows: {stats}");
+    assert_eq!(
+        stats["requests_total"], 3,
+        "only the canary's rows: {stats}"
+    );
     assert_eq!(stats["resets_total"], 2, "{stats}");
     let summary = env.summary();
     assert_eq!(summary["run_state"], "stopped_by_canary", "{summary}");
@@ -154,14 +160,22 @@ async fn a_wrong_token_trips_the_breaker_after_five_requests_and_resume_finishes
     assert_eq!(stats["requests_by_status"]["401"], 5, "{stats}");
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("5 consecutive 401 InvalidAuthenticationToken from graph: check the credential"),
+        stderr.contains(
+            "5 consecutive 401 InvalidAuthenticationToken from graph: check the credential"
+        ),
         "{stderr}"
     );
     let warned = stderr.matches("reset failed").count();
-    assert!(warned <= 3, "{warned} WARN lines for failed rows:\n{stderr}");
+    assert!(
+        warned <= 3,
+        "{warned} WARN lines for failed rows:\n{stderr}"
+    );
     let summary = env.summary();
     assert_eq!(summary["run_state"], "stopped_by_breaker", "{summary}");
-    assert_eq!(summary["failures_by_code"]["401 InvalidAuthenticationToken"], 5, "{summary}");
+    assert_eq!(
+        summary["failures_by_code"]["401 InvalidAuthenticationToken"], 5,
+        "{summary}"
+    );
     assert_eq!(summary["pending"], 195, "{summary}");
 
     let out = resume(&env, env.path("out").to_str().unwrap()).await;

@@ -144,7 +144,7 @@ fn credential(spec: &ProviderSpec) -> String {
     };
     match token {
         "" => auth.describe(),
-        token => format!("{} ({token})", auth.describe()),
+        token => format!("{}; {token}", auth.describe()),
     }
 }
 

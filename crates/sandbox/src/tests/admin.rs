@@ -247,7 +247,13 @@ async fn a_storm_ends_and_a_missing_account_appears_on_request() {
     assert_eq!(calm.status(), 200);
     assert_eq!(reset(&c, &sb, "alice", body.clone()).await.status(), 204);
     assert_eq!(reset(&c, &sb, "bob", body.clone()).await.status(), 404);
-    assert_eq!(admin("users", json!({"user": "bob"})).await.unwrap().status(), 200);
+    assert_eq!(
+        admin("users", json!({"user": "bob"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(reset(&c, &sb, "bob", body.clone()).await.status(), 204);
     let bad = admin("faults", json!({"error_ratio": 2})).await.unwrap();
     assert_eq!(bad.status(), 400);
