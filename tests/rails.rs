@@ -150,7 +150,7 @@ async fn a_wrong_token_trips_the_breaker_after_five_requests_and_resume_finishes
         .run_cmd()
         .manifest(&manifest)
         .config(&config)
-        .args(["--concurrency", "1"])
+        .args(["--rate", "unlimited", "--concurrency", "8"])
         .env("CREDROTATE_TOKEN", "not-the-token")
         .output()
         .await;
@@ -258,4 +258,49 @@ async fn retry_from_resets_exactly_the_failed_rows() {
         .await;
     assert_exit(&again, 2);
     assert_eq!(env.stats().await["resets_total"], 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_needs_the_config_and_prints_the_plan() {
+    let env = Env::start(sandbox(None, 0.0)).await;
+    let manifest = env.users_csv(40);
+    let m = manifest.to_str().unwrap();
+    // No --config and no ./credrotate.toml: the error run would give, nothing sent.
+    let out = env.credrotate(&["validate", "--manifest", m], &[]).await;
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("no config"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let config = env.config("rate = \"20/s\"", "");
+    let recipient = env.recipient();
+    let args = [
+        "validate",
+        "--manifest",
+        m,
+        "--config",
+        config.to_str().unwrap(),
+        "--recipient",
+        &recipient,
+    ];
+    let out = env.credrotate(&args, &[]).await;
+    assert_exit(&out, 0);
+    let plan = text(&out.stdout);
+    for expected in [
+        "plan: 40 of 40 manifest row(s) to reset, 0 excluded",
+        "graph: 40 row(s) to reset, 0 excluded (kind graph)",
+        &format!("base URL {}", env.sandbox.graph_url()),
+        "bearer token from env CREDROTATE_TOKEN; must be delegated",
+        "rate 20/s (burst 1, concurrency 8): at least 2s",
+        &recipient[..12],
+        "circuit breaker (exit 3): 5 consecutive 401/403",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "{expected:?} missing from:\n{plan}"
+        );
+    }
+    assert_eq!(env.stats().await["requests_total"], 0);
 }

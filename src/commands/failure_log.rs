@@ -6,7 +6,7 @@
 //! [`SHOWN`] lines per (provider, error) and ends with one line per error it stopped showing; the
 //! canary counts only its own rows, so a row that was already queued cannot pass or fail it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::manifest::Target;
 use crate::outcome::{ReportRow, Status};
@@ -96,7 +96,70 @@ impl CanaryWatch {
             });
         }
         self.misses.sort_by_key(|m| m.row);
-        let rows: BTreeSet<u64> = self.misses.iter().map(|m| m.row).collect();
-        (!rows.is_empty()).then_some(self.misses)
+        (!self.misses.is_empty()).then_some(self.misses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Location;
+
+    fn target(row: u64) -> Target {
+        Target {
+            row,
+            location: Location {
+                file: std::sync::Arc::new("m.csv".into()),
+                line: row + 1,
+                column: None,
+            },
+            user: format!("u{row}"),
+            provider: "graph".into(),
+            method: String::new(),
+            require_change: None,
+            inputs: Default::default(),
+            new_password: None,
+        }
+    }
+
+    fn report(row: u64, status: Status) -> ReportRow {
+        ReportRow {
+            row,
+            user: format!("u{row}"),
+            method: String::new(),
+            provider: "graph".into(),
+            status,
+            attempts: 1,
+            http_status: Some(404),
+            error_code: Some("Request_ResourceNotFound".into()),
+            error_message: None,
+            operation_id: None,
+            request_id: None,
+            started_at: String::new(),
+            finished_at: String::new(),
+            provider_result: None,
+            revoke_sessions: None,
+            client_request_id: None,
+        }
+    }
+
+    #[test]
+    fn the_canary_counts_only_its_rows_and_names_those_that_did_not_succeed() {
+        let mut watch = CanaryWatch::new(&[target(1), target(2), target(3)]);
+        watch.saw(&report(1, Status::Succeeded));
+        watch.saw(&report(9, Status::Failed)); // not a canary row
+        watch.saw(&report(2, Status::Failed));
+        let misses = watch.misses().expect("row 2 failed, row 3 never finished");
+        let what: Vec<(u64, &str)> = misses.iter().map(|m| (m.row, m.what.as_str())).collect();
+        assert_eq!(
+            what,
+            [
+                (2, "failed 404 Request_ResourceNotFound"),
+                (3, "no outcome")
+            ]
+        );
+        let mut all_good = CanaryWatch::new(&[target(1)]);
+        all_good.saw(&report(1, Status::Succeeded));
+        assert!(all_good.misses().is_none());
     }
 }

@@ -3,13 +3,20 @@
 //! (a wrong or expired credential, a missing permission) or a failure ratio over a sliding window
 //! of recent requests (the provider is in trouble).
 //!
+//! Until the provider has answered anything but 401/403 (its credential is proven), a lane has
+//! one request in flight at a time ([`Breaker::admit`]), so a credential that is wrong from the
+//! start costs exactly `max_auth_failures` requests whatever the concurrency.
+//!
 //! Invariants: a 429 is neither a failure nor a success here (throttling is the pacer's job);
 //! the breaker trips at most once and then stays open, so the cause is named once; the window
 //! check waits for a minimum sample so that a few unlucky first answers do not stop a run; it
 //! only decides — stopping the run is the [`super::Halt`]'s job.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::provider::Attempt;
 pub use crate::values::BreakerSettings;
@@ -33,6 +40,10 @@ pub struct Breaker {
     lane: String,
     settings: BreakerSettings,
     state: Mutex<State>,
+    /// The provider answered something other than 401/403: its credential is accepted.
+    proven: AtomicBool,
+    /// One request at a time until `proven`.
+    probe: Semaphore,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +60,21 @@ impl Breaker {
             lane: lane.to_owned(),
             settings,
             state: Mutex::default(),
+            proven: AtomicBool::new(settings.max_auth_failures == 0),
+            probe: Semaphore::new(1),
+        }
+    }
+
+    /// Waits until a request may leave: at once once the credential is proven, else when no
+    /// other request of the lane is in flight (hold the permit until the answer is observed).
+    pub async fn admit(&self) -> Option<SemaphorePermit<'_>> {
+        if self.proven.load(Ordering::Acquire) {
+            return None;
+        }
+        let permit = self.probe.acquire().await.ok();
+        match self.proven.load(Ordering::Acquire) {
+            true => None,
+            false => permit,
         }
     }
 
@@ -66,6 +92,9 @@ impl Breaker {
             .failure()
             .is_some_and(|f| matches!(f.http_status, Some(401 | 403)));
         s.consecutive_auth = if auth { s.consecutive_auth + 1 } else { 0 };
+        if !auth {
+            self.proven.store(true, Ordering::Release);
+        }
         s.window.push_back(label.clone());
         if s.window.len() > WINDOW {
             s.window.pop_front();
@@ -181,6 +210,21 @@ mod tests {
             "5 consecutive 401 InvalidAuthenticationToken from graph: check the credential (wrong, expired or for another tenant?)"
         );
         assert_eq!(b.observe(&bad), None, "named once");
+    }
+
+    #[tokio::test]
+    async fn one_request_at_a_time_until_the_credential_is_proven() {
+        let b = Breaker::new("graph", BreakerSettings::default());
+        let first = b.admit().await.expect("unproven: a permit");
+        let second = tokio::time::timeout(std::time::Duration::from_millis(50), b.admit());
+        assert!(second.await.is_err(), "a second request waits");
+        b.observe(&refused(401, "InvalidAuthenticationToken"));
+        assert!(!b.proven.load(Ordering::Acquire));
+        drop(first);
+        let next = b.admit().await.expect("still unproven");
+        b.observe(&refused(404, "Request_ResourceNotFound"));
+        drop(next);
+        assert!(b.admit().await.is_none(), "proven: no waiting");
     }
 
     #[test]

@@ -98,6 +98,9 @@ async fn attempt_loop(
     let mut earlier_maybe = false;
     loop {
         retries.ready(lane).await;
+        // Held until the answer is observed: one request at a time until the lane's credential
+        // is proven (see `breaker`).
+        let probe = lane.breaker.admit().await;
         if settings.stop.requested() && retries.attempts == 0 {
             return None;
         }
@@ -111,6 +114,7 @@ async fn attempt_loop(
                 .halt
                 .set(super::Halted::Breaker(trip), &settings.stop);
         }
+        drop(probe);
         let delay = match retries.next(lane.into(), &settings.backoff, &attempt) {
             Step::Retry(delay) => delay,
             Step::Done => return answered(attempt, earlier_maybe, retries),
