@@ -136,10 +136,8 @@ fn credential(spec: &ProviderSpec) -> String {
     let token = match (spec.kind.name(), auth) {
         (_, AuthSection::DeviceCode { .. }) => "delegated",
         (_, AuthSection::ClientCredentials { .. }) => "app-only",
-        ("graph", _) => "must be a delegated token (resetPassword refuses app-only tokens)",
-        ("graph-profile", _) => {
-            "must be an app-only token with User.ReadWrite.All and a directory role"
-        }
+        ("graph", _) => "must be delegated: resetPassword refuses app-only tokens",
+        ("graph-profile", _) => "must be app-only, with User.ReadWrite.All and a directory role",
         _ => "",
     };
     match token {

@@ -97,10 +97,10 @@ async fn attempt_loop(
     let mut retries = Retries::default();
     let mut earlier_maybe = false;
     loop {
-        retries.ready(lane).await;
         // Held until the answer is observed: one request at a time until the lane's credential
-        // is proven (see `breaker`).
+        // is proven (see `breaker`); taken before the pacing slot, so no slot waits on it.
         let probe = lane.breaker.admit().await;
+        retries.ready(lane).await;
         if settings.stop.requested() && retries.attempts == 0 {
             return None;
         }
