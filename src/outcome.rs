@@ -18,6 +18,8 @@ pub enum Status {
     /// `resume` resets the row again (docs/DESIGN.md §4.4).
     Uncertain,
     DryRun,
+    /// A break-glass exclusion (`--exclude-file`, `exclude = [...]`): never sent.
+    Excluded,
 }
 
 impl Status {
@@ -27,6 +29,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Uncertain => "uncertain",
             Status::DryRun => "dry_run",
+            Status::Excluded => "excluded",
         }
     }
 }

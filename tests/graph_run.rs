@@ -94,6 +94,8 @@ async fn throttling_and_503s_are_survived_within_the_bucket() {
         "8",
         "--max-attempts",
         "10",
+        "--max-failure-rate",
+        "1",
     ];
     let out = env.run(&manifest, &config, &args).await;
     assert_exit(&out, 0);

@@ -46,6 +46,8 @@ async fn every_applied_password_is_exported_whatever_the_answer() {
                 "16",
                 "--timeout",
                 "1s",
+                "--max-failure-rate",
+                "1",
             ],
         )
         .await;
@@ -99,7 +101,8 @@ async fn resume_resets_uncertain_rows_until_confirmed() {
     let users = 60;
     let manifest = env.users_csv(users);
     let config = env.config("", "");
-    let out = env.run(&manifest, &config, &["--rate", "unlimited"]).await;
+    let args = ["--rate", "unlimited", "--max-failure-rate", "1"];
+    let out = env.run(&manifest, &config, &args).await;
     assert_exit(&out, 1);
     let first = env.assert_no_password_lost(users).await;
     assert!(first.uncertain > 0, "{first:?}");

@@ -77,7 +77,14 @@ async fn beta_unknown_user_is_a_row_error_and_retries_429_503() {
         .run(
             &m,
             &config(&env, "", ""),
-            &["--rate", "100/s", "--max-attempts", "10"],
+            &[
+                "--rate",
+                "100/s",
+                "--max-attempts",
+                "10",
+                "--max-failure-rate",
+                "1",
+            ],
         )
         .await;
     assert_exit(&out, 1);

@@ -87,7 +87,14 @@ async fn profile_survives_429_and_503() {
         .run(
             &manifest,
             &config(&env, ""),
-            &["--rate", "100/s", "--max-attempts", "10"],
+            &[
+                "--rate",
+                "100/s",
+                "--max-attempts",
+                "10",
+                "--max-failure-rate",
+                "1",
+            ],
         )
         .await;
     assert_exit(&out, 0);

@@ -111,7 +111,14 @@ async fn passwords_are_json_escaped_and_policy_errors_are_row_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keycloak_survives_429_and_503() {
     let env = Env::start(flaky(30.0, 3, 0.15)).await;
-    let args = ["--rate", "100/s", "--max-attempts", "10"];
+    let args = [
+        "--rate",
+        "100/s",
+        "--max-attempts",
+        "10",
+        "--max-failure-rate",
+        "1",
+    ];
     let out = run_kc(&env, &env.users_csv(40), &keycloak(&env, ""), &args).await;
     assert_exit(&out, 0);
     env.assert_export_verifies(40).await;

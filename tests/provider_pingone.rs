@@ -148,7 +148,14 @@ async fn pingone_needs_basic_auth_and_survives_429_503() {
         .run(
             &manifest(&env, 40),
             &config(&env, "", "CREDROTATE_TOKEN"),
-            &["--rate", "100/s", "--max-attempts", "10"],
+            &[
+                "--rate",
+                "100/s",
+                "--max-attempts",
+                "10",
+                "--max-failure-rate",
+                "1",
+            ],
         )
         .await;
     assert_exit(&out, 0);

@@ -87,6 +87,8 @@ async fn revokes_are_retried_on_429_and_503() {
         "--max-attempts",
         "10",
         "--revoke-sessions",
+        "--max-failure-rate",
+        "1",
     ];
     let out = env
         .run(&env.users_csv(40), &env.config("", ""), &args)

@@ -145,7 +145,14 @@ async fn wristband_survives_429_and_503_and_checks_results() {
         .run(
             &m,
             &config(&env, ""),
-            &["--rate", "100/s", "--max-attempts", "10"],
+            &[
+                "--rate",
+                "100/s",
+                "--max-attempts",
+                "10",
+                "--max-failure-rate",
+                "1",
+            ],
         )
         .await;
     assert_exit(&out, 0);

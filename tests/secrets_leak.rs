@@ -154,8 +154,16 @@ async fn bearer_paths(scan: &mut Scan) {
     env.users_csv(60);
     let config = env.config("", "");
     let trace = [("RUST_LOG", "trace"), ("CREDROTATE_TEST_PANIC_ROW", "7")];
-    run(&env, scan, "text", &config, &["--rate", "60/s"], &trace, 1).await;
-    let json = ["--rate", "60/s", "--log-format", "json"];
+    let plain = ["--rate", "60/s", "--max-failure-rate", "1"];
+    run(&env, scan, "text", &config, &plain, &trace, 1).await;
+    let json = [
+        "--rate",
+        "60/s",
+        "--log-format",
+        "json",
+        "--max-failure-rate",
+        "1",
+    ];
     run(&env, scan, "json", &config, &json, &trace, 1).await;
     let report = std::fs::read_to_string(env.path("json").join("report.json")).unwrap();
     let row7: Vec<Value> = serde_json::from_str(&report).unwrap();
@@ -171,6 +179,8 @@ async fn bearer_paths(scan: &mut Scan) {
         "json",
         "--password-generate",
         "server",
+        "--max-failure-rate",
+        "1",
     ];
     run(
         &env,

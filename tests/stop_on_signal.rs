@@ -67,7 +67,14 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
     })
     .await;
     let (manifest, config) = (env.users_csv(4), env.config("", ""));
-    let extra = ["--rate", "unlimited", "--max-attempts", "50"];
+    let extra = [
+        "--rate",
+        "unlimited",
+        "--max-attempts",
+        "50",
+        "--max-failure-rate",
+        "1",
+    ];
     let child = env.spawn(&env.run_args(&manifest, &config, &extra));
     wait_for_requests(&env, 8).await;
     common::signal(&child, "-TERM");

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::commands::demo::DemoOptions;
 use crate::commands::report::ReportOptions;
 use crate::commands::resume::ResumeOptions;
-use crate::commands::run::{ConfigSource, RunOptions};
+use crate::commands::run::{ConfigSource, Rails, RunOptions};
 use crate::commands::validate::ValidateOptions;
 use crate::commands::Command;
 use crate::config::Overrides;
@@ -21,7 +21,7 @@ use crate::logging::LogFormat;
 use crate::manifest::Format;
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
-use crate::values::Rate;
+use crate::values::{BreakerSettings, Rate};
 
 mod sandbox_args;
 mod security;
@@ -132,6 +132,8 @@ struct RunArgs {
     /// After each successful reset, revoke the user's sign-in sessions (Graph providers).
     #[arg(long)]
     revoke_sessions: bool,
+    #[command(flatten)]
+    rails: RailsArgs,
     /// Progress bar: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
@@ -144,6 +146,48 @@ struct RunArgs {
     refused: RefusedSecrets,
     #[command(flatten)]
     security: SecurityArgs,
+}
+
+/// The incident-response rails of `run`.
+#[derive(Debug, Args)]
+struct RailsArgs {
+    /// Send the first N rows of each provider first; send the rest only if all of them
+    /// succeeded, else stop with exit 3 (fix the cause, then `credrotate resume`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    canary: u32,
+    /// Stop a provider's run (exit 3, resumable) after N consecutive 401/403 answers; 0: never.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_auth_failures: u32,
+    /// Stop (exit 3, resumable) when more than this share of a provider's last 100 requests
+    /// failed (429s not counted; checked from 50 requests on); 1 turns the check off.
+    #[arg(long, value_name = "RATIO", default_value_t = 0.2)]
+    max_failure_rate: f64,
+    /// Users never to reset (break-glass accounts): one per line, or a CSV with a `user`
+    /// column; `#` comments. Exact match, case-insensitive for UPNs/e-mail addresses.
+    #[arg(long, value_name = "PATH")]
+    exclude_file: Option<PathBuf>,
+    /// Reset only the rows that the run in DIR left failed or uncertain (same --manifest;
+    /// inputs such as old passwords are read from it again, never copied).
+    #[arg(long, value_name = "DIR")]
+    retry_from: Option<PathBuf>,
+}
+
+impl RailsArgs {
+    fn into_rails(self) -> Result<Rails> {
+        let rate = self.max_failure_rate;
+        if !(rate > 0.0 && rate <= 1.0) {
+            bail!("--max-failure-rate {rate}: expected a ratio above 0 and at most 1 (e.g. 0.2 for 20 %; 1 turns the check off)");
+        }
+        Ok(Rails {
+            canary: self.canary,
+            breaker: BreakerSettings {
+                max_auth_failures: self.max_auth_failures,
+                max_failure_rate: rate,
+            },
+            exclude_file: self.exclude_file,
+            retry_from: self.retry_from,
+        })
+    }
 }
 
 /// Flags shared by `run` and `resume`.
@@ -203,6 +247,15 @@ struct RefusedSecrets {
 struct ValidateArgs {
     #[command(flatten)]
     manifest: ManifestArgs,
+    /// The export recipients the run will use, to show in the plan (age1... or SSH key).
+    #[arg(long, value_name = "KEY")]
+    recipient: Vec<String>,
+    /// File of recipients, one per line (like age -R), to show in the plan.
+    #[arg(long, value_name = "PATH")]
+    recipients_file: Option<PathBuf>,
+    /// Users never to reset, as `run --exclude-file`: counted in the plan.
+    #[arg(long, value_name = "PATH")]
+    exclude_file: Option<PathBuf>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -322,6 +375,7 @@ impl RunArgs {
             progress: self.progress.into(),
             grace: self.session.grace,
             fsync: !self.no_fsync,
+            rails: self.rails.into_rails()?,
         })
     }
 }
@@ -365,6 +419,9 @@ impl ValidateArgs {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
             config: ConfigSource::File(self.manifest.config),
+            recipients: self.recipient,
+            recipients_file: self.recipients_file,
+            exclude_file: self.exclude_file,
             overrides: Overrides {
                 default_provider: self.manifest.provider,
                 ca_file: self.security.ca_file(),

@@ -5,10 +5,14 @@
 //! or circuit breaker · 130/143 interrupted by SIGINT/SIGTERM.
 
 pub mod demo;
+pub mod failure_log;
+pub mod finale;
+pub mod plan;
 pub mod report;
 pub mod resume;
 pub mod run;
 pub mod sandbox;
+pub mod selection;
 pub mod session;
 pub mod signals;
 pub mod validate;
@@ -21,6 +25,8 @@ pub enum Exit {
     Success,
     RowsFailed,
     Usage,
+    /// Stopped on purpose by the circuit breaker or the canary (resumable).
+    Aborted,
     Interrupted(i32),
 }
 
@@ -30,6 +36,7 @@ impl Exit {
             Exit::Success => 0,
             Exit::RowsFailed => 1,
             Exit::Usage => 2,
+            Exit::Aborted => 3,
             Exit::Interrupted(signal) => (128 + signal) as u8,
         }
     }

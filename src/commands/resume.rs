@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 
 use super::run::{build_lanes, check_manifest, print_summary, settings, start_session};
+use super::selection;
 use super::session::Finished;
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
@@ -20,7 +21,6 @@ use crate::config::{Config, ConfigFile, RunSpec};
 use crate::journal::{unseal, warn_if_not_crash_safe, Header, Opener, SessionCommand};
 use crate::journal::{JournalWriter, RunLock};
 use crate::journal::{JOURNAL_FILE, KEY_FILE};
-use crate::manifest;
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
 
@@ -71,10 +71,12 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let done = state.rows_succeeded();
     let (next_session, uncertain) = (state.next_session(), state.counts().uncertain);
     drop(state);
-    let todo = plan.rows.saturating_sub(done.len());
-    confirm(&opts, todo, uncertain, plan.rows).usage()?;
-    config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
-    let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
+    let rules = config.manifest_rules();
+    let tally = selection::tally(run, &rules, &plan.rows_by_provider).usage()?;
+    let todo = tally.to_send().saturating_sub(done.len());
+    confirm(&opts, todo, uncertain, tally.to_send()).usage()?;
+    config.sign_in(tally.send.keys()).await.usage()?;
+    let lanes = build_lanes(&config, &plan, run.timeout, run.breaker).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
     let journal = start_session(
         writer,
@@ -84,8 +86,8 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     )
     .await
     .usage()?;
-    let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules())?;
-    let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(t.row)));
+    // The canary ran in the first session: resume sends every row left.
+    let rows = selection::rows_to_send(run, &rules, done).usage()?;
     tracing::info!(rows = todo, session = journal.session, out = %dir.display(), "resuming");
     let session = Session {
         dir,
@@ -94,7 +96,8 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         settings: settings(backoff(run), false, &config, Some(journal.clone())),
         journal,
         lanes,
-        rows: Box::new(rows),
+        canary: Vec::new(),
+        rows,
         todo,
         progress: opts.progress,
         grace: opts.grace,

@@ -11,21 +11,28 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail};
 
+pub use super::finale::print_summary;
+use super::plan::PlanView;
+use super::selection;
 use super::session::{drive, Finished, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
 use crate::config::{Config, ConfigError, ConfigFile, Overrides, RunSpec};
 use crate::journal::{
-    authenticate_header, DataKey, Header, JournalWriter, ManifestInfo, Opener, Record, RunKey,
-    RunLock, Sealer, SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION, KEY_FILE,
+    authenticate_header, DataKey, Header, JournalWriter, ManifestInfo, Opener, Record, RowSet,
+    RunKey, RunLock, Sealer, SessionCommand, SessionRecord, JOURNAL_FILE, JOURNAL_VERSION,
+    KEY_FILE,
 };
 use crate::manifest::{self, Format, ManifestError, Plan};
 use crate::outcome::ReportRow;
 use crate::outcome::{timestamp, RowResult};
-use crate::pipeline::{self, Backoff, Gate, Journal, Lane, Pacer, Settings, Stop};
+use crate::pipeline::{self, Backoff, Breaker, BreakerSettings, Gate, Halt, Journal, Lane};
+use crate::pipeline::{Pacer, Settings, Stop};
 use crate::progress::ProgressMode;
 use crate::provider;
 use crate::report;
 use crate::report::rebuild::write_report;
+use crate::values::exclude::read_exclude_file;
+use crate::values::ExcludeFile;
 
 /// The config file read when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "credrotate.toml";
@@ -58,6 +65,17 @@ pub struct RunOptions {
     pub grace: Duration,
     /// fsync the journal (off only for benchmarking).
     pub fsync: bool,
+    pub rails: Rails,
+}
+
+/// The incident-response flags of `run`.
+#[derive(Debug, Clone, Default)]
+pub struct Rails {
+    /// `--canary N` (0: none).
+    pub canary: u32,
+    pub breaker: BreakerSettings,
+    pub exclude_file: Option<PathBuf>,
+    pub retry_from: Option<PathBuf>,
 }
 
 pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {
@@ -72,16 +90,27 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let config_file = config_file(&opts.config).usage()?;
     let recipients = collect_recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
+    let spec = run_spec(&opts, &config, config_file, &plan).usage()?;
+    let rules = config.manifest_rules();
+    let tally = selection::tally(&spec, &rules, &plan.rows_by_provider).usage()?;
     check_out_dir(&opts.out).usage()?;
-    confirm(&opts, &plan, &config).usage()?;
+    let view = PlanView {
+        plan: &plan,
+        tally: &tally,
+        config: &config,
+        spec: &spec,
+        recipients: &recipients,
+        dry_run: opts.dry_run,
+    };
+    confirm(&opts, &view).usage()?;
     if !opts.dry_run {
-        config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+        config.sign_in(tally.send.keys()).await.usage()?;
     }
-    let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
+    let lanes = build_lanes(&config, &plan, opts.timeout, spec.breaker).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
-    let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules())?;
     if opts.dry_run {
-        return dry_run(&opts, &config, rows, lanes).await;
+        let rows = selection::rows_to_send(&spec, &rules, RowSet::default()).usage()?;
+        return dry_run(&opts, &config, &spec, rows, lanes).await;
     }
     let lock = RunLock::acquire(&opts.out).usage()?;
     if !opts.fsync {
@@ -90,7 +119,13 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     discard_orphan_key(&opts.out).usage()?;
     let key = RunKey::create(&opts.out).usage()?;
     let data_key = Arc::new(DataKey::generate());
-    let spec = run_spec(&opts, &config, config_file);
+    let canary = match spec.canary {
+        0 => Vec::new(),
+        _ => selection::canary_rows(&spec, &rules, &tally).usage()?,
+    };
+    let mut sent_first = RowSet::with_rows(plan.rows);
+    canary.iter().for_each(|t| sent_first.insert(t.row));
+    let rows = selection::rows_to_send(&spec, &rules, sent_first).usage()?;
     let header = header(&opts, spec, &plan, &recipients, &key, &data_key).usage()?;
     let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
     let opener = Opener::new(data_key);
@@ -98,7 +133,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let journal = start_session(writer, opener.sealer(), 1, SessionCommand::Run)
         .await
         .usage()?;
-    tracing::info!(rows = plan.rows, out = %opts.out.display(), "rotation started");
+    tracing::info!(rows = tally.to_send(), out = %opts.out.display(), "rotation started");
     let session = Session {
         dir: opts.out.clone(),
         lock,
@@ -106,8 +141,9 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         settings: settings(opts.backoff, opts.dry_run, &config, Some(journal.clone())),
         journal,
         lanes,
-        rows: Box::new(rows),
-        todo: plan.rows,
+        canary,
+        rows,
+        todo: tally.to_send(),
         progress: opts.progress,
         grace: opts.grace,
         live: Some(live),
@@ -139,6 +175,7 @@ pub fn settings(
         dry_run,
         journal,
         stop: Stop::default(),
+        halt: Halt::default(),
         test_panic_row: std::env::var("CREDROTATE_TEST_PANIC_ROW")
             .ok()
             .and_then(|v| v.parse().ok()),
@@ -175,9 +212,26 @@ fn config_file(source: &ConfigSource) -> anyhow::Result<Option<ConfigFile>> {
     }
 }
 
-/// What this run is started with, as the journal header keeps it.
-fn run_spec(opts: &RunOptions, config: &Config, config_file: Option<ConfigFile>) -> RunSpec {
-    RunSpec {
+/// What this run is started with, as the journal header keeps it (reads `--exclude-file`, and
+/// `--retry-from`'s journal).
+fn run_spec(
+    opts: &RunOptions,
+    config: &Config,
+    config_file: Option<ConfigFile>,
+    plan: &Plan,
+) -> anyhow::Result<RunSpec> {
+    let exclude_file = match &opts.rails.exclude_file {
+        Some(path) => Some(ExcludeFile {
+            path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            users: read_exclude_file(path)?,
+        }),
+        None => None,
+    };
+    let retry_from = match &opts.rails.retry_from {
+        Some(dir) => Some(selection::retry_from(dir, &plan.sha256)?),
+        None => None,
+    };
+    Ok(RunSpec {
         manifest: std::path::absolute(&opts.manifest).unwrap_or_else(|_| opts.manifest.clone()),
         format: opts.format,
         config_file,
@@ -186,7 +240,11 @@ fn run_spec(opts: &RunOptions, config: &Config, config_file: Option<ConfigFile>)
         max_retry_after: opts.backoff.max_retry_after,
         timeout: opts.timeout,
         export_plaintext: opts.export_plaintext,
-    }
+        breaker: opts.rails.breaker,
+        canary: opts.rails.canary,
+        exclude_file,
+        retry_from,
+    })
 }
 
 /// The journal header: what `resume` needs to continue and to refuse a changed manifest or
@@ -224,7 +282,8 @@ fn header(
 async fn dry_run(
     opts: &RunOptions,
     config: &Config,
-    rows: manifest::Rows,
+    spec: &RunSpec,
+    rows: selection::RowStream,
     lanes: Vec<Lane>,
 ) -> Result<Finished, Fatal> {
     let started = timestamp(SystemTime::now());
@@ -237,6 +296,7 @@ async fn dry_run(
     })
     .await;
     outcome?;
+    results.extend(report::excluded::out_of_scope(spec).runtime()?.excluded);
     results.sort_by_key(|r| r.row);
     let rows: Vec<(ReportRow, u32)> = results.into_iter().map(|r| (r, 0)).collect();
     let (mut files, mut summary) = write_report(&opts.out, &rows).runtime()?;
@@ -247,6 +307,8 @@ async fn dry_run(
         timestamp(SystemTime::now()),
         clock.elapsed().as_secs_f64(),
     );
+    summary.run_state = report::summary::RunState::Complete;
+    summary.exit_code = Some(Exit::Success.code());
     let json = serde_json::to_vec_pretty(&summary).runtime()?;
     files.push(report::write_atomic(opts.out.join(report::SUMMARY_JSON), &json).runtime()?);
     Ok(Finished {
@@ -334,11 +396,13 @@ fn check_out_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn confirm(opts: &RunOptions, plan: &Plan, config: &Config) -> anyhow::Result<()> {
+/// Shows the plan (stderr), then asks for a typed "yes" unless `--yes` or `--dry-run`.
+fn confirm(opts: &RunOptions, view: &PlanView<'_>) -> anyhow::Result<()> {
+    eprint!("{}", view.render());
     if opts.yes || opts.dry_run {
         return Ok(());
     }
-    let what = describe_plan(plan, config);
+    let what = format!("{} password(s)", view.tally.to_send());
     if !std::io::stdin().is_terminal() {
         bail!("about to reset {what} without a terminal to confirm (hint: pass --yes to confirm in scripts and schedules)");
     }
@@ -352,24 +416,12 @@ fn confirm(opts: &RunOptions, plan: &Plan, config: &Config) -> anyhow::Result<()
     Ok(())
 }
 
-fn describe_plan(plan: &Plan, config: &Config) -> String {
-    let parts: Vec<String> = plan
-        .rows_by_provider
-        .iter()
-        .map(|(name, n)| {
-            let base = config
-                .spec
-                .providers
-                .get(name)
-                .map(|p| p.shared.base_url.as_str())
-                .unwrap_or("?");
-            format!("{n} at {name} ({base})")
-        })
-        .collect();
-    format!("{} password(s): {}", plan.rows, parts.join(", "))
-}
-
-pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::Result<Vec<Lane>> {
+pub fn build_lanes(
+    config: &Config,
+    plan: &Plan,
+    timeout: Duration,
+    breaker: BreakerSettings,
+) -> anyhow::Result<Vec<Lane>> {
     let mut lanes = Vec::new();
     for name in plan.rows_by_provider.keys() {
         let (Some(spec), Some(credential)) = (
@@ -386,58 +438,8 @@ pub fn build_lanes(config: &Config, plan: &Plan, timeout: Duration) -> anyhow::R
             gate: Arc::new(Gate::default()),
             concurrency: shared.concurrency,
             generate: shared.generate,
+            breaker: Arc::new(Breaker::new(name, breaker)),
         });
     }
     Ok(lanes)
-}
-
-pub fn print_summary(f: &Finished) {
-    let t = &f.summary.totals;
-    println!(
-        "credrotate: {} row(s): {} succeeded, {} failed, {} uncertain, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s{}",
-        t.rows, t.succeeded, t.failed, t.uncertain, t.dry_run, t.retries, t.throttled,
-        f.summary.duration_seconds, f.summary.achieved_rate, pacing_suffix(&f.summary)
-    );
-    for file in &f.files {
-        println!("  {}", file.display());
-    }
-    let s = &f.summary;
-    if s.uncertain > 0 {
-        println!(
-            "check {} row(s): the provider may have applied their new password; report.csv says why (status uncertain) and the export holds each one's candidate passwords",
-            s.uncertain
-        );
-    }
-    if s.pending > 0 || s.uncertain > 0 {
-        let dir = f
-            .files
-            .first()
-            .and_then(|p| p.parent())
-            .unwrap_or(Path::new("."));
-        println!(
-            "unfinished: {} row(s) not yet attempted, {} uncertain; {}",
-            s.pending,
-            s.uncertain,
-            finish_hint(dir)
-        );
-    }
-}
-
-/// `; pacing: graph: 3 throttled, paused 2.0s, learned 98.5/s` when any provider throttled.
-fn pacing_suffix(summary: &report::Summary) -> String {
-    if !summary.pacing.values().any(|p| p.throttled > 0) {
-        return String::new();
-    }
-    let lanes: Vec<String> = summary.pacing.iter().map(|(n, p)| p.describe(n)).collect();
-    format!("; pacing: {}", lanes.join(", "))
-}
-
-/// How to finish an unfinished run: `resume` needs the run key, or else an operator's key.
-fn finish_hint(dir: &Path) -> String {
-    let resume = format!("credrotate resume --out {} --yes", dir.display());
-    if dir.join(KEY_FILE).exists() {
-        format!("finish with: {resume}")
-    } else {
-        format!("the run key {KEY_FILE} is gone, so finish with: {resume} --identity KEY (KEY: a private key the export is encrypted to, an age identity file or an SSH key)")
-    }
 }

@@ -12,15 +12,18 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
+use super::failure_log::{CanaryWatch, FailureLog};
+use super::selection::RowStream;
 use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
 use crate::journal::{EndReason, EndRecord, Opener, Record, RunKey, RunLock};
-use crate::manifest::{Problem, Target};
+use crate::manifest::Target;
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::live::Live;
 use crate::report::rebuild::{rebuild, Rebuilt};
+use crate::report::summary::RunState;
 use crate::report::Summary;
 
 /// What a finished run left behind.
@@ -41,7 +44,9 @@ pub struct Session {
     pub journal: Journal,
     pub lanes: Vec<Lane>,
     pub settings: Settings,
-    pub rows: Box<dyn Iterator<Item = Result<Target, Problem>> + Send>,
+    /// `--canary`: rows sent first, all of which must succeed before `rows` are sent.
+    pub canary: Vec<Target>,
+    pub rows: RowStream,
     /// Rows this session will process (for the progress bar).
     pub todo: u64,
     pub progress: ProgressMode,
@@ -56,12 +61,14 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
     let mut progress = Progress::new(s.todo, s.progress);
     let pacing = pipeline::PaceWatch::of(&s.lanes);
+    let halt = s.settings.halt.clone();
     let mut interrupted = None;
     let mut aborted = false;
     let mut live = s.live;
+    let mut log = FailureLog::default();
     let outcome = {
-        let sink = |r: RowResult| collect(&journal, &mut progress, live.as_mut(), r);
-        let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
+        let mut sink = |r: RowResult| collect(&journal, &mut progress, &mut log, live.as_mut(), r);
+        let pipeline = phases(s.canary, s.rows, s.lanes, s.settings, &mut sink);
         tokio::pin!(pipeline);
         tokio::select! {
             r = &mut pipeline => r,
@@ -79,24 +86,68 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         }
     };
     progress.finish();
-    let reason = match (interrupted, &outcome) {
-        (Some(_), _) => EndReason::Interrupted,
-        (None, Ok(())) => EndReason::Completed,
-        (None, Err(_)) => EndReason::Aborted,
+    log.close();
+    let halted = halt.get();
+    let reason = match (interrupted, &outcome, &halted) {
+        (Some(_), _, _) => EndReason::Interrupted,
+        (None, Ok(()), None) => EndReason::Completed,
+        (None, _, _) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
     // Rows aborted in flight have intents but no result: only the journal knows them.
     let live = live.filter(|_| !aborted && outcome.is_ok());
-    let finished = finish(&s.dir, &s.opener, live, interrupted, &pacing);
+    let finished = finish(&s.dir, &s.opener, live, interrupted, halted, &pacing);
     drop(s.lock);
     outcome?;
     finished
+}
+
+/// The canary phase (when there is one), then, if all its rows succeeded, the rest.
+async fn phases<S>(
+    canary: Vec<Target>,
+    rows: RowStream,
+    lanes: Vec<Lane>,
+    settings: Settings,
+    sink: &mut S,
+) -> Result<(), pipeline::PipelineError>
+where
+    S: FnMut(RowResult) -> Result<()>,
+{
+    if !canary.is_empty() {
+        let (stop, halt) = (settings.stop.clone(), settings.halt.clone());
+        let mut watch = CanaryWatch::new(&canary);
+        tracing::info!(
+            rows = canary.len(),
+            "canary: sending the first rows of each provider; the rest wait for their outcome"
+        );
+        let canary_sink = |r: RowResult| {
+            watch.saw(&r.report);
+            sink(r)
+        };
+        pipeline::execute(
+            canary.into_iter().map(Ok),
+            lanes.clone(),
+            settings.clone(),
+            canary_sink,
+        )
+        .await?;
+        if stop.requested() {
+            return Ok(());
+        }
+        if let Some(misses) = watch.misses() {
+            halt.set(pipeline::Halted::Canary(misses), &stop);
+            return Ok(());
+        }
+        tracing::info!("canary: every canary row succeeded; sending the rest");
+    }
+    pipeline::execute(rows, lanes, settings, sink).await
 }
 
 /// The collector: journal the row's final outcome, stream it, show progress, log a failure.
 fn collect(
     journal: &Journal,
     progress: &mut Progress,
+    log: &mut FailureLog,
     live: Option<&mut Live>,
     r: RowResult,
 ) -> Result<()> {
@@ -108,11 +159,7 @@ fn collect(
     let bad = matches!(row.status, Status::Failed | Status::Uncertain);
     progress.row_done(bad);
     if bad {
-        tracing::warn!(
-            row = row.row, user = %row.user, provider = %row.provider,
-            code = row.error_code.as_deref().unwrap_or(""),
-            "reset {}: {}", row.status.as_str(), row.error_message.as_deref().unwrap_or("")
-        );
+        log.failed(row);
     }
     Ok(())
 }
@@ -135,6 +182,7 @@ fn finish(
     opener: &Opener,
     live: Option<Live>,
     interrupted: Option<i32>,
+    halted: Option<pipeline::Halted>,
     pacing: &[pipeline::PaceWatch],
 ) -> Result<Finished, Fatal> {
     let streamed = match live {
@@ -145,7 +193,22 @@ fn finish(
         Some(done) => done,
         None => rebuild(dir, Some(opener)).runtime()?,
     };
-    rebuilt.summary.pacing = pacing
+    let exit = match (interrupted, &halted) {
+        (Some(sig), _) => Exit::Interrupted(sig),
+        (None, Some(_)) => Exit::Aborted,
+        (None, None) if rebuilt.complete && rebuilt.summary.all_done() => Exit::Success,
+        (None, None) => Exit::RowsFailed,
+    };
+    let summary = &mut rebuilt.summary;
+    summary.exit_code = Some(exit.code());
+    summary.stop_cause = halted.as_ref().map(pipeline::Halted::describe);
+    summary.run_state = match (&exit, &halted) {
+        (Exit::Interrupted(_), _) => RunState::Interrupted,
+        (_, Some(pipeline::Halted::Breaker(_))) => RunState::StoppedByBreaker,
+        (_, Some(pipeline::Halted::Canary(_))) => RunState::StoppedByCanary,
+        _ => summary.run_state,
+    };
+    summary.pacing = pacing
         .iter()
         .map(|w| (w.lane.clone(), w.figures()))
         .collect();
@@ -153,11 +216,6 @@ fn finish(
     if rebuilt.complete {
         RunKey::remove(dir).runtime()?;
     }
-    let exit = match interrupted {
-        Some(sig) => Exit::Interrupted(sig),
-        None if rebuilt.complete && rebuilt.summary.all_done() => Exit::Success,
-        None => Exit::RowsFailed,
-    };
     Ok(Finished {
         summary: rebuilt.summary,
         files: rebuilt.files,

@@ -1,11 +1,20 @@
-//! `credrotate validate`: the whole pre-flight check of `run`, sending nothing, then the plan.
+//! `credrotate validate`: the whole pre-flight check of `run`, sending nothing, then the plan
+//! (see [`super::plan`]).
+//!
+//! Invariants: it needs the config a run would use (a missing config is the same error as for
+//! `run`, exit 2), so that a manifest that validates is one `run` will start on; it reads
+//! credentials' sources but signs in nowhere and sends nothing.
 
 use std::path::PathBuf;
 
+use super::plan::PlanView;
 use super::run::{check_manifest, load_config, ConfigSource};
-use super::{Exit, Fatal};
-use crate::config::{Config, Overrides};
-use crate::manifest::{Format, Plan};
+use super::selection;
+use super::{Exit, Fatal, UsageContext};
+use crate::config::{Overrides, RunSpec};
+use crate::manifest::Format;
+use crate::values::exclude::read_exclude_file;
+use crate::values::{recipient, ExcludeFile};
 
 #[derive(Debug)]
 pub struct ValidateOptions {
@@ -13,52 +22,52 @@ pub struct ValidateOptions {
     pub format: Option<Format>,
     pub config: ConfigSource,
     pub overrides: Overrides,
+    pub recipients: Vec<String>,
+    pub recipients_file: Option<PathBuf>,
+    pub exclude_file: Option<PathBuf>,
 }
 
 pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
-    let config = match &opts.config {
-        ConfigSource::File(None) if !std::path::Path::new("credrotate.toml").exists() => {
-            // Without a config, still check the manifest itself; providers are not checked.
-            let spec = crate::config::ConfigSpec {
-                default_provider: opts.overrides.default_provider.clone(),
-                ..Default::default()
-            };
-            Config::from_spec(spec)?
-        }
-        source => load_config(source, &opts.overrides)?,
-    };
+    let config = load_config(&opts.config, &opts.overrides)?;
+    let recipients = recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
-    print!("{}", describe(&plan, &config));
+    let exclude_file = match &opts.exclude_file {
+        Some(path) => Some(ExcludeFile {
+            path: path.clone(),
+            users: read_exclude_file(path).usage()?,
+        }),
+        None => None,
+    };
+    let spec = RunSpec {
+        manifest: opts.manifest.clone(),
+        format: opts.format,
+        config: config.spec.clone(),
+        exclude_file,
+        ..RunSpec::default()
+    };
+    let rules = config.manifest_rules();
+    let tally = selection::tally(&spec, &rules, &plan.rows_by_provider).usage()?;
+    let view = PlanView {
+        plan: &plan,
+        tally: &tally,
+        config: &config,
+        spec: &spec,
+        recipients: &recipients,
+        dry_run: false,
+    };
+    println!("manifest OK: {} row(s), sha256 {}", plan.rows, plan.sha256);
+    print!("{}", view.render());
     Ok(Exit::Success)
 }
 
-/// The plan as text: rows per provider and the estimated duration at each provider's rate.
-pub fn describe(plan: &Plan, config: &Config) -> String {
-    let mut out = format!(
-        "manifest OK: {} row(s), sha256 {}\n",
-        plan.rows, plan.sha256
-    );
-    for (name, rows) in &plan.rows_by_provider {
-        match config.spec.providers.get(name).map(|p| &p.shared) {
-            Some(p) => {
-                let credential = p.auth.describe();
-                let eta = match p.rate.per_second() {
-                    Some(r) => humantime::format_duration(std::time::Duration::from_secs(
-                        (*rows as f64 / r).ceil() as u64,
-                    ))
-                    .to_string(),
-                    None => "unbounded rate".to_owned(),
-                };
-                out += &format!(
-                    "  {name}: {rows} row(s) at {} (burst {}, concurrency {}) → at least {eta}; {credential}\n",
-                    p.rate, p.burst, p.concurrency
-                );
-                if let Some(note) = config.spec.providers[name].kind.experimental() {
-                    out += &format!("    {name} is {note}\n");
-                }
-            }
-            None => out += &format!("  {name}: {rows} row(s) (no config loaded: rate unknown)\n"),
-        }
+fn recipients(opts: &ValidateOptions) -> anyhow::Result<Vec<String>> {
+    let mut all = Vec::new();
+    for r in &opts.recipients {
+        recipient::parse_recipient(r)?;
+        all.push(r.trim().to_owned());
     }
-    out
+    if let Some(path) = &opts.recipients_file {
+        all.extend(recipient::read_recipients_file(path)?);
+    }
+    Ok(all)
 }

@@ -23,7 +23,7 @@ mod locate;
 mod provider;
 mod spec;
 
-pub use spec::{ConfigFile, RunSpec};
+pub use spec::{ConfigFile, RunSpec, Scope};
 
 /// A configuration that cannot be used, found before anything is sent (exit 2). The message
 /// says where (`file:line:column`, table, key) and how to fix it.
@@ -42,6 +42,9 @@ impl crate::exit_class::Classified for ConfigError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// Users never to reset at any provider (break-glass accounts).
+    #[serde(default)]
+    pub exclude: Vec<String>,
     #[serde(default)]
     pub password: PasswordSection,
     #[serde(default)]
@@ -115,6 +118,9 @@ pub struct ConfigSpec {
     pub default_provider: Option<String>,
     /// `--ca-file`: extra trusted CA certificates for every provider and token endpoint.
     pub ca_file: Option<PathBuf>,
+    /// `exclude = [...]` at the top of the file: users never to reset at any provider.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// The validated configuration of a run, with its credentials read.
@@ -214,6 +220,7 @@ impl ConfigSpec {
             policy,
             default_provider,
             ca_file: overrides.ca_file.clone(),
+            exclude: file.exclude,
         })
     }
 

@@ -38,6 +38,8 @@ pub struct SharedSection {
     method: Option<String>,
     /// Overrides `[password] generate` for this provider.
     generate: Option<Generate>,
+    /// Users of this provider never to reset (break-glass accounts).
+    exclude: Vec<String>,
 }
 
 /// Validates one provider table, with the flags' overrides applied.
@@ -79,6 +81,7 @@ pub(super) fn provider_spec(
             .method
             .unwrap_or_else(|| settings.default_method().to_owned()),
         generate,
+        exclude: s.exclude,
     };
     Ok(ProviderSpec {
         shared,

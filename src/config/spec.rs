@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigSpec;
 use crate::manifest::Format;
+use crate::values::{BreakerSettings, ExcludeFile, Exclusions, RetryFrom};
 
 /// What a run was started with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,52 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// `--export-plaintext`.
     pub export_plaintext: bool,
+    /// `--max-auth-failures`, `--max-failure-rate`.
+    #[serde(default)]
+    pub breaker: BreakerSettings,
+    /// `--canary N`: rows per provider that must all succeed before the rest are sent (0: none).
+    #[serde(default)]
+    pub canary: u32,
+    /// `--exclude-file`, as read when the run started.
+    #[serde(default)]
+    pub exclude_file: Option<ExcludeFile>,
+    /// `--retry-from DIR`: only these rows of the manifest.
+    #[serde(default)]
+    pub retry_from: Option<RetryFrom>,
+}
+
+/// Whether a manifest row is this run's to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Send,
+    /// A break-glass exclusion: reported `excluded`, never sent.
+    Excluded,
+    /// Not among the `--retry-from` rows: not this run's row at all.
+    Unselected,
+}
+
+impl RunSpec {
+    /// The exclusions of the config (global and per provider) and `--exclude-file`.
+    pub fn exclusions(&self) -> Exclusions {
+        let file = self.exclude_file.iter().flat_map(|f| f.users.iter());
+        let per = self
+            .config
+            .providers
+            .iter()
+            .map(|(name, p)| (name, &p.shared.exclude));
+        Exclusions::new(self.config.exclude.iter().chain(file), per)
+    }
+
+    /// What this run does with `row`, given its [`RunSpec::exclusions`].
+    pub fn scope(&self, exclusions: &Exclusions, row: u64, provider: &str, user: &str) -> Scope {
+        if self.retry_from.as_ref().is_some_and(|r| !r.selects(row)) {
+            Scope::Unselected
+        } else if exclusions.excludes(provider, user) {
+            Scope::Excluded
+        } else {
+            Scope::Send
+        }
+    }
 }
 
 /// A config file and the SHA-256 of its bytes when the run started.

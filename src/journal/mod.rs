@@ -52,7 +52,7 @@ pub use record::{
     SessionCommand, SessionRecord, JOURNAL_VERSION,
 };
 pub use seal::{Opener, Sealer};
-pub use state::{JournalState, Offset, RowState};
+pub use state::{JournalState, Offset, RowSet, RowState};
 pub use unseal::{unseal, warn_if_not_crash_safe};
 pub use writer::JournalWriter;
 

@@ -265,7 +265,7 @@ impl RowSet {
         }
     }
 
-    fn insert(&mut self, row: u64) {
+    pub fn insert(&mut self, row: u64) {
         let (word, bit) = ((row / 64) as usize, row % 64);
         if let Some(w) = self.bits.get_mut(word) {
             if *w & (1 << bit) == 0 {

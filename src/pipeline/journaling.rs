@@ -96,7 +96,7 @@ impl Journal {
         let status = match r.status {
             Status::Succeeded => OutcomeStatus::Succeeded,
             Status::Uncertain => OutcomeStatus::Uncertain,
-            Status::Failed | Status::DryRun => OutcomeStatus::Failed,
+            Status::Failed | Status::DryRun | Status::Excluded => OutcomeStatus::Failed,
         };
         self.writer.outcome(OutcomeRecord {
             session: self.session,

@@ -9,8 +9,10 @@
 //! sink sees every row exactly once, in completion order; per-row failures are data, never errors.
 
 pub mod backoff;
+pub mod breaker;
 pub mod followup;
 pub mod gate;
+pub mod halt;
 pub mod journaling;
 pub mod learn;
 pub mod limiter;
@@ -30,12 +32,14 @@ use crate::password::{Generate, Policy};
 use crate::provider::Provider;
 
 pub use backoff::Backoff;
+pub use breaker::{Breaker, BreakerSettings};
 pub use gate::Gate;
+pub use halt::{CanaryMiss, Halt, Halted};
 pub use journaling::Journal;
 pub use limiter::Pacer;
 
-/// One provider's share of the run.
-#[derive(Debug)]
+/// One provider's share of the run (a clone shares its pacer, gate and breaker).
+#[derive(Debug, Clone)]
 pub struct Lane {
     pub name: String,
     pub provider: Provider,
@@ -44,6 +48,8 @@ pub struct Lane {
     pub gate: Arc<Gate>,
     pub concurrency: usize,
     pub generate: Generate,
+    /// Trips on a run of 401/403 answers or too many failures (see [`breaker`]).
+    pub breaker: Arc<Breaker>,
 }
 
 /// Reads a lane's pacing figures (429s, time paused, learned rate) during and after a run.
@@ -83,8 +89,10 @@ pub struct Settings {
     pub dry_run: bool,
     /// The write-ahead journal (absent only for dry runs, which send nothing).
     pub journal: Option<Journal>,
-    /// Set to stop taking new rows (signals, journal failure).
+    /// Set to stop taking new rows (signals, journal failure, breaker, canary).
     pub stop: Stop,
+    /// Why the run stopped early on purpose (breaker, canary): exit 3.
+    pub halt: Halt,
     /// Test hook (`CREDROTATE_TEST_PANIC_ROW`): panic while processing this row.
     pub test_panic_row: Option<u64>,
 }

@@ -89,6 +89,9 @@ async fn attempt_loop(
     let mut retries = Retries::default();
     let mut earlier_maybe = false;
     loop {
+        // Held until the answer is observed: one request at a time until the lane's credential
+        // is proven (see `breaker`); taken before the pacing slot, so no slot waits on it.
+        let probe = lane.breaker.admit().await;
         retries.ready(lane).await;
         if settings.stop.requested() && retries.attempts == 0 {
             return None;
@@ -98,6 +101,12 @@ async fn attempt_loop(
         }
         retries.release(lane).await;
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
+        if let Some(trip) = lane.breaker.observe(&attempt) {
+            settings
+                .halt
+                .set(super::Halted::Breaker(trip), &settings.stop);
+        }
+        drop(probe);
         let delay = match retries.next(lane.into(), &settings.backoff, &attempt) {
             Step::Retry(delay) => delay,
             Step::Done => return answered(attempt, earlier_maybe, retries),

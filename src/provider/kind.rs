@@ -34,6 +34,9 @@ pub struct Shared {
     /// The method id for rows without one (may be empty).
     pub method: String,
     pub generate: Generate,
+    /// `exclude = [...]`: users of this provider never to reset (break-glass accounts).
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// What a kind's validation may look at beyond its own keys.

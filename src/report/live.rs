@@ -19,7 +19,8 @@ use std::time::{Instant, SystemTime};
 use anyhow::Result;
 
 use super::rebuild::{destination, Rebuilt};
-use super::{Export, ReportWriter, Summary};
+use super::{excluded, Export, ReportWriter, Summary};
+use crate::config::RunSpec;
 use crate::journal::Header;
 use crate::outcome::{timestamp, RowResult, Status};
 
@@ -28,6 +29,9 @@ pub struct Live {
     files: Option<(ReportWriter, Export)>,
     summary: Summary,
     manifest_rows: u64,
+    /// What the run leaves out on purpose (exclusions, `--retry-from`) is read at the end.
+    run: RunSpec,
+    manifest_sha256: String,
     started_at: String,
     clock: Instant,
 }
@@ -41,6 +45,8 @@ impl Live {
             files: Some((report, export)),
             summary: Summary::default(),
             manifest_rows: header.manifest.rows,
+            run: header.run.clone(),
+            manifest_sha256: header.manifest.sha256.clone(),
             started_at: timestamp(SystemTime::now()),
             clock: Instant::now(),
         })
@@ -86,19 +92,29 @@ impl Live {
 
     /// Renames the streamed files into place; `None` if they were given up.
     pub fn finish(self) -> Result<Option<Rebuilt>> {
-        let Some((report, export)) = self.files else {
+        let Some((mut report, export)) = self.files else {
             return Ok(None);
         };
+        let mut summary = self.summary;
+        let left_out = excluded::journaled(&self.run, &self.manifest_sha256);
+        for row in &left_out.excluded {
+            summary.record(row, 0);
+            report.write(row)?;
+        }
         let mut files = report.finish()?;
         let export = export.finish()?;
         files.push(export.clone());
-        let mut summary = self.summary;
         let t = &summary.totals;
         let uncertain = t.uncertain;
-        let complete = t.rows == self.manifest_rows && uncertain == 0;
+        let settled = t.rows + left_out.unselected;
+        let complete = settled == self.manifest_rows && uncertain == 0;
         summary.manifest_rows = self.manifest_rows;
-        summary.pending = self.manifest_rows.saturating_sub(t.rows);
+        summary.pending = self.manifest_rows.saturating_sub(settled);
         summary.uncertain = uncertain;
+        summary.run_state = match complete {
+            true => super::summary::RunState::Complete,
+            false => super::summary::RunState::Unfinished,
+        };
         summary.sessions = 1;
         let duration = self.clock.elapsed().as_secs_f64();
         summary.set_timing(self.started_at, timestamp(SystemTime::now()), duration);

@@ -2,6 +2,7 @@
 //! password export. This module only reads outcomes; it never decides them.
 
 mod candidates;
+pub mod excluded;
 pub mod export;
 pub mod files;
 pub mod live;

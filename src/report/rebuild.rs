@@ -71,6 +71,12 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
         candidates: Candidates::default(),
     };
     each_record(dir, |at, rec| pass.visit(at, &rec))?;
+    // Excluded rows were never sent, so the journal has nothing of them: from the manifest.
+    let left_out = super::excluded::journaled(&header.run, &header.manifest.sha256);
+    for row in &left_out.excluded {
+        pass.summary.record(row, 0);
+        pass.report.write(row)?;
+    }
     let mut files = pass.report.finish()?;
     let export = match pass.export {
         Some((out, _)) => Some(out.finish()?),
@@ -80,11 +86,16 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
     let mut summary = pass.summary;
     let counts = state.counts();
     summary.manifest_rows = header.manifest.rows;
-    summary.pending = summary.manifest_rows.saturating_sub(counts.rows);
+    let left = counts.rows + left_out.excluded.len() as u64 + left_out.unselected;
+    summary.pending = summary.manifest_rows.saturating_sub(left);
     summary.uncertain = counts.uncertain;
     summary.sessions = state.sessions;
     set_timing(&mut summary, &state);
     let complete = summary.pending == 0 && counts.uncertain == 0;
+    summary.run_state = match complete {
+        true => super::summary::RunState::Complete,
+        false => super::summary::RunState::Unfinished,
+    };
     Ok(Rebuilt {
         summary,
         files,

@@ -5,8 +5,12 @@
 //! without an import cycle.
 
 mod base_url;
+pub mod exclude;
+pub mod rails;
 pub mod rate;
 pub mod recipient;
 
 pub use base_url::check_base_url;
+pub use exclude::Exclusions;
+pub use rails::{BreakerSettings, ExcludeFile, RetryFrom};
 pub use rate::Rate;

@@ -1,5 +1,8 @@
 //! The sandbox's own routes, outside any provider's API and without authentication:
-//! `GET /_sandbox/stats` (counters) and `POST /_sandbox/verify` (would these sign-ins succeed?).
+//! `GET /_sandbox/stats` (counters), `POST /_sandbox/verify` (would these sign-ins succeed?) and
+//! `POST /_sandbox/faults` (`{"error_ratio": R}`: a 503 storm starts or ends now) and
+//! `POST /_sandbox/users` (`{"user": ID}`: the account now exists, in a sandbox started with
+//! a user list).
 //! Shapes are documented in the `sandbox` module docs.
 //!
 //! These routes are not wrapped by the `observe` middleware, so looking at the sandbox never
@@ -22,10 +25,53 @@ use super::state::Shared;
 const VERIFY_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/_sandbox/stats", get(stats)).route(
-        "/_sandbox/verify",
-        post(verify).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
-    )
+    Router::new()
+        .route("/_sandbox/stats", get(stats))
+        .route(
+            "/_sandbox/verify",
+            post(verify).layer(DefaultBodyLimit::max(VERIFY_BODY_LIMIT)),
+        )
+        .route("/_sandbox/faults", post(faults))
+        .route("/_sandbox/users", post(add_user))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    user: String,
+}
+
+/// Creates an account (a sandbox started with `users` knows only those).
+async fn add_user(State(sb): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<NewUser>(&body) {
+        Ok(u) => {
+            sb.directory().add_user(&u.user);
+            Json(json!({ "user": u.user })).into_response()
+        }
+        Err(e) => bad_request(format!("expected {{\"user\": string}} ({e})")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultChange {
+    error_ratio: f64,
+}
+
+/// Changes the 503 ratio of reset requests from now on.
+async fn faults(State(sb): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FaultChange>(&body) {
+        Ok(c) if (0.0..=1.0).contains(&c.error_ratio) => {
+            sb.set_error_ratio(c.error_ratio);
+            Json(json!({ "error_ratio": c.error_ratio })).into_response()
+        }
+        Ok(_) => bad_request("error_ratio must be between 0 and 1".into()),
+        Err(e) => bad_request(format!("expected {{\"error_ratio\": number}} ({e})")),
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
 }
 
 async fn stats(State(sb): State<Arc<Shared>>) -> Json<Value> {

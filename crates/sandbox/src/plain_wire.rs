@@ -56,7 +56,7 @@ pub(crate) fn gate(sb: &Shared, family: &'static str) -> Result<(), Fault> {
         let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
         return Err(Fault::Throttled(value));
     }
-    if random::roll(sb.opts.faults.error_ratio) {
+    if random::roll(sb.error_ratio()) {
         return Err(Fault::Unavailable);
     }
     Ok(())

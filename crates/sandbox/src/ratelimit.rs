@@ -188,7 +188,7 @@ pub(crate) fn admit(
     if let Err(wait) = sb.take_token(family) {
         return Err(Some(limits.bucket_throttled(family, wait)));
     }
-    if random::roll(sb.opts.faults.error_ratio) {
+    if random::roll(sb.error_ratio()) {
         return Err(None);
     }
     Ok(window)

@@ -39,6 +39,9 @@ pub(crate) struct Shared {
     limits: Mutex<BTreeMap<&'static str, FamilyLimit>>,
     accounts: Mutex<Accounts>,
     pub(crate) in_flight: InFlight,
+    /// `POST /_sandbox/faults {"error_ratio": R}`: replaces `--error-ratio` from now on (a
+    /// storm that starts or ends during a run).
+    error_ratio: Mutex<Option<f64>>,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the counters and passwords
@@ -67,7 +70,17 @@ impl Shared {
             limits: Mutex::new(BTreeMap::new()),
             accounts: Mutex::new(Accounts::default()),
             in_flight: InFlight::default(),
+            error_ratio: Mutex::new(None),
         }
+    }
+
+    /// The share of reset requests answered 503 now: `--error-ratio`, unless changed since.
+    pub(crate) fn error_ratio(&self) -> f64 {
+        lock(&self.error_ratio).unwrap_or(self.opts.faults.error_ratio)
+    }
+
+    pub(crate) fn set_error_ratio(&self, ratio: f64) {
+        *lock(&self.error_ratio) = Some(ratio);
     }
 
     /// The directory, with every operation that has fallen due already applied (and its user
@@ -206,6 +219,14 @@ impl Directory {
         UserRecord {
             password: self.initial_password.clone(),
             resets: 0,
+        }
+    }
+
+    /// Creates `user` (with the initial password) if it does not exist: `POST /_sandbox/users`.
+    pub(crate) fn add_user(&mut self, user: &str) {
+        if !self.users.contains_key(user) {
+            let record = self.fresh_record();
+            self.users.insert(user.to_owned(), record);
         }
     }
 

@@ -222,3 +222,42 @@ async fn many_users_many_clients() {
     assert_eq!(verify(&c, &sb, &pairs).await, [true, true]);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_storm_ends_and_a_missing_account_appears_on_request() {
+    let sb = start(Options {
+        users: users(&["alice"]),
+        graph_mode: GraphMode::Sync204,
+        faults: Faults {
+            error_ratio: 1.0,
+            ..Faults::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let c = client();
+    let body = json!({"newPassword": "Pw-1"});
+    assert_eq!(reset(&c, &sb, "alice", body.clone()).await.status(), 503);
+    let admin = |path: &str, body: Value| {
+        c.post(format!("{}/_sandbox/{path}", sb.base_url()))
+            .json(&body)
+            .send()
+    };
+    let calm = admin("faults", json!({"error_ratio": 0.0})).await.unwrap();
+    assert_eq!(calm.status(), 200);
+    assert_eq!(reset(&c, &sb, "alice", body.clone()).await.status(), 204);
+    assert_eq!(reset(&c, &sb, "bob", body.clone()).await.status(), 404);
+    assert_eq!(
+        admin("users", json!({"user": "bob"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(reset(&c, &sb, "bob", body.clone()).await.status(), 204);
+    let bad = admin("faults", json!({"error_ratio": 2})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = admin("users", json!({"name": "x"})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    sb.shutdown().await;
+}
