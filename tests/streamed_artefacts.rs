@@ -45,6 +45,9 @@ async fn streamed_report_and_export_equal_the_rebuild_from_the_journal() {
         "16",
         "--max-attempts",
         "2",
+        // The faults are the point here, not a reason to stop.
+        "--max-failure-rate",
+        "1",
     ];
     let ran = env.run(&manifest, &config, &args).await;
     let out = env.path("out");
