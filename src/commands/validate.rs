@@ -56,6 +56,9 @@ pub fn describe(plan: &Plan, config: &Config) -> String {
                 if let Some(note) = config.spec.providers[name].kind.experimental() {
                     out += &format!("    {name} is {note}\n");
                 }
+                if let Some(caveat) = config.spec.providers[name].kind.caveat() {
+                    out += &format!("    {name}: {caveat}\n");
+                }
             }
             None => out += &format!("  {name}: {rows} row(s) (no config loaded: rate unknown)\n"),
         }
