@@ -31,19 +31,32 @@ async fn assert_rotated(d: &Directory, rows: &[Vec<String>], index_of: impl Fn(&
         .filter(|(_, ok)| !ok)
         .map(|(p, _)| &p.0)
         .collect();
-    assert!(refused.is_empty(), "exported passwords slapd refuses: {refused:?}");
+    assert!(
+        refused.is_empty(),
+        "exported passwords slapd refuses: {refused:?}"
+    );
     let old: Vec<(String, String)> = rows
         .iter()
         .map(|r| (to_dn(&r[0]), d.old_password(index_of(&r[0]))))
         .collect();
-    let still: Vec<&String> =
-        old.iter().zip(d.binds(&old).await).filter(|(_, ok)| *ok).map(|(p, _)| &p.0).collect();
-    assert!(still.is_empty(), "old passwords slapd still accepts: {still:?}");
+    let still: Vec<&String> = old
+        .iter()
+        .zip(d.binds(&old).await)
+        .filter(|(_, ok)| *ok)
+        .map(|(p, _)| &p.0)
+        .collect();
+    assert!(
+        still.is_empty(),
+        "old passwords slapd still accepts: {still:?}"
+    );
 }
 
 fn index_of(user: &str) -> usize {
     let name = user.trim_start_matches("uid=").split(',').next().unwrap();
-    name.trim_start_matches("user").trim_start_matches("strict").parse().unwrap()
+    name.trim_start_matches("user")
+        .trim_start_matches("strict")
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,22 +64,44 @@ async fn a_thousand_users_rotate_and_each_binds_with_its_exported_password() {
     let d = Directory::slapd(1000);
     let env = env().await;
     // Login names resolved through base_dn + user_filter, and a few DNs as given.
-    let users = (0..1000).map(|i| if i % 100 == 0 { dn(&format!("user{i}")) } else { format!("user{i}") });
+    let users = (0..1000).map(|i| {
+        if i % 100 == 0 {
+            dn(&format!("user{i}"))
+        } else {
+            format!("user{i}")
+        }
+    });
     let m = env.write("users.csv", &manifest(users));
-    let c = env.write("c.toml", &provider(&d, "rate = \"unlimited\"\nconcurrency = 8"));
+    let c = env.write(
+        "c.toml",
+        &provider(&d, "rate = \"unlimited\"\nconcurrency = 8"),
+    );
     let started = Instant::now();
     let out = env.run(&m, &c, &[]).await;
     assert_exit(&out, 0);
-    eprintln!("1,000 RFC 3062 resets in {:.2?} (debug build)", started.elapsed());
+    eprintln!(
+        "1,000 RFC 3062 resets in {:.2?} (debug build)",
+        started.elapsed()
+    );
 
     let rows = env.export();
     assert_eq!(rows.len(), 1000);
-    assert!(rows.iter().all(|r| r[4] == "confirmed"), "every password confirmed");
+    assert!(
+        rows.iter().all(|r| r[4] == "confirmed"),
+        "every password confirmed"
+    );
     assert_rotated(&d, &rows, index_of).await;
     let report = env.report_json();
-    assert!(report.iter().all(|r| r["status"] == "succeeded" && r["attempts"] == 1));
+    assert!(report
+        .iter()
+        .all(|r| r["status"] == "succeeded" && r["attempts"] == 1));
     let mut secrets: Vec<String> = rows.iter().map(|r| r[3].clone()).collect();
-    secrets.push(std::fs::read_to_string(d.get("bind_password_file")).unwrap().trim().to_owned());
+    secrets.push(
+        std::fs::read_to_string(d.get("bind_password_file"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    );
     env.assert_secrets_absent(&out, &secrets);
 }
 
@@ -85,19 +120,35 @@ async fn policy_refusals_and_unknown_users_fail_per_row_and_the_rest_rotate() {
         assert_eq!(row["status"], "failed", "{row}");
         assert_eq!(row["error_code"], "constraintViolation", "{row}");
         let message = row["error_message"].as_str().unwrap();
-        assert!(message.contains("Password fails quality checking policy"), "{message}");
+        assert!(
+            message.contains("Password fails quality checking policy"),
+            "{message}"
+        );
     }
     // Nothing matched: the filter is named, and `*` was escaped (it matches no one).
     for (user, filter) in [("nobody", "(uid=nobody)"), ("a*", "(uid=a\\2a)")] {
         let row = env.report_row(user);
-        assert_eq!((row["status"].as_str(), row["error_code"].as_str()), (Some("failed"), Some("no_such_user")), "{row}");
-        assert!(row["error_message"].as_str().unwrap().contains(filter), "{row}");
+        assert_eq!(
+            (row["status"].as_str(), row["error_code"].as_str()),
+            (Some("failed"), Some("no_such_user")),
+            "{row}"
+        );
+        assert!(
+            row["error_message"].as_str().unwrap().contains(filter),
+            "{row}"
+        );
     }
     let rows = env.export();
-    assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["user0", "user1"]);
+    assert_eq!(
+        rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["user0", "user1"]
+    );
     assert_rotated(&d, &rows, index_of).await;
     // The refused users keep their password.
-    let kept = [(dn("strict0"), d.old_password(0)), (dn("strict1"), d.old_password(1))];
+    let kept = [
+        (dn("strict0"), d.old_password(0)),
+        (dn("strict1"), d.old_password(1)),
+    ];
     assert_eq!(d.binds(&kept).await, [true, true]);
 }
 
@@ -111,7 +162,10 @@ async fn server_generated_passwords_come_back_in_the_export() {
     assert_exit(&out, 0);
     let rows = env.export();
     assert_eq!(rows.len(), 5);
-    assert!(rows.iter().all(|r| !r[3].is_empty() && r[4] == "confirmed"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| !r[3].is_empty() && r[4] == "confirmed"),
+        "{rows:?}"
+    );
     assert_rotated(&d, &rows, index_of).await;
 }
 
@@ -147,15 +201,30 @@ async fn slapd_killed_mid_run_and_restarted_loses_no_password() {
         .expect("the run ends")
         .unwrap();
     let report = env.report_json();
-    let hit = report.iter().filter(|r| r["status"] != "succeeded" || r["attempts"] != 1).count();
+    let hit = report
+        .iter()
+        .filter(|r| r["status"] != "succeeded" || r["attempts"] != 1)
+        .count();
     assert!(hit > 0, "the outage touched no row: {report:?}");
 
     if first.code() != Some(0) {
-        let identity = env.write("key.txt", &age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()).to_string());
+        let identity = env.write(
+            "key.txt",
+            &age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()).to_string(),
+        );
         let out = env.path("out");
         let resumed = env
             .credrotate(
-                &["resume", "--out", out.to_str().unwrap(), "--yes", "--progress", "never", "--identity", identity.to_str().unwrap()],
+                &[
+                    "resume",
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--yes",
+                    "--progress",
+                    "never",
+                    "--identity",
+                    identity.to_str().unwrap(),
+                ],
                 &[],
             )
             .await;

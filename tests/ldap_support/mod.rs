@@ -45,7 +45,11 @@ impl Directory {
             "scripts/ldap-servers {server} could not start a {server} server (the test needs a real one):\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut d = Directory { dir, info: HashMap::new(), pid: 0 };
+        let mut d = Directory {
+            dir,
+            info: HashMap::new(),
+            pid: 0,
+        };
         d.read(&out.stdout);
         d
     }
@@ -56,11 +60,16 @@ impl Directory {
                 self.info.insert(k.to_owned(), v.to_owned());
             }
         }
-        self.pid = self.get("pid").parse().expect("the script prints the server's pid");
+        self.pid = self
+            .get("pid")
+            .parse()
+            .expect("the script prints the server's pid");
     }
 
     pub fn get(&self, key: &str) -> &str {
-        self.info.get(key).unwrap_or_else(|| panic!("scripts/ldap-servers printed no {key}"))
+        self.info
+            .get(key)
+            .unwrap_or_else(|| panic!("scripts/ldap-servers printed no {key}"))
     }
 
     pub fn url(&self) -> &str {
@@ -74,7 +83,9 @@ impl Directory {
 
     /// Kills the server at once (as a crash would) and waits until it is gone.
     pub fn kill(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &self.pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Path::new(&format!("/proc/{}", self.pid)).exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -88,7 +99,11 @@ impl Directory {
             .args(["slapd-start", home.to_str().unwrap()])
             .output()
             .expect("scripts/ldap-servers runs");
-        assert!(out.status.success(), "slapd did not restart: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "slapd did not restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.read(&out.stdout);
     }
 
@@ -115,7 +130,10 @@ impl Directory {
                 .simple_bind(dn, password)
                 .await
                 .expect("the directory answers a bind");
-            assert!(r.rc == 0 || r.rc == 49, "bind as {dn}: unexpected answer {r:?}");
+            assert!(
+                r.rc == 0 || r.rc == 49,
+                "bind as {dn}: unexpected answer {r:?}"
+            );
             answers.push(r.rc == 0);
         }
         answers
