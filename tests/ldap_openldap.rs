@@ -210,7 +210,7 @@ async fn slapd_killed_mid_run_and_restarted_loses_no_password() {
     if first.code() != Some(0) {
         let identity = env.write(
             "key.txt",
-            &age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()).to_string(),
+            age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()),
         );
         let out = env.path("out");
         let resumed = env

@@ -52,7 +52,14 @@ pub(super) fn provider_spec(
     if let Some((message, hint)) = s.method.as_deref().and_then(unsafe_segment) {
         bail!("method {message} (hint: {hint})");
     }
-    let auth_given = s.auth.is_some() || s.token_file.is_some() || s.token_env.is_some();
+    // The bearer/[auth] key the table gives, if any (kinds with their own credential refuse it).
+    let auth_given = [
+        (s.token_file.is_some(), "token_file"),
+        (s.token_env.is_some(), "token_env"),
+        (s.auth.is_some(), "auth"),
+    ]
+    .into_iter()
+    .find_map(|(given, key)| given.then_some(key));
     if let Some(AuthSection::SimpleBind { .. }) = s.auth {
         bail!("auth: type \"simple_bind\" is written as kind = \"ldap\" with bind_dn and bind_password_file / bind_password_env, not as an [auth] table");
     }
@@ -71,7 +78,7 @@ pub(super) fn provider_spec(
         (None, None) => check_base_url(&settings.default_base_url()?)?,
     };
     let auth = match settings.credential() {
-        Some(_) if auth_given => bail!("auth: kind {kind:?} has its own credential keys (bind_dn, bind_password_file / bind_password_env), not token_file, token_env or [auth]"),
+        Some(_) if auth_given.is_some() => bail!("{}: kind {kind:?} has its own credential keys (bind_dn, bind_password_file / bind_password_env), not token_file, token_env or [auth]", auth_given.unwrap_or_default()),
         Some(own) => own,
         None => auth,
     };
