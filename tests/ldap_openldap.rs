@@ -109,8 +109,13 @@ async fn a_thousand_users_rotate_and_each_binds_with_its_exported_password() {
 async fn policy_refusals_and_unknown_users_fail_per_row_and_the_rest_rotate() {
     let d = Directory::slapd(10);
     let env = env().await;
-    let users = ["strict0", "user0", "strict1", "user1", "nobody", "a*"].map(String::from);
-    let m = env.write("users.csv", &manifest(users));
+    // user2 changes its password self-service style (oldPasswd); user3's old password is wrong.
+    let csv = "user,old_password\nstrict0,\nuser0,\nstrict1,\nuser1,\nnobody,\na*,\n";
+    let csv = format!(
+        "{csv}user2,{}\nuser3,wrong-old-password\n",
+        d.old_password(2)
+    );
+    let m = env.write("users.csv", &csv);
     let c = env.write("c.toml", &provider(&d, ""));
     let out = env.run(&m, &c, &[]).await;
     assert_exit(&out, 1);
@@ -138,18 +143,50 @@ async fn policy_refusals_and_unknown_users_fail_per_row_and_the_rest_rotate() {
             "{row}"
         );
     }
-    let rows = env.export();
+    let row = env.report_row("user3");
     assert_eq!(
-        rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
-        ["user0", "user1"]
+        (row["status"].as_str(), row["error_code"].as_str()),
+        (Some("failed"), Some("unwillingToPerform")),
+        "{row}"
     );
+    let mut rows = env.export();
+    rows.sort();
+    let exported: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(exported, ["user0", "user1", "user2"]);
     assert_rotated(&d, &rows, index_of).await;
     // The refused users keep their password.
     let kept = [
         (dn("strict0"), d.old_password(0)),
         (dn("strict1"), d.old_password(1)),
+        (dn("user3"), d.old_password(3)),
     ];
-    assert_eq!(d.binds(&kept).await, [true, true]);
+    assert_eq!(d.binds(&kept).await, [true, true, true]);
+    env.assert_secrets_absent(&out, &[d.old_password(2)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_bind_password_fails_every_row_and_changes_nothing() {
+    let d = Directory::slapd(30);
+    let env = env().await;
+    let wrong = env.write("wrong-bind", "not-the-bind-password\n");
+    let section = provider(&d, "").replace(d.get("bind_password_file"), wrong.to_str().unwrap());
+    let m = env.write("users.csv", &manifest((0..30).map(|i| format!("user{i}"))));
+    let c = env.write("c.toml", &section);
+    let out = env.run(&m, &c, &[]).await;
+    assert_exit(&out, 1);
+    let report = env.report_json();
+    let refused =
+        |r: &&serde_json::Value| r["status"] == "failed" && r["error_code"] == "invalidCredentials";
+    assert!(report.iter().all(|r| refused(&r)), "{report:?}");
+    let message = report[29]["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("bind as cn=rotator,ou=service,dc=example,dc=test: "),
+        "{message}"
+    );
+    let old: Vec<(String, String)> = (0..30)
+        .map(|i| (dn(&format!("user{i}")), d.old_password(i)))
+        .collect();
+    assert!(d.binds(&old).await.iter().all(|ok| *ok), "nothing changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,10 +26,10 @@ mod result_code;
 use anyhow::{Context as _, Result};
 use url::Url;
 
-use super::kind::{Context, Kind, Parts, Shared};
+use super::kind::{Context, Kind, KindRules, Parts, Shared};
 use super::Attempt;
 use crate::auth::AuthSection;
-use crate::manifest::Target;
+use crate::manifest::{InputRule, Target};
 use crate::secret::SecretString;
 use crate::values::Rate;
 
@@ -56,6 +56,13 @@ impl Kind for LdapKind {
 
     fn default_base_url(s: &LdapSettings) -> Result<String> {
         Ok(s.url.to_string())
+    }
+
+    fn rules(_: &LdapSettings) -> KindRules {
+        KindRules {
+            input_rule: InputRule::OptionalOldPassword,
+            ..KindRules::default()
+        }
     }
 
     fn caveat(s: &LdapSettings) -> Option<&'static str> {

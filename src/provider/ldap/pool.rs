@@ -6,20 +6,27 @@
 //!   attempt reconnects and binds again (a restarted server is picked up this way).
 //! - An idle connection whose driver has ended (the server closed it) is never handed out.
 //! - No more than `size` connections exist at once: a semaphore permit travels with each.
+//! - Once the server refuses the bind account's password, no further bind is tried in this run
+//!   (every row fails without a request): thousands of wrong binds would lock the account out.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ldap3::Ldap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connect::Endpoint;
-use crate::provider::Attempt;
+use crate::provider::{Attempt, Failure};
+
+/// The result code name of a refused bind (`result_code`'s spelling).
+const BIND_REFUSED: &str = "invalidCredentials";
 
 #[derive(Debug)]
 pub struct Pool {
     endpoint: Endpoint,
     idle: Mutex<Vec<Ldap>>,
     permits: Arc<Semaphore>,
+    /// The bind refusal that stopped this pool from binding again.
+    refused: OnceLock<Failure>,
 }
 
 /// A connection lent to one attempt.
@@ -34,28 +41,40 @@ impl Pool {
             endpoint,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
+            refused: OnceLock::new(),
         }
     }
 
     /// An idle connection that is still open, or a fresh bound one.
     pub async fn get(&self) -> Result<Lease, Attempt> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the pool's semaphore is never closed");
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return Err(crate::provider::http_util::not_sent(
+                "pool_closed",
+                "the connection pool is closed".into(),
+            ));
+        };
         if let Some(ldap) = self.take_open() {
             return Ok(Lease {
                 ldap,
                 _permit: permit,
             });
         }
-        let ldap = self.endpoint.open().await?;
-        Ok(Lease {
-            ldap,
-            _permit: permit,
-        })
+        if let Some(refused) = self.refused.get() {
+            let mut failure = refused.clone();
+            failure.message += " (not tried again in this run: fix the bind password and resume)";
+            return Err(Attempt::NotApplied(failure));
+        }
+        match self.endpoint.open().await {
+            Ok(ldap) => Ok(Lease {
+                ldap,
+                _permit: permit,
+            }),
+            Err(Attempt::NotApplied(failure)) if failure.code == BIND_REFUSED => {
+                let _ = self.refused.set(failure.clone());
+                Err(Attempt::NotApplied(failure))
+            }
+            Err(attempt) => Err(attempt),
+        }
     }
 
     /// Returns a connection whose last operation was answered.
