@@ -245,31 +245,96 @@ async fn slapd_killed_mid_run_and_restarted_loses_no_password() {
     assert!(hit > 0, "the outage touched no row: {report:?}");
 
     if first.code() != Some(0) {
-        let identity = env.write(
-            "key.txt",
-            age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()),
-        );
-        let out = env.path("out");
-        let resumed = env
-            .credrotate(
-                &[
-                    "resume",
-                    "--out",
-                    out.to_str().unwrap(),
-                    "--yes",
-                    "--progress",
-                    "never",
-                    "--identity",
-                    identity.to_str().unwrap(),
-                ],
-                &[],
-            )
-            .await;
+        let resumed = resume(&env).await;
         assert_exit(&resumed, 0);
         eprintln!("resume: {}", text(&resumed.stdout));
     }
     let rows = env.export();
     assert_eq!(rows.len(), 400, "one confirmed password per user");
     assert!(rows.iter().all(|r| r[4] == "confirmed"));
+    assert_rotated(&d, &rows, index_of).await;
+}
+
+/// `credrotate resume` with the test identity (the run key is gone once a run completed).
+async fn resume(env: &Env) -> std::process::Output {
+    let key = age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()).to_owned();
+    let identity = env.write("key.txt", &key);
+    let out = env.path("out");
+    let args = [
+        "resume",
+        "--out",
+        out.to_str().unwrap(),
+        "--yes",
+        "--progress",
+        "never",
+    ];
+    let identity_args = ["--identity", identity.to_str().unwrap()];
+    env.credrotate(&[&args[..], &identity_args[..]].concat(), &[])
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modifies_that_time_out_are_uncertain_and_keep_their_candidate_passwords() {
+    let d = Directory::slapd(80);
+    let env = env().await;
+    // DNs: no lookup, so a frozen server meets the password operation itself.
+    let m = env.write(
+        "users.csv",
+        &manifest((0..80).map(|i| dn(&format!("user{i}")))),
+    );
+    let extra = "rate = \"20/s\"\nconcurrency = 4\ntimeout = \"2s\"";
+    let c = env.write("c.toml", &provider(&d, extra));
+    let mut run = env
+        .run_cmd()
+        .manifest(&m)
+        .config(&c)
+        .arg("--max-attempts")
+        .arg("1")
+        .spawn();
+    wait_for_outcomes(&env, 10).await;
+    d.signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    d.signal("-CONT");
+    let status = tokio::time::timeout(Duration::from_secs(300), run.wait())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+
+    let report = env.report_json();
+    let uncertain: Vec<&str> = report
+        .iter()
+        .filter(|r| r["status"] == "uncertain")
+        .map(|r| r["user"].as_str().unwrap())
+        .collect();
+    assert!(!uncertain.is_empty(), "no modify timed out: {report:?}");
+    assert!(
+        report
+            .iter()
+            .all(|r| r["status"] != "uncertain" || r["error_code"] == "timeout"),
+        "{report:?}"
+    );
+    // Each uncertain row's password is in the export as a candidate, and whatever the server
+    // holds now is that candidate or the user's first password: nothing is lost.
+    let rows = env.export();
+    for user in &uncertain {
+        let candidate = rows
+            .iter()
+            .find(|r| r[0] == *user)
+            .unwrap_or_else(|| panic!("{user} has no candidate"));
+        assert_eq!(candidate[4], "candidate");
+        let tries = [
+            (user.to_string(), candidate[3].clone()),
+            (user.to_string(), d.old_password(index_of(user))),
+        ];
+        assert!(
+            d.binds(&tries).await.contains(&true),
+            "{user}: neither its candidate nor its old password binds"
+        );
+    }
+    assert_exit(&resume(&env).await, 0);
+    let rows = env.export();
+    assert_eq!(rows.len(), 80);
+    assert!(rows.iter().all(|r| r[4] == "confirmed"), "{rows:?}");
     assert_rotated(&d, &rows, index_of).await;
 }

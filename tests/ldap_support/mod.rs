@@ -92,6 +92,15 @@ impl Directory {
         }
     }
 
+    /// Sends `sig` ("-STOP", "-CONT"...) to the server.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill {sig} {}", self.pid);
+    }
+
     /// Starts the killed slapd again: same port, same data.
     pub fn restart_slapd(&mut self) {
         let home = self.dir.path().join("slapd");
