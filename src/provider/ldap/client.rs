@@ -66,18 +66,10 @@ impl LdapClient {
         let timeout = self.pool.endpoint().timeout;
         let dn = match self.lookup.dn(ldap, timeout, &target.user).await {
             Ok(dn) => dn,
-            Err(NotFound::Refused(attempt)) => {
-                return Outcome {
-                    attempt,
-                    reusable: true,
-                }
-            }
+            Err(NotFound::Refused(attempt)) => return Outcome::kept(attempt),
             Err(NotFound::Error(e)) => {
                 let step = format!("look up {:?} under {:?}", target.user, self.lookup.base_dn);
-                return Outcome {
-                    attempt: before_send(&step, &e),
-                    reusable: answered(&e),
-                };
+                return Outcome::after(before_send(&step, &e), &e);
             }
         };
         let old = target.inputs.old_password.as_ref();
@@ -90,32 +82,34 @@ impl LdapClient {
                 .map(|()| Changed::Sent),
             // The config refuses generate = "server" for ad_unicodepwd: nothing is sent.
             (Mode::AdUnicodepwd, None) => {
-                let attempt = not_sent(
-                    "no_password",
-                    "ad_unicodepwd needs a client-generated password".into(),
-                );
-                return Outcome {
-                    attempt,
-                    reusable: true,
-                };
+                let why = "ad_unicodepwd needs a client-generated password";
+                return Outcome::kept(not_sent("no_password", why.into()));
             }
         };
         match changed {
-            Ok(changed) => Outcome {
-                attempt: succeeded(changed, &dn),
-                reusable: true,
-            },
-            Err(e) => Outcome {
-                attempt: after_send(&e),
-                reusable: answered(&e),
-            },
+            Ok(changed) => Outcome::kept(succeeded(changed, &dn)),
+            Err(e) => Outcome::after(after_send(&e), &e),
         }
     }
 }
 
-/// Whether the server answered (the connection is in a known state).
-fn answered(e: &LdapError) -> bool {
-    matches!(e, LdapError::LdapResult { .. })
+impl Outcome {
+    /// The server answered: the connection is fit for the next attempt.
+    fn kept(attempt: Attempt) -> Outcome {
+        Outcome {
+            attempt,
+            reusable: true,
+        }
+    }
+
+    /// After an error: reusable only if it was the server's answer (a timeout or a dropped
+    /// connection leaves it in an unknown state).
+    fn after(attempt: Attempt, e: &LdapError) -> Outcome {
+        Outcome {
+            attempt,
+            reusable: matches!(e, LdapError::LdapResult { .. }),
+        }
+    }
 }
 
 fn succeeded(changed: Changed, dn: &str) -> Attempt {
