@@ -338,3 +338,42 @@ async fn modifies_that_time_out_are_uncertain_and_keep_their_candidate_passwords
     assert!(rows.iter().all(|r| r[4] == "confirmed"), "{rows:?}");
     assert_rotated(&d, &rows, index_of).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_trusts_ca_file_and_refuses_an_unknown_certificate() {
+    let d = Directory::slapd(10);
+    let ca_line = format!("ca_file = \"{}\"\n", d.get("ca_file"));
+    let trusted = env().await;
+    let m = trusted.write("users.csv", &manifest((0..5).map(|i| format!("user{i}"))));
+    let c = trusted.write("c.toml", &provider(&d, "starttls = true"));
+    assert!(std::fs::read_to_string(&c).unwrap().contains(&ca_line));
+    assert_exit(&trusted.run(&m, &c, &[]).await, 0);
+    assert_rotated(&d, &trusted.export(), index_of).await;
+
+    // Without the CA only the system roots are trusted: refused before any password is sent.
+    let untrusted = env().await;
+    let m = untrusted.write("users.csv", &manifest((5..10).map(|i| format!("user{i}"))));
+    let section = provider(&d, "starttls = true").replace(&ca_line, "");
+    let c = untrusted.write("c.toml", &section);
+    assert_exit(&untrusted.run(&m, &c, &[]).await, 1);
+    let report = untrusted.report_json();
+    for row in &report {
+        assert_eq!(
+            (row["status"].as_str(), row["error_code"].as_str()),
+            (Some("failed"), Some("tls")),
+            "{row}"
+        );
+        assert_eq!(
+            row["attempts"], 1,
+            "a refused certificate is not retried: {row}"
+        );
+        assert!(
+            row["error_message"].as_str().unwrap().contains("ca_file"),
+            "{row}"
+        );
+    }
+    let old: Vec<(String, String)> = (5..10)
+        .map(|i| (dn(&format!("user{i}")), d.old_password(i)))
+        .collect();
+    assert!(d.binds(&old).await.iter().all(|ok| *ok), "nothing changed");
+}

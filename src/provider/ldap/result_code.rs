@@ -95,8 +95,22 @@ pub fn before_send(step: &str, error: &LdapError) -> Attempt {
         LdapError::Rustls { .. } | LdapError::DNSName { .. } | LdapError::UrlParsing { .. } => {
             Attempt::NotApplied(in_step(step, error_failure("tls", error)))
         }
+        // A certificate the trust roots refuse: retrying cannot help (hint: ca_file).
+        LdapError::Io { source } if is_tls(source) => {
+            let mut failure = error_failure("tls", error);
+            failure.message +=
+                " (hint: set ca_file to the CA that issued the server's certificate)";
+            Attempt::NotApplied(in_step(step, failure))
+        }
         _ => transient(in_step(step, error_failure("connect", error)), Applied::No),
     }
+}
+
+/// Whether an I/O error is rustls refusing the handshake (tokio-rustls wraps it in one).
+fn is_tls(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 fn transient(failure: Failure, applied: Applied) -> Attempt {
