@@ -78,6 +78,11 @@ enum Kind {
         password: SecretString,
     },
     OAuth(TokenSource),
+    /// An LDAP bind: no HTTP request carries it.
+    SimpleBind {
+        dn: String,
+        password: SecretString,
+    },
 }
 
 impl Credential {
@@ -101,6 +106,7 @@ impl Credential {
                 req.basic_auth(username, Some(password.expose_secret()))
             }
             Kind::OAuth(source) => source.authorize(req).await?,
+            Kind::SimpleBind { .. } => bail!("an LDAP bind credential cannot sign an HTTP request"),
         })
     }
 
@@ -110,7 +116,7 @@ impl Credential {
     pub(crate) async fn sign_in(&self) -> Result<()> {
         match &self.kind {
             Kind::OAuth(source) => source.sign_in().await,
-            Kind::Bearer(_) | Kind::Basic { .. } => Ok(()),
+            Kind::Bearer(_) | Kind::Basic { .. } | Kind::SimpleBind { .. } => Ok(()),
         }
     }
 
@@ -119,7 +125,15 @@ impl Credential {
     pub(crate) async fn on_unauthorized(&self) -> bool {
         match &self.kind {
             Kind::OAuth(source) => source.on_unauthorized().await,
-            Kind::Bearer(_) | Kind::Basic { .. } => false,
+            Kind::Bearer(_) | Kind::Basic { .. } | Kind::SimpleBind { .. } => false,
+        }
+    }
+
+    /// The bind DN and password of an LDAP credential (`None` for any other).
+    pub(crate) fn simple_bind(&self) -> Option<(&str, &SecretString)> {
+        match &self.kind {
+            Kind::SimpleBind { dn, password } => Some((dn, password)),
+            _ => None,
         }
     }
 }

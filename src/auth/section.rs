@@ -51,6 +51,13 @@ pub enum AuthSection {
         audience: Option<String>,
         client_auth: Option<ClientAuth>,
     },
+    /// LDAP simple bind (`kind = "ldap"`): written as the provider section's `bind_dn` and
+    /// `bind_password_file` / `bind_password_env`, never as an `[auth]` table.
+    SimpleBind {
+        bind_dn: String,
+        bind_password_file: Option<PathBuf>,
+        bind_password_env: Option<String>,
+    },
     /// OAuth2 device code sign-in (delegated) at start-up, refreshed during the run.
     DeviceCode {
         tenant: String,
@@ -116,6 +123,14 @@ impl AuthSection {
                 "OAuth2 client credentials of {client_id:?} {}, secret from {}",
                 self.describe_server(),
                 secret_source(client_secret_file, client_secret_env, "").describe()
+            ),
+            AuthSection::SimpleBind {
+                bind_dn,
+                bind_password_file,
+                bind_password_env,
+            } => format!(
+                "LDAP simple bind as {bind_dn:?}, password from {}",
+                secret_source(bind_password_file, bind_password_env, "").describe()
             ),
             AuthSection::DeviceCode {
                 tenant,
@@ -183,6 +198,20 @@ impl AuthSection {
                     password,
                 }
             }
+            AuthSection::SimpleBind {
+                bind_dn,
+                bind_password_file,
+                bind_password_env,
+            } => Kind::SimpleBind {
+                dn: bind_dn.clone(),
+                password: required_secret(
+                    bind_password_file,
+                    bind_password_env,
+                    "kind \"ldap\"",
+                    "bind_password",
+                    "password",
+                )?,
+            },
             AuthSection::ClientCredentials { .. } => Kind::OAuth(self.client_credentials(tls)?),
             AuthSection::DeviceCode { .. } => Kind::OAuth(self.device_code(tls)?),
         };

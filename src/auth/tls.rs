@@ -62,6 +62,11 @@ impl Tls {
         }
     }
 
+    /// The `--ca-file` these roots were loaded with (LDAP builds its own TLS setup from it).
+    pub(crate) fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
     /// Configures a client builder: rustls, built-in and system roots, plus the CA file's.
     pub(crate) fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         let mut builder = builder.use_rustls_tls().tls_built_in_root_certs(true);

@@ -78,6 +78,9 @@ impl PlanView<'_> {
         if let Some(note) = spec.kind.experimental() {
             let _ = writeln!(out, "    warning: {name} is {note}");
         }
+        if let Some(caveat) = spec.kind.caveat() {
+            let _ = writeln!(out, "    warning: {name}: {caveat}");
+        }
         if spec.kind.revokes() {
             let _ = writeln!(out, "    then revokes each user's sign-in sessions");
         }

@@ -54,6 +54,17 @@ pub(super) fn provider_spec(
     if let Some((message, hint)) = s.method.as_deref().and_then(unsafe_segment) {
         bail!("method {message} (hint: {hint})");
     }
+    // The bearer/[auth] key the table gives, if any (kinds with their own credential refuse it).
+    let auth_given = [
+        (s.token_file.is_some(), "token_file"),
+        (s.token_env.is_some(), "token_env"),
+        (s.auth.is_some(), "auth"),
+    ]
+    .into_iter()
+    .find_map(|(given, key)| given.then_some(key));
+    if let Some(AuthSection::SimpleBind { .. }) = s.auth {
+        bail!("auth: type \"simple_bind\" is written as kind = \"ldap\" with bind_dn and bind_password_file / bind_password_env, not as an [auth] table");
+    }
     let auth = auth_of(s.auth, s.token_file, s.token_env)?;
     let generate = s.generate.unwrap_or(policy.generate);
     let context = Context {
@@ -63,16 +74,22 @@ pub(super) fn provider_spec(
         revoke_sessions: o.revoke_sessions,
     };
     let settings = KindSettings::read(&kind, own_keys, &context).expect("kind checked above")?;
-    let base_url = match s.base_url {
-        Some(url) => url,
-        None => settings.default_base_url()?,
+    let base_url = match (settings.endpoint(), s.base_url) {
+        (Some(url), _) => url,
+        (None, Some(url)) => check_base_url(&url)?,
+        (None, None) => check_base_url(&settings.default_base_url()?)?,
+    };
+    let auth = match settings.credential() {
+        Some(_) if auth_given.is_some() => bail!("{}: kind {kind:?} has its own credential keys (bind_dn, bind_password_file / bind_password_env), not token_file, token_env or [auth]", auth_given.unwrap_or_default()),
+        Some(own) => own,
+        None => auth,
     };
     let concurrency = o.concurrency.or(s.concurrency).unwrap_or(8);
     if concurrency == 0 {
         bail!("concurrency must be at least 1");
     }
     let shared = Shared {
-        base_url: check_base_url(&base_url)?,
+        base_url,
         auth,
         rate: o.rate.or(s.rate).unwrap_or_else(|| settings.default_rate()),
         burst: o.burst.or(s.burst).unwrap_or(1).max(1),

@@ -142,6 +142,7 @@ fn present(inputs: &Inputs) -> [(&'static str, bool); 6] {
 fn check_inputs(rule: InputRule, provider: &str, inputs: &Inputs) -> Vec<InputProblem> {
     let allowed: &[&str] = match rule {
         InputRule::None => &[],
+        InputRule::OptionalOldPassword => &["old_password"],
         InputRule::OldPasswordXorConfirmationToken => &["old_password", "confirmation_token"],
         InputRule::WristbandCodes => &[
             "email_auth_code",
@@ -166,7 +167,7 @@ fn check_inputs(rule: InputRule, provider: &str, inputs: &Inputs) -> Vec<InputPr
         .collect();
     let has = |name: &str| present.iter().any(|(n, h)| *h && *n == name);
     match rule {
-        InputRule::None => {}
+        InputRule::None | InputRule::OptionalOldPassword => {}
         InputRule::OldPasswordXorConfirmationToken => out.extend(check_xor(provider, &has)),
         InputRule::WristbandCodes => out.extend(check_wristband(provider, &has)),
     }

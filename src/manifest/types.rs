@@ -112,9 +112,11 @@ pub struct Target {
 /// Which provider-specific inputs a provider requires of each row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputRule {
-    /// No provider-specific inputs needed (Graph, generic HTTP, LDAP).
+    /// No provider-specific inputs needed (Graph, generic HTTP).
     #[default]
     None,
+    /// `old_password` may be given, or not (LDAP: a change checked against it, else a reset).
+    OptionalOldPassword,
     /// PingOne: exactly one of `old_password` or `confirmation_token`.
     OldPasswordXorConfirmationToken,
     /// Wristband: exactly one of `email_auth_code`, `password_reset_code`, or

@@ -67,6 +67,10 @@ pub struct Parts {
     /// No redirects, the run's timeout and trust (see [`super::build`]).
     pub client: reqwest::Client,
     pub credential: Credential,
+    /// The run's `--timeout`, for clients that do not speak HTTP (LDAP).
+    pub timeout: std::time::Duration,
+    /// The run's `--ca-file`, for clients that build their own TLS setup (LDAP).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A provider kind: one file implements it, and one line of the registry in [`super`] names it.
@@ -103,6 +107,23 @@ pub trait Kind {
 
     /// Why these settings are experimental (shown in the plan and the run's log), if they are.
     fn experimental(_: &Self::Settings) -> Option<&'static str> {
+        None
+    }
+
+    /// What an operator must know before running with these settings (shown in the plan).
+    fn caveat(_: &Self::Settings) -> Option<&'static str> {
+        None
+    }
+
+    /// The server's URL when the kind names it with a key of its own, already checked by
+    /// `settings` (LDAP's `url`); `None`: `base_url` under the https rule.
+    fn endpoint(_: &Self::Settings) -> Option<Url> {
+        None
+    }
+
+    /// The credential when the kind reads it from keys of its own (LDAP's `bind_dn` and
+    /// `bind_password_*`) instead of `token_file` / `token_env` / `[auth]`.
+    fn credential(_: &Self::Settings) -> Option<AuthSection> {
         None
     }
 

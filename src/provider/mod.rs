@@ -13,6 +13,7 @@ pub mod graph_revoke;
 pub mod http;
 pub mod http_util;
 pub mod kind;
+pub mod ldap;
 pub mod pingone;
 mod registry;
 pub mod template;

@@ -85,6 +85,18 @@ macro_rules! registry {
                 match self { $( KindSettings::$variant(s) => <$kind as Kind>::experimental(s), )+ }
             }
 
+            pub fn caveat(&self) -> Option<&'static str> {
+                match self { $( KindSettings::$variant(s) => <$kind as Kind>::caveat(s), )+ }
+            }
+
+            pub fn endpoint(&self) -> Option<reqwest::Url> {
+                match self { $( KindSettings::$variant(s) => <$kind as Kind>::endpoint(s), )+ }
+            }
+
+            pub fn credential(&self) -> Option<crate::auth::AuthSection> {
+                match self { $( KindSettings::$variant(s) => <$kind as Kind>::credential(s), )+ }
+            }
+
             fn client(&self, shared: &Shared, parts: Parts) -> Result<Provider> {
                 Ok(match self {
                     $( KindSettings::$variant(s) =>
@@ -112,6 +124,7 @@ registry! {
     PingOne = "pingone" => super::pingone::PingOneKind,
     Wristband = "wristband" => super::wristband::WristbandKind,
     Http = "http" => super::http::HttpKind,
+    Ldap = "ldap" => super::ldap::LdapKind,
 }
 
 impl Provider {
@@ -152,5 +165,11 @@ pub fn build(
         .pool_max_idle_per_host(shared.concurrency)
         .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
     let client = tls.apply(builder).build()?;
-    spec.kind.client(shared, Parts { client, credential })
+    let parts = Parts {
+        client,
+        credential,
+        timeout,
+        ca_file: tls.ca_file().map(ToOwned::to_owned),
+    };
+    spec.kind.client(shared, parts)
 }
