@@ -9,7 +9,9 @@ use common::{assert_exit, Env};
 use credrotate::sandbox::{Faults, Options};
 
 async fn wait_for_requests(env: &Env, n: u64) {
-    for _ in 0..1000 {
+    // Generous: a loaded machine, and a lane sends one request at a time until its credential
+    // is proven (the breaker's probe).
+    for _ in 0..3000 {
         if env.stats().await["reset_requests_total"]
             .as_u64()
             .unwrap_or(0)
