@@ -23,16 +23,18 @@ use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
 use crate::values::Rate;
 
+mod ops_args;
 mod sandbox_args;
 mod security;
 mod throttle_args;
+use ops_args::{CompletionsArgs, UnattendedArgs};
 use sandbox_args::SandboxArgs;
 use security::SecurityArgs;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "credrotate",
-    version,
+    version = VERSION,
     about = "Bulk credential rotation at identity providers: manifest in, redacted report and encrypted export out.",
     after_help = PROVIDER_NOTES
 )]
@@ -46,6 +48,20 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text, global = true)]
     log_format: LogFormatArg,
 }
+
+/// `--version`: the package version, the git commit and the build date (build.rs; "unknown"
+/// where the build had no git, e.g. a container build without `.git`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CREDROTATE_GIT_COMMIT"),
+    ", built ",
+    env!("CREDROTATE_BUILD_DATE"),
+    ")"
+);
+
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "CREDROTATE_CONFIG";
 
 /// What `--help` says of the provider kinds beyond the flags.
 const PROVIDER_NOTES: &str = "Provider kinds (kind = \"...\" in the config): graph (Microsoft Graph resetPassword: delegated \
@@ -71,6 +87,10 @@ enum Commands {
     Sandbox(SandboxArgs),
     /// Rehearse end to end: in-process sandbox, example manifest, verified export.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout: `credrotate man > credrotate.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +101,7 @@ struct ManifestArgs {
     /// Manifest format, when the extension does not tell.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Config file (default ./credrotate.toml).
+    /// Config file (default $CREDROTATE_CONFIG, else ./credrotate.toml).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Provider for rows without a `provider` column (a name from the config).
@@ -144,6 +164,8 @@ struct RunArgs {
     refused: RefusedSecrets,
     #[command(flatten)]
     security: SecurityArgs,
+    #[command(flatten)]
+    unattended: UnattendedArgs,
 }
 
 /// Flags shared by `run` and `resume`.
@@ -239,21 +261,37 @@ enum LogFormatArg {
     Json,
 }
 
-/// What the binary needs from the command line.
+/// What the binary needs from the command line. The command is an error when the flags parsed
+/// but do not make sense together; the log format is known either way, so the error can be
+/// logged in it.
 pub struct Parsed {
-    pub command: Command,
+    pub command: Result<Command>,
     pub log_format: LogFormat,
     pub verbosity: u8,
 }
 
 /// Parses argv (clap exits 2 itself on a usage error) and converts to typed options.
-pub fn parse() -> Result<Parsed> {
+pub fn parse() -> Parsed {
     Cli::parse().into_parsed()
 }
 
 impl Cli {
-    fn into_parsed(self) -> Result<Parsed> {
-        let command = match self.command {
+    fn into_parsed(self) -> Parsed {
+        let log_format = match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+        Parsed {
+            command: self.command.into_command(),
+            log_format,
+            verbosity: self.verbose,
+        }
+    }
+}
+
+impl Commands {
+    fn into_command(self) -> Result<Command> {
+        let command = match self {
             Commands::Run(a) => Command::Run(a.into_options()?),
             Commands::Validate(a) => Command::Validate(a.into_options()),
             Commands::Resume(a) => Command::Resume(ResumeOptions {
@@ -274,15 +312,20 @@ impl Cli {
                 manifest: a.manifest,
                 progress: a.progress.into(),
             }),
+            Commands::Completions(a) => Command::Print(a.script()),
+            Commands::Man => Command::Print(ops_args::man_page()?),
         };
-        let log_format = match self.log_format {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        };
-        Ok(Parsed {
-            command,
-            log_format,
-            verbosity: self.verbose,
+        Ok(command)
+    }
+}
+
+impl ManifestArgs {
+    /// `--config`, else `$CREDROTATE_CONFIG` (unset or empty: `./credrotate.toml`).
+    fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            std::env::var_os(CONFIG_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
         })
     }
 }
@@ -290,6 +333,7 @@ impl Cli {
 impl RunArgs {
     fn into_options(self) -> Result<RunOptions> {
         self.refused.check()?;
+        let config = self.manifest.config_path();
         if self.max_attempts == 0 {
             bail!("--max-attempts must be at least 1");
         }
@@ -306,7 +350,7 @@ impl RunArgs {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
             out: self.out,
-            config: ConfigSource::File(self.manifest.config),
+            config: ConfigSource::File(config),
             overrides,
             recipients: self.recipient,
             recipients_file: self.recipients_file,
@@ -322,6 +366,7 @@ impl RunArgs {
             progress: self.progress.into(),
             grace: self.session.grace,
             fsync: !self.no_fsync,
+            unattended: self.unattended.into_options(),
         })
     }
 }
@@ -361,10 +406,11 @@ impl RefusedSecrets {
 
 impl ValidateArgs {
     fn into_options(self) -> ValidateOptions {
+        let config = self.manifest.config_path();
         ValidateOptions {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
-            config: ConfigSource::File(self.manifest.config),
+            config: ConfigSource::File(config),
             overrides: Overrides {
                 default_provider: self.manifest.provider,
                 ca_file: self.security.ca_file(),
@@ -418,7 +464,7 @@ mod tests {
             "abc",
         ])
         .unwrap();
-        let err = cli.into_parsed().err().unwrap().to_string();
+        let err = cli.into_parsed().command.err().unwrap().to_string();
         assert!(
             err.contains("CREDROTATE_TOKEN") && !err.contains("abc"),
             "{err}"

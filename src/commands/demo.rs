@@ -59,6 +59,7 @@ pub async fn demo(opts: DemoOptions) -> Result<Exit, Fatal> {
         progress: opts.progress,
         grace: Duration::from_secs(20),
         fsync: true,
+        unattended: Default::default(),
     };
     let finished = rotate(run).await?;
     let export = finished

@@ -7,10 +7,13 @@
 pub mod demo;
 pub mod report;
 pub mod resume;
+mod row_warnings;
 pub mod run;
+pub mod run_or_resume;
 pub mod sandbox;
 pub mod session;
 pub mod signals;
+pub mod unattended;
 pub mod validate;
 
 use std::fmt;
@@ -102,6 +105,8 @@ pub enum Command {
     Validate(validate::ValidateOptions),
     Sandbox(sandbox::SandboxCommand),
     Demo(demo::DemoOptions),
+    /// Print generated text (completions, man page) on stdout.
+    Print(String),
 }
 
 /// Runs a command and reports a fatal error on stderr. Returns the process exit code.
@@ -113,14 +118,15 @@ pub async fn execute(command: Command) -> u8 {
         Command::Validate(o) => validate::validate(o),
         Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,
+        Command::Print(text) => {
+            print!("{text}");
+            Ok(Exit::Success)
+        }
     };
     match result {
         Ok(exit) => exit.code(),
         Err(fatal) => {
-            eprintln!("error: {fatal}");
-            if fatal.exit == Exit::Usage {
-                eprintln!("nothing was sent.");
-            }
+            crate::logging::fatal(&fatal.to_string(), fatal.exit.code());
             fatal.exit.code()
         }
     }

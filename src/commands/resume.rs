@@ -38,6 +38,7 @@ pub struct ResumeOptions {
 pub async fn resume(opts: ResumeOptions) -> Result<Exit, Fatal> {
     let finished = resume_run(opts).await?;
     print_summary(&finished);
+    crate::logging::run_finished(finished.exit.code(), &finished.summary);
     Ok(finished.exit)
 }
 
@@ -52,6 +53,9 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         .usage();
     }
     crate::report::files::check_owned(&dir).usage()?;
+    if let Some(key) = &opts.identity {
+        crate::file_mode::warn_if_exposed(key, "private key");
+    }
     let lock = RunLock::acquire(&dir).usage()?;
     let contents = read_journal(&dir).usage()?;
     let opener = opener(&dir, &contents, opts.identity.as_deref()).usage()?;

@@ -58,11 +58,22 @@ pub struct RunOptions {
     pub grace: Duration,
     /// fsync the journal (off only for benchmarking).
     pub fsync: bool,
+    /// Schedule flags (`--resume-unfinished`).
+    pub unattended: super::unattended::Unattended,
 }
 
 pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {
+    if opts.unattended.resume_unfinished {
+        return super::run_or_resume::run_or_resume(opts).await;
+    }
+    start(opts).await
+}
+
+/// Starts a new run in `opts.out`.
+pub async fn start(opts: RunOptions) -> Result<Exit, Fatal> {
     let finished = rotate(opts).await?;
     print_summary(&finished);
+    crate::logging::run_finished(finished.exit.code(), &finished.summary);
     Ok(finished.exit)
 }
 
@@ -294,7 +305,7 @@ pub fn check_manifest(path: &Path, format: Option<Format>, config: &Config) -> R
         }
         Err(ManifestError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("error: {p}");
+                crate::logging::problem(&p.to_string());
             }
             Err(anyhow!(
                 "manifest {} has {} problem(s); fix them and run again",

@@ -52,8 +52,9 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let mut progress = Progress::new(s.todo, s.progress);
     let pacing = pipeline::PaceWatch::of(&s.lanes);
     let mut interrupted = None;
+    let mut warnings = super::row_warnings::RowWarnings::default();
     let outcome = {
-        let sink = |r: RowResult| collect(&journal, &mut progress, r);
+        let sink = |r: RowResult| collect(&journal, &mut progress, &mut warnings, r);
         let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -72,6 +73,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         }
     };
     progress.finish();
+    warnings.finish();
     let reason = match (interrupted, &outcome) {
         (Some(_), _) => EndReason::Interrupted,
         (None, Ok(())) => EndReason::Completed,
@@ -84,19 +86,18 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     finished
 }
 
-/// The collector: journal the row's final outcome, show progress, log a failure.
-fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<()> {
+/// The collector: journal the row's final outcome, show progress, log a failure (once per
+/// cause).
+fn collect(
+    journal: &Journal,
+    progress: &mut Progress,
+    warnings: &mut super::row_warnings::RowWarnings,
+    r: RowResult,
+) -> Result<()> {
     journal.finish(&r)?;
     let row = &r.report;
-    let bad = matches!(row.status, Status::Failed | Status::Uncertain);
-    progress.row_done(bad);
-    if bad {
-        tracing::warn!(
-            row = row.row, user = %row.user, provider = %row.provider,
-            code = row.error_code.as_deref().unwrap_or(""),
-            "reset {}: {}", row.status.as_str(), row.error_message.as_deref().unwrap_or("")
-        );
-    }
+    progress.row_done(matches!(row.status, Status::Failed | Status::Uncertain));
+    warnings.row(row);
     Ok(())
 }
 

@@ -1,0 +1,9 @@
+//! The `run` options for schedules (cron, systemd timers, Kubernetes Jobs), kept apart from the
+//! interactive ones so that a schedule's needs stay in one place.
+
+/// `run --resume-unfinished` and friends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unattended {
+    /// Run or resume: see [`super::run_or_resume`].
+    pub resume_unfinished: bool,
+}
