@@ -205,6 +205,10 @@ struct ReportArgs {
     /// key), to rebuild the export of a run whose journal.key is gone.
     #[arg(long, value_name = "KEY")]
     identity: Option<PathBuf>,
+    /// Merge the reports and summaries of these shard folders (`run --shard`) into --out
+    /// instead (exports stay per shard).
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "identity")]
+    merge: Vec<PathBuf>,
 }
 
 /// Flags people reach for that would put a secret in argv: accepted by the parser only to be
@@ -225,6 +229,9 @@ struct RefusedSecrets {
 struct ValidateArgs {
     #[command(flatten)]
     manifest: ManifestArgs,
+    /// Plan only shard I of N (as `run --shard I/N` would take it).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<crate::values::Shard>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -305,6 +312,7 @@ impl Commands {
             Commands::Report(a) => Command::Report(ReportOptions {
                 out: a.out,
                 identity: a.identity,
+                merge: a.merge,
             }),
             Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {
@@ -411,6 +419,7 @@ impl ValidateArgs {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
             config: ConfigSource::File(config),
+            shard: self.shard,
             overrides: Overrides {
                 default_provider: self.manifest.provider,
                 ca_file: self.security.ca_file(),

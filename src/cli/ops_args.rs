@@ -8,6 +8,7 @@
 use clap::{Args, CommandFactory, ValueEnum};
 
 use crate::commands::unattended::Unattended;
+use crate::values::Shard;
 
 /// `run` flags for schedules (cron, systemd timers, Kubernetes Jobs).
 #[derive(Debug, Args)]
@@ -17,12 +18,18 @@ pub(super) struct UnattendedArgs {
     /// with a stable --out folder per period.
     #[arg(long)]
     resume_unfinished: bool,
+    /// Take only shard I of N (0 <= I < N) of the manifest, by a stable hash of each row's
+    /// provider, user and method: N processes with --shard 0/N ... N-1/N together take every
+    /// row exactly once (a Kubernetes Indexed Job: --shard $(JOB_COMPLETION_INDEX)/N).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
 }
 
 impl UnattendedArgs {
     pub(super) fn into_options(self) -> Unattended {
         Unattended {
             resume_unfinished: self.resume_unfinished,
+            shard: self.shard,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! or circuit breaker · 130/143 interrupted by SIGINT/SIGTERM.
 
 pub mod demo;
+pub mod merge;
 pub mod report;
 pub mod resume;
 mod row_warnings;
@@ -12,6 +13,7 @@ pub mod run;
 pub mod run_or_resume;
 pub mod sandbox;
 pub mod session;
+pub mod shard;
 pub mod signals;
 pub mod unattended;
 pub mod validate;

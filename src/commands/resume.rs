@@ -71,6 +71,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         ))
         .usage();
     }
+    let plan = super::shard::narrow(plan, run.shard, &run.manifest, run.format, &config)?;
     let state = JournalState::from(&contents);
     let done = state.rows_succeeded();
     let todo = plan.rows.saturating_sub(done.len() as u64);
@@ -87,6 +88,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     .await
     .usage()?;
     let rows = manifest::open(&run.manifest, run.format, &config.manifest_rules())?;
+    let rows = super::shard::rows(rows, run.shard);
     let rows = rows.filter(move |r| !matches!(r, Ok(t) if done.contains(&t.row)));
     tracing::info!(rows = todo, session = journal.session, out = %dir.display(), "resuming");
     let session = Session {

@@ -83,6 +83,8 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let config_file = config_file(&opts.config).usage()?;
     let recipients = collect_recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
+    let shard = opts.unattended.shard;
+    let plan = super::shard::narrow(plan, shard, &opts.manifest, opts.format, &config)?;
     check_out_dir(&opts.out).usage()?;
     confirm(&opts, &plan, &config).usage()?;
     if !opts.dry_run {
@@ -91,6 +93,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
     let rows = manifest::open(&opts.manifest, opts.format, &config.manifest_rules())?;
+    let rows = super::shard::rows(rows, shard);
     if opts.dry_run {
         return dry_run(&opts, &config, rows, lanes).await;
     }
@@ -114,7 +117,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         settings: settings(opts.backoff, opts.dry_run, &config, Some(journal.clone())),
         journal,
         lanes,
-        rows: Box::new(rows),
+        rows,
         todo: plan.rows,
         progress: opts.progress,
         grace: opts.grace,
@@ -193,6 +196,7 @@ fn run_spec(opts: &RunOptions, config: &Config, config_file: Option<ConfigFile>)
         max_retry_after: opts.backoff.max_retry_after,
         timeout: opts.timeout,
         export_plaintext: opts.export_plaintext,
+        shard: opts.unattended.shard,
     }
 }
 
@@ -228,7 +232,7 @@ fn header(
 async fn dry_run(
     opts: &RunOptions,
     config: &Config,
-    rows: manifest::Rows,
+    rows: super::shard::RowIter,
     lanes: Vec<Lane>,
 ) -> Result<Finished, Fatal> {
     let started = timestamp(SystemTime::now());

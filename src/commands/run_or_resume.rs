@@ -79,6 +79,15 @@ fn same_rotation(opts: &RunOptions, header: &Header) -> anyhow::Result<()> {
             header.manifest.path, header.manifest.sha256, opts.manifest.display()
         );
     }
+    if header.run.shard != opts.unattended.shard {
+        let name = |s: Option<crate::values::Shard>| {
+            s.map_or("no shard".to_owned(), |s| format!("shard {s}"))
+        };
+        bail!(
+            "{dir} holds the run of {} of this manifest, not of {} (hint: give each shard its own --out folder)",
+            name(header.run.shard), name(opts.unattended.shard)
+        );
+    }
     let Some(path) = config_path(&opts.config) else {
         return Ok(());
     };

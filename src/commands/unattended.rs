@@ -6,4 +6,6 @@
 pub struct Unattended {
     /// Run or resume: see [`super::run_or_resume`].
     pub resume_unfinished: bool,
+    /// `--shard I/N`: take only this shard's rows.
+    pub shard: Option<crate::values::Shard>,
 }

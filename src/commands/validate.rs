@@ -13,6 +13,8 @@ pub struct ValidateOptions {
     pub format: Option<Format>,
     pub config: ConfigSource,
     pub overrides: Overrides,
+    /// `--shard I/N`: plan this shard's rows.
+    pub shard: Option<crate::values::Shard>,
 }
 
 pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
@@ -28,6 +30,14 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
         source => load_config(source, &opts.overrides)?,
     };
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
+    let whole = plan.rows;
+    let plan = super::shard::narrow(plan, opts.shard, &opts.manifest, opts.format, &config)?;
+    if let Some(shard) = opts.shard {
+        println!(
+            "shard {shard}: {} of the manifest's {whole} row(s)",
+            plan.rows
+        );
+    }
     print!("{}", describe(&plan, &config));
     Ok(Exit::Success)
 }

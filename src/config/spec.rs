@@ -32,6 +32,10 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// `--export-plaintext`.
     pub export_plaintext: bool,
+    /// `--shard I/N`: the run takes only this shard's rows (absent from unsharded headers, so
+    /// their format is unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::values::Shard>,
 }
 
 /// A config file and the SHA-256 of its bytes when the run started.

@@ -40,6 +40,7 @@ pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) 
     summary.pending = summary.manifest_rows.saturating_sub(counts.rows);
     summary.uncertain = counts.uncertain;
     summary.sessions = state.sessions;
+    summary.shard = contents.header.run.shard.map(|s| s.to_string());
     set_timing(&mut summary, contents);
     files.push(write_atomic(
         dir.join(SUMMARY_JSON),

@@ -67,6 +67,9 @@ pub struct Summary {
     pub achieved_rate: f64,
     /// Per provider: how the last session's pacing went.
     pub pacing: BTreeMap<String, Pacing>,
+    /// `I/N` for the run of one shard of a manifest (`--shard`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// One provider's pacing in a session.

@@ -7,6 +7,8 @@
 mod base_url;
 pub mod rate;
 pub mod recipient;
+pub mod shard;
 
 pub use base_url::check_base_url;
 pub use rate::Rate;
+pub use shard::Shard;
