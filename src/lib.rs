@@ -18,6 +18,7 @@ pub(crate) mod file_mode;
 pub(crate) mod journal;
 pub(crate) mod logging;
 pub mod manifest;
+pub(crate) mod metrics;
 pub(crate) mod outcome;
 pub(crate) mod password;
 pub(crate) mod pipeline;

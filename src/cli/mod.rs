@@ -308,6 +308,7 @@ impl Commands {
                 grace: a.session.grace,
                 fsync: !a.no_fsync,
                 identity: a.identity,
+                metrics: None,
             }),
             Commands::Report(a) => Command::Report(ReportOptions {
                 out: a.out,

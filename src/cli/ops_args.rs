@@ -23,6 +23,10 @@ pub(super) struct UnattendedArgs {
     /// row exactly once (a Kubernetes Indexed Job: --shard $(JOB_COMPLETION_INDEX)/N).
     #[arg(long, value_name = "I/N")]
     shard: Option<Shard>,
+    /// Keep the run's figures in this file in Prometheus text format (node_exporter's textfile
+    /// collector): rewritten atomically every 10 s and at the end, with the exit code.
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<std::path::PathBuf>,
 }
 
 impl UnattendedArgs {
@@ -30,6 +34,7 @@ impl UnattendedArgs {
         Unattended {
             resume_unfinished: self.resume_unfinished,
             shard: self.shard,
+            metrics_file: self.metrics_file,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct ResumeOptions {
     pub fsync: bool,
     /// An operator's private key (age identity file or SSH key), for a run whose key is gone.
     pub identity: Option<PathBuf>,
+    /// `--metrics-file`, when resumed by `run --resume-unfinished`.
+    pub metrics: Option<PathBuf>,
 }
 
 pub async fn resume(opts: ResumeOptions) -> Result<Exit, Fatal> {
@@ -102,6 +104,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         todo,
         progress: opts.progress,
         grace: opts.grace,
+        metrics: opts.metrics,
     };
     drive(session).await
 }

@@ -121,6 +121,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         todo: plan.rows,
         progress: opts.progress,
         grace: opts.grace,
+        metrics: opts.unattended.metrics_file.clone(),
     };
     drive(session).await
 }

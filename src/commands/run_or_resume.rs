@@ -130,5 +130,6 @@ fn resume_options(opts: RunOptions) -> ResumeOptions {
         grace: opts.grace,
         fsync: opts.fsync,
         identity: None,
+        metrics: opts.unattended.metrics_file,
     }
 }

@@ -14,6 +14,7 @@ use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
 use crate::journal::{self, EndReason, EndRecord, Opener, Record, RunKey, RunLock};
 use crate::manifest::{Problem, Target};
+use crate::metrics::MetricsFile;
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
@@ -43,6 +44,8 @@ pub struct Session {
     pub todo: u64,
     pub progress: ProgressMode,
     pub grace: Duration,
+    /// `--metrics-file`: where to keep the Prometheus figures.
+    pub metrics: Option<PathBuf>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
@@ -53,8 +56,14 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let pacing = pipeline::PaceWatch::of(&s.lanes);
     let mut interrupted = None;
     let mut warnings = super::row_warnings::RowWarnings::default();
+    let metrics = s.metrics.map(|path| MetricsFile::start(path, s.todo));
     let outcome = {
-        let sink = |r: RowResult| collect(&journal, &mut progress, &mut warnings, r);
+        let sink = |r: RowResult| {
+            if let Some(m) = &metrics {
+                m.row(&r);
+            }
+            collect(&journal, &mut progress, &mut warnings, r)
+        };
         let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -82,8 +91,17 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     close_journal(&s.journal, reason).await.runtime()?;
     let finished = finish(&s.dir, &s.opener, interrupted, &pacing);
     drop(s.lock);
-    outcome?;
-    finished
+    let result = match outcome {
+        Err(e) => Err(Fatal::from(e)),
+        Ok(()) => finished,
+    };
+    if let Some(m) = metrics {
+        m.finish(match &result {
+            Ok(f) => f.exit.code(),
+            Err(f) => f.exit.code(),
+        });
+    }
+    result
 }
 
 /// The collector: journal the row's final outcome, show progress, log a failure (once per

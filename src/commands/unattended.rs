@@ -8,4 +8,6 @@ pub struct Unattended {
     pub resume_unfinished: bool,
     /// `--shard I/N`: take only this shard's rows.
     pub shard: Option<crate::values::Shard>,
+    /// `--metrics-file PATH`: Prometheus text, rewritten during the run and at its end.
+    pub metrics_file: Option<std::path::PathBuf>,
 }
