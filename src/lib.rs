@@ -16,6 +16,7 @@ pub(crate) mod config;
 pub(crate) mod exit_class;
 pub(crate) mod file_mode;
 pub(crate) mod journal;
+pub mod library;
 pub(crate) mod logging;
 pub mod manifest;
 pub(crate) mod metrics;
