@@ -14,9 +14,12 @@ pub(crate) mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod exit_class;
+pub(crate) mod file_mode;
 pub(crate) mod journal;
+pub mod library;
 pub(crate) mod logging;
 pub mod manifest;
+pub(crate) mod metrics;
 pub(crate) mod outcome;
 pub(crate) mod password;
 pub(crate) mod pipeline;
@@ -30,4 +33,4 @@ pub use cli::{parse, Parsed};
 pub use commands::execute as run;
 /// The simulated identity providers (its own crate: it shares no code with the providers).
 pub use credrotate_sandbox as sandbox;
-pub use logging::{init as init_logging, LogFormat};
+pub use logging::{fatal as log_fatal, init as init_logging, LogFormat};

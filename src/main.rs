@@ -5,23 +5,24 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parsed = match credrotate::parse() {
-        Ok(p) => p,
+    let parsed = credrotate::parse();
+    credrotate::init_logging(parsed.log_format, parsed.verbosity);
+    let command = match parsed.command {
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            credrotate::log_fatal(&format!("{e:#}"), 2);
             return ExitCode::from(2);
         }
     };
-    credrotate::init_logging(parsed.log_format, parsed.verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            credrotate::log_fatal(&format!("cannot start the async runtime: {e}"), 1);
             return ExitCode::from(1);
         }
     };
-    ExitCode::from(runtime.block_on(credrotate::run(parsed.command)))
+    ExitCode::from(runtime.block_on(credrotate::run(command)))
 }

@@ -1,9 +1,11 @@
 //! The progress bar: rows done, rate and ETA on stderr, drawn only when stderr is a terminal
 //! (or when asked to); hidden under cron and Kubernetes, where logs are the record.
 //!
-//! Invariant: it shows counts only; no user or secret is ever drawn.
+//! Invariants: it shows counts only; no user or secret is ever drawn. While a bar is drawn it is
+//! registered here, so log lines are written above it ([`above_bar`]), never into its line.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -14,6 +16,18 @@ pub enum ProgressMode {
     Auto,
     Always,
     Never,
+}
+
+/// The bar being drawn, if any (one per process: one session at a time).
+static DRAWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `write` with the drawn bar (if any) cleared, then redraws the bar below what was written.
+pub fn above_bar<R>(write: impl FnOnce() -> R) -> R {
+    let bar = DRAWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
 }
 
 pub struct Progress {
@@ -40,6 +54,9 @@ impl Progress {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        if show {
+            *DRAWN.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
+        }
         Progress { bar, failed: 0 }
     }
 
@@ -52,6 +69,7 @@ impl Progress {
     }
 
     pub fn finish(&self) {
+        DRAWN.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bar.finish_and_clear();
     }
 }

@@ -31,6 +31,7 @@ impl SecretSource {
 
 /// Reads a secret from the first line of a file, refusing an empty file.
 fn read_secret_file(path: &Path) -> Result<SecretString> {
+    crate::file_mode::warn_if_exposed(path, "secret file");
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read secret file {}", path.display()))?,

@@ -23,16 +23,20 @@ use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
 use crate::values::{BreakerSettings, Rate};
 
+mod ops_args;
+mod refused;
 mod sandbox_args;
 mod security;
 mod throttle_args;
+use ops_args::{CompletionsArgs, UnattendedArgs};
+use refused::RefusedSecrets;
 use sandbox_args::SandboxArgs;
 use security::SecurityArgs;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "credrotate",
-    version,
+    version = VERSION,
     about = "Bulk credential rotation at identity providers: manifest in, redacted report and encrypted export out.",
     after_help = PROVIDER_NOTES
 )]
@@ -46,6 +50,20 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = LogFormatArg::Text, global = true)]
     log_format: LogFormatArg,
 }
+
+/// `--version`: the package version, the git commit and the build date (build.rs; "unknown"
+/// where the build had no git, e.g. a container build without `.git`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CREDROTATE_GIT_COMMIT"),
+    ", built ",
+    env!("CREDROTATE_BUILD_DATE"),
+    ")"
+);
+
+/// The environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "CREDROTATE_CONFIG";
 
 /// What `--help` says of the provider kinds beyond the flags.
 const PROVIDER_NOTES: &str = "Provider kinds (kind = \"...\" in the config): graph (Microsoft Graph resetPassword: delegated \
@@ -71,6 +89,10 @@ enum Commands {
     Sandbox(SandboxArgs),
     /// Rehearse end to end: in-process sandbox, example manifest, verified export.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout: `credrotate man > credrotate.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -81,7 +103,7 @@ struct ManifestArgs {
     /// Manifest format, when the extension does not tell.
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Config file (default ./credrotate.toml).
+    /// Config file (default $CREDROTATE_CONFIG, else ./credrotate.toml).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Provider for rows without a `provider` column (a name from the config).
@@ -146,6 +168,8 @@ struct RunArgs {
     refused: RefusedSecrets,
     #[command(flatten)]
     security: SecurityArgs,
+    #[command(flatten)]
+    unattended: UnattendedArgs,
 }
 
 /// The incident-response rails of `run`.
@@ -227,20 +251,10 @@ struct ReportArgs {
     /// key), to rebuild the export of a run whose journal.key is gone.
     #[arg(long, value_name = "KEY")]
     identity: Option<PathBuf>,
-}
-
-/// Flags people reach for that would put a secret in argv: accepted by the parser only to be
-/// refused with the safe alternative.
-#[derive(Debug, Args)]
-struct RefusedSecrets {
-    #[arg(long, hide = true, value_name = "VALUE")]
-    token: Option<String>,
-    #[arg(long, hide = true, value_name = "VALUE")]
-    password: Option<String>,
-    #[arg(long, hide = true, value_name = "VALUE")]
-    client_secret: Option<String>,
-    #[arg(long, hide = true, value_name = "VALUE")]
-    api_key: Option<String>,
+    /// Merge the reports and summaries of these shard folders (`run --shard`) into --out
+    /// instead (exports stay per shard).
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "identity")]
+    merge: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +270,9 @@ struct ValidateArgs {
     /// Users never to reset, as `run --exclude-file`: counted in the plan.
     #[arg(long, value_name = "PATH")]
     exclude_file: Option<PathBuf>,
+    /// Plan only shard I of N (as `run --shard I/N` would take it).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<crate::values::Shard>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -292,21 +309,37 @@ enum LogFormatArg {
     Json,
 }
 
-/// What the binary needs from the command line.
+/// What the binary needs from the command line. The command is an error when the flags parsed
+/// but do not make sense together; the log format is known either way, so the error can be
+/// logged in it.
 pub struct Parsed {
-    pub command: Command,
+    pub command: Result<Command>,
     pub log_format: LogFormat,
     pub verbosity: u8,
 }
 
 /// Parses argv (clap exits 2 itself on a usage error) and converts to typed options.
-pub fn parse() -> Result<Parsed> {
+pub fn parse() -> Parsed {
     Cli::parse().into_parsed()
 }
 
 impl Cli {
-    fn into_parsed(self) -> Result<Parsed> {
-        let command = match self.command {
+    fn into_parsed(self) -> Parsed {
+        let log_format = match self.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+        Parsed {
+            command: self.command.into_command(),
+            log_format,
+            verbosity: self.verbose,
+        }
+    }
+}
+
+impl Commands {
+    fn into_command(self) -> Result<Command> {
+        let command = match self {
             Commands::Run(a) => Command::Run(a.into_options()?),
             Commands::Validate(a) => Command::Validate(a.into_options()),
             Commands::Resume(a) => Command::Resume(ResumeOptions {
@@ -316,10 +349,12 @@ impl Cli {
                 grace: a.session.grace,
                 fsync: !a.no_fsync,
                 identity: a.identity,
+                metrics: None,
             }),
             Commands::Report(a) => Command::Report(ReportOptions {
                 out: a.out,
                 identity: a.identity,
+                merge: a.merge,
             }),
             Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {
@@ -327,15 +362,20 @@ impl Cli {
                 manifest: a.manifest,
                 progress: a.progress.into(),
             }),
+            Commands::Completions(a) => Command::Print(a.script()),
+            Commands::Man => Command::Print(ops_args::man_page()?),
         };
-        let log_format = match self.log_format {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        };
-        Ok(Parsed {
-            command,
-            log_format,
-            verbosity: self.verbose,
+        Ok(command)
+    }
+}
+
+impl ManifestArgs {
+    /// `--config`, else `$CREDROTATE_CONFIG` (unset or empty: `./credrotate.toml`).
+    fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            std::env::var_os(CONFIG_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
         })
     }
 }
@@ -343,6 +383,7 @@ impl Cli {
 impl RunArgs {
     fn into_options(self) -> Result<RunOptions> {
         self.refused.check()?;
+        let config = self.manifest.config_path();
         if self.max_attempts == 0 {
             bail!("--max-attempts must be at least 1");
         }
@@ -359,7 +400,7 @@ impl RunArgs {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
             out: self.out,
-            config: ConfigSource::File(self.manifest.config),
+            config: ConfigSource::File(config),
             overrides,
             recipients: self.recipient,
             recipients_file: self.recipients_file,
@@ -376,52 +417,22 @@ impl RunArgs {
             grace: self.session.grace,
             fsync: !self.no_fsync,
             rails: self.rails.into_rails()?,
+            unattended: self.unattended.into_options(),
         })
-    }
-}
-
-impl RefusedSecrets {
-    fn check(&self) -> Result<()> {
-        let refused = [
-            (
-                self.token.is_some(),
-                "--token",
-                "token_file in the config, or the environment variable CREDROTATE_TOKEN",
-            ),
-            (
-                self.password.is_some(),
-                "--password",
-                "a new_password column in the manifest (or let credrotate generate them)",
-            ),
-            (
-                self.client_secret.is_some(),
-                "--client-secret",
-                "client_secret_file in the config",
-            ),
-            (
-                self.api_key.is_some(),
-                "--api-key",
-                "a key file or environment variable named in the config",
-            ),
-        ];
-        for (given, flag, instead) in refused {
-            if given {
-                bail!("{flag} is refused: secrets on the command line are visible to every user in `ps` (hint: use {instead})");
-            }
-        }
-        Ok(())
     }
 }
 
 impl ValidateArgs {
     fn into_options(self) -> ValidateOptions {
+        let config = self.manifest.config_path();
         ValidateOptions {
             manifest: self.manifest.manifest,
             format: self.manifest.format.map(Format::from),
-            config: ConfigSource::File(self.manifest.config),
+            config: ConfigSource::File(config),
             recipients: self.recipient,
             recipients_file: self.recipients_file,
             exclude_file: self.exclude_file,
+            shard: self.shard,
             overrides: Overrides {
                 default_provider: self.manifest.provider,
                 ca_file: self.security.ca_file(),
@@ -475,7 +486,7 @@ mod tests {
             "abc",
         ])
         .unwrap();
-        let err = cli.into_parsed().err().unwrap().to_string();
+        let err = cli.into_parsed().command.err().unwrap().to_string();
         assert!(
             err.contains("CREDROTATE_TOKEN") && !err.contains("abc"),
             "{err}"

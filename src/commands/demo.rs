@@ -60,6 +60,7 @@ pub async fn demo(opts: DemoOptions) -> Result<Exit, Fatal> {
         grace: Duration::from_secs(20),
         fsync: true,
         rails: super::run::Rails::default(),
+        unattended: Default::default(),
     };
     let finished = rotate(run).await?;
     let export = finished

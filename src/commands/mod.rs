@@ -7,14 +7,18 @@
 pub mod demo;
 pub mod failure_log;
 pub mod finale;
+pub mod merge;
 pub mod plan;
 pub mod report;
 pub mod resume;
 pub mod run;
+pub mod run_or_resume;
 pub mod sandbox;
 pub mod selection;
 pub mod session;
+pub mod shard;
 pub mod signals;
+pub mod unattended;
 pub mod validate;
 
 use std::fmt;
@@ -109,6 +113,8 @@ pub enum Command {
     Validate(validate::ValidateOptions),
     Sandbox(sandbox::SandboxCommand),
     Demo(demo::DemoOptions),
+    /// Print generated text (completions, man page) on stdout.
+    Print(String),
 }
 
 /// Runs a command and reports a fatal error on stderr. Returns the process exit code.
@@ -120,14 +126,15 @@ pub async fn execute(command: Command) -> u8 {
         Command::Validate(o) => validate::validate(o),
         Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,
+        Command::Print(text) => {
+            print!("{text}");
+            Ok(Exit::Success)
+        }
     };
     match result {
         Ok(exit) => exit.code(),
         Err(fatal) => {
-            eprintln!("error: {fatal}");
-            if fatal.exit == Exit::Usage {
-                eprintln!("nothing was sent.");
-            }
+            crate::logging::fatal(&fatal.to_string(), fatal.exit.code());
             fatal.exit.code()
         }
     }

@@ -19,9 +19,14 @@ use crate::report::rebuild::rebuild;
 pub struct ReportOptions {
     pub out: PathBuf,
     pub identity: Option<PathBuf>,
+    /// `--merge DIR...`: merge these shards' reports into `out` instead.
+    pub merge: Vec<PathBuf>,
 }
 
 pub fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
+    if !opts.merge.is_empty() {
+        return super::merge::merge(&opts.merge, &opts.out);
+    }
     crate::report::files::check_owned(&opts.out).usage()?;
     let lock = RunLock::acquire(&opts.out).usage()?;
     let header = read_header_of(&opts.out).usage()?;

@@ -33,11 +33,14 @@ pub struct ResumeOptions {
     pub fsync: bool,
     /// An operator's private key (age identity file or SSH key), for a run whose key is gone.
     pub identity: Option<PathBuf>,
+    /// `--metrics-file`, when resumed by `run --resume-unfinished`.
+    pub metrics: Option<PathBuf>,
 }
 
 pub async fn resume(opts: ResumeOptions) -> Result<Exit, Fatal> {
     let finished = resume_run(opts).await?;
     print_summary(&finished);
+    crate::logging::run_finished(finished.exit.code(), &finished.summary);
     Ok(finished.exit)
 }
 
@@ -52,6 +55,9 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         .usage();
     }
     crate::report::files::check_owned(&dir).usage()?;
+    if let Some(key) = &opts.identity {
+        crate::file_mode::warn_if_exposed(key, "private key");
+    }
     let lock = RunLock::acquire(&dir).usage()?;
     let (header, state) = crate::report::rebuild::scan_state(&dir).usage()?;
     let opener = opener(&dir, &header, opts.identity.as_deref()).usage()?;
@@ -67,6 +73,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         ))
         .usage();
     }
+    let plan = super::shard::narrow(plan, run.shard, &run.manifest, run.format, &config)?;
     // One bit per row is kept for the run; the per-row state is dropped before it starts.
     let done = state.rows_succeeded();
     let (next_session, uncertain) = (state.next_session(), state.counts().uncertain);
@@ -103,6 +110,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         grace: opts.grace,
         // A resume changes rows an earlier session settled: rebuild from the journal at the end.
         live: None,
+        metrics: opts.metrics,
     };
     drive(session).await
 }

@@ -66,6 +66,8 @@ pub struct RunOptions {
     /// fsync the journal (off only for benchmarking).
     pub fsync: bool,
     pub rails: Rails,
+    /// Schedule flags (`--resume-unfinished`).
+    pub unattended: super::unattended::Unattended,
 }
 
 /// The incident-response flags of `run`.
@@ -79,8 +81,17 @@ pub struct Rails {
 }
 
 pub async fn run(opts: RunOptions) -> Result<Exit, Fatal> {
+    if opts.unattended.resume_unfinished {
+        return super::run_or_resume::run_or_resume(opts).await;
+    }
+    start(opts).await
+}
+
+/// Starts a new run in `opts.out`.
+pub async fn start(opts: RunOptions) -> Result<Exit, Fatal> {
     let finished = rotate(opts).await?;
     print_summary(&finished);
+    crate::logging::run_finished(finished.exit.code(), &finished.summary);
     Ok(finished.exit)
 }
 
@@ -90,6 +101,13 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let config_file = config_file(&opts.config).usage()?;
     let recipients = collect_recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
+    let plan = super::shard::narrow(
+        plan,
+        opts.unattended.shard,
+        &opts.manifest,
+        opts.format,
+        &config,
+    )?;
     let spec = run_spec(&opts, &config, config_file, &plan).usage()?;
     let rules = config.manifest_rules();
     let tally = selection::tally(&spec, &rules, &plan.rows_by_provider).usage()?;
@@ -147,6 +165,7 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         progress: opts.progress,
         grace: opts.grace,
         live: Some(live),
+        metrics: opts.unattended.metrics_file.clone(),
     };
     drive(session).await
 }
@@ -244,6 +263,7 @@ fn run_spec(
         canary: opts.rails.canary,
         exclude_file,
         retry_from,
+        shard: opts.unattended.shard,
     })
 }
 
@@ -363,7 +383,7 @@ pub fn check_manifest(path: &Path, format: Option<Format>, config: &Config) -> R
         }
         Err(ManifestError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("error: {p}");
+                crate::logging::problem(&p.to_string());
             }
             Err(anyhow!(
                 "manifest {} has {} problem(s); fix them and run again",

@@ -52,6 +52,9 @@ pub fn tally(spec: &RunSpec, rules: &Rules, by_provider: &BTreeMap<String, u64>)
     let mut t = Tally::default();
     for row in manifest::open(&spec.manifest, spec.format, rules)? {
         let row = row.map_err(|p| anyhow!("{p}"))?;
+        if !spec.in_shard(&row) {
+            continue;
+        }
         match spec.scope(&exclusions, row.row, &row.provider, &row.user) {
             Scope::Send => *t.send.entry(row.provider).or_default() += 1,
             Scope::Excluded => *t.excluded.entry(row.provider).or_default() += 1,
@@ -69,6 +72,7 @@ pub fn rows_to_send(spec: &RunSpec, rules: &Rules, skip: RowSet) -> Result<RowSt
     Ok(Box::new(rows.filter(move |r| match r {
         Ok(t) => {
             !skip.contains(t.row)
+                && spec.in_shard(t)
                 && spec.scope(&exclusions, t.row, &t.provider, &t.user) == Scope::Send
         }
         Err(_) => true,

@@ -18,6 +18,7 @@ use super::signals::{self, Signals};
 use super::{Exit, Fatal, RuntimeContext};
 use crate::journal::{EndReason, EndRecord, Opener, Record, RunKey, RunLock};
 use crate::manifest::Target;
+use crate::metrics::MetricsFile;
 use crate::outcome::{timestamp, RowResult, Status};
 use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
@@ -53,6 +54,8 @@ pub struct Session {
     pub grace: Duration,
     /// The streamed report and export (the first session of a run); `None`: rebuild at the end.
     pub live: Option<Live>,
+    /// `--metrics-file`: where to keep the Prometheus figures.
+    pub metrics: Option<PathBuf>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
@@ -66,8 +69,14 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let mut aborted = false;
     let mut live = s.live;
     let mut log = FailureLog::default();
+    let metrics = s.metrics.map(|path| MetricsFile::start(path, s.todo));
     let outcome = {
-        let mut sink = |r: RowResult| collect(&journal, &mut progress, &mut log, live.as_mut(), r);
+        let mut sink = |r: RowResult| {
+            if let Some(m) = &metrics {
+                m.row(&r);
+            }
+            collect(&journal, &mut progress, &mut log, live.as_mut(), r)
+        };
         let pipeline = phases(s.canary, s.rows, s.lanes, s.settings, &mut sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -98,8 +107,17 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let live = live.filter(|_| !aborted && outcome.is_ok());
     let finished = finish(&s.dir, &s.opener, live, interrupted, halted, &pacing);
     drop(s.lock);
-    outcome?;
-    finished
+    let result = match outcome {
+        Err(e) => Err(Fatal::from(e)),
+        Ok(()) => finished,
+    };
+    if let Some(m) = metrics {
+        m.finish(match &result {
+            Ok(f) => f.exit.code(),
+            Err(f) => f.exit.code(),
+        });
+    }
+    result
 }
 
 /// The canary phase (when there is one), then, if all its rows succeeded, the rest.

@@ -25,12 +25,16 @@ pub struct ValidateOptions {
     pub recipients: Vec<String>,
     pub recipients_file: Option<PathBuf>,
     pub exclude_file: Option<PathBuf>,
+    /// `--shard I/N`: plan this shard's rows.
+    pub shard: Option<crate::values::Shard>,
 }
 
 pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
     let config = load_config(&opts.config, &opts.overrides)?;
     let recipients = recipients(&opts).usage()?;
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
+    let whole = plan.rows;
+    let plan = super::shard::narrow(plan, opts.shard, &opts.manifest, opts.format, &config)?;
     let exclude_file = match &opts.exclude_file {
         Some(path) => Some(ExcludeFile {
             path: path.clone(),
@@ -43,6 +47,7 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
         format: opts.format,
         config: config.spec.clone(),
         exclude_file,
+        shard: opts.shard,
         ..RunSpec::default()
     };
     let rules = config.manifest_rules();
@@ -55,7 +60,13 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
         recipients: &recipients,
         dry_run: false,
     };
-    println!("manifest OK: {} row(s), sha256 {}", plan.rows, plan.sha256);
+    println!("manifest OK: {} row(s), sha256 {}", whole, plan.sha256);
+    if let Some(shard) = opts.shard {
+        println!(
+            "shard {shard}: {} of the manifest's {whole} row(s)",
+            plan.rows
+        );
+    }
     print!("{}", view.render());
     Ok(Exit::Success)
 }

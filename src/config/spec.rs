@@ -33,6 +33,10 @@ pub struct RunSpec {
     pub timeout: Duration,
     /// `--export-plaintext`.
     pub export_plaintext: bool,
+    /// `--shard I/N`: the run takes only this shard's rows (absent from unsharded headers, so
+    /// their format is unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::values::Shard>,
     /// `--max-auth-failures`, `--max-failure-rate`.
     #[serde(default)]
     pub breaker: BreakerSettings,
@@ -67,6 +71,14 @@ impl RunSpec {
             .iter()
             .map(|(name, p)| (name, &p.shared.exclude));
         Exclusions::new(self.config.exclude.iter().chain(file), per)
+    }
+
+    /// Whether `--shard` gives this run the row (every row when the run is not sharded). Rows
+    /// of other shards are not this run's at all: not sent, not counted, not reported.
+    pub fn in_shard(&self, t: &crate::manifest::Target) -> bool {
+        self.shard
+            .as_ref()
+            .is_none_or(|s| s.contains(&t.provider, &t.user, &t.method))
     }
 
     /// What this run does with `row`, given its [`RunSpec::exclusions`].

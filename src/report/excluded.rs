@@ -31,6 +31,9 @@ pub fn out_of_scope(spec: &RunSpec) -> Result<OutOfScope> {
     let rules = spec.config.manifest_rules();
     for row in manifest::open(&spec.manifest, spec.format, &rules)? {
         let row = row.map_err(|p| anyhow!("{p}"))?;
+        if !spec.in_shard(&row) {
+            continue;
+        }
         match spec.scope(&exclusions, row.row, &row.provider, &row.user) {
             Scope::Send => {}
             Scope::Excluded => out.excluded.push(excluded_row(&row)),

@@ -116,6 +116,7 @@ impl Live {
             false => super::summary::RunState::Unfinished,
         };
         summary.sessions = 1;
+        summary.shard = self.run.shard.map(|s| s.to_string());
         let duration = self.clock.elapsed().as_secs_f64();
         summary.set_timing(self.started_at, timestamp(SystemTime::now()), duration);
         Ok(Some(Rebuilt {

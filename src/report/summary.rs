@@ -82,6 +82,9 @@ pub struct Summary {
     pub achieved_rate: f64,
     /// Per provider: how the last session's pacing went.
     pub pacing: BTreeMap<String, Pacing>,
+    /// `I/N` for the run of one shard of a manifest (`--shard`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// The credrotate version that wrote this summary.
     pub version: &'static str,
     pub run_state: RunState,
@@ -109,6 +112,7 @@ impl Default for Summary {
             run_state: RunState::default(),
             stop_cause: None,
             exit_code: None,
+            shard: None,
         }
     }
 }

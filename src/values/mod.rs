@@ -9,8 +9,10 @@ pub mod exclude;
 pub mod rails;
 pub mod rate;
 pub mod recipient;
+pub mod shard;
 
 pub use base_url::check_base_url;
 pub use exclude::Exclusions;
 pub use rails::{BreakerSettings, ExcludeFile, RetryFrom};
 pub use rate::Rate;
+pub use shard::Shard;
