@@ -23,7 +23,7 @@ pub fn print_summary(f: &Finished) {
     for file in &f.files {
         println!("  {}", file.display());
     }
-    eprint!("{}", provider_table(&f.summary));
+    crate::logging::block("per-provider summary", &provider_table(&f.summary));
     let s = &f.summary;
     let dir = f
         .files

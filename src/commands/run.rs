@@ -418,7 +418,7 @@ fn check_out_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Shows the plan (stderr), then asks for a typed "yes" unless `--yes` or `--dry-run`.
 fn confirm(opts: &RunOptions, view: &PlanView<'_>) -> anyhow::Result<()> {
-    eprint!("{}", view.render());
+    crate::logging::block("plan", &view.render());
     if opts.yes || opts.dry_run {
         return Ok(());
     }

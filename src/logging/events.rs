@@ -37,6 +37,15 @@ pub fn problem(message: &str) {
     }
 }
 
+/// A block of text for the operator (the plan, the per-provider table): as is, or with JSON
+/// logs one object whose `text` field holds it, so every stderr line stays one JSON object.
+pub fn block(message: &str, text: &str) {
+    match format() {
+        LogFormat::Text => text.lines().for_each(writer::line),
+        LogFormat::Json => writer::line(&object("INFO", message, json!({ "text": text }))),
+    }
+}
+
 /// The last line of a run: its exit code, and with JSON logs the whole summary (text logs have
 /// it on stdout already).
 pub fn run_finished(exit_code: u8, summary: &Summary) {

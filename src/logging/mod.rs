@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
 
-pub use events::{fatal, problem, run_finished};
+pub use events::{block, fatal, problem, run_finished};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
