@@ -3,34 +3,49 @@
 //! While a run is incomplete its run key is in DIR and everything is rebuilt. Once it completed,
 //! the key is gone by design; the export is then left as it is unless `--identity` names a
 //! private key (age identity file or SSH key) that the passwords were also sealed to.
+//! `--deliver` first delivers the confirmed passwords the run's `[sink]` does not hold yet
+//! (nothing is reset), journaling each delivery.
 //!
 //! Invariants: a folder that is not ours, a header whose MAC does not verify, or an identity that
-//! cannot read the run's passwords is refused (exit 2) before anything is rewritten.
+//! cannot read the run's passwords is refused (exit 2) before anything is rewritten; so is
+//! `--deliver` for a run without a sink, or whose sink cannot be reached.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::anyhow;
 
 use super::run::print_summary;
 use super::session::Finished;
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
-use crate::journal::{read_journal, unseal, warn_if_not_crash_safe, RunLock};
+use crate::journal::{read_journal, unseal, warn_if_not_crash_safe, JournalContents, JournalState};
+use crate::journal::{JournalWriter, Opener, RunKey, RunLock};
 use crate::report::rebuild::rebuild;
 
 #[derive(Debug)]
 pub struct ReportOptions {
     pub out: PathBuf,
     pub identity: Option<PathBuf>,
+    /// Deliver the confirmed passwords the `[sink]` does not hold yet, before rebuilding.
+    pub deliver: bool,
 }
 
-pub fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
+pub async fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
     crate::report::files::check_owned(&opts.out).usage()?;
     let lock = RunLock::acquire(&opts.out).usage()?;
-    let contents = read_journal(&opts.out).usage()?;
+    let mut contents = read_journal(&opts.out).usage()?;
     warn_if_not_crash_safe(&contents.header);
     let opener = unseal(&opts.out, &contents.header, opts.identity.as_deref()).usage()?;
-    if opener.is_none() {
+    if opts.deliver {
+        deliver(&opts, &contents, opener.as_ref()).await?;
+        contents = read_journal(&opts.out).runtime()?;
+    } else if opener.is_none() {
         tracing::warn!("the run key is gone (the run completed, or the key was deleted): report and summary rebuilt, export left as it is (pass --identity KEYFILE to rebuild it too)");
     }
     let rebuilt = rebuild(&opts.out, &contents, opener.as_ref()).runtime()?;
+    if opts.deliver && rebuilt.complete {
+        RunKey::remove(&opts.out).runtime()?;
+    }
     drop(lock);
     let exit = if rebuilt.complete && rebuilt.summary.all_done() {
         Exit::Success
@@ -44,4 +59,38 @@ pub fn report(opts: ReportOptions) -> Result<Exit, Fatal> {
         exit,
     });
     Ok(exit)
+}
+
+/// Delivers every confirmed row the run's sink does not hold yet.
+async fn deliver(
+    opts: &ReportOptions,
+    contents: &JournalContents,
+    opener: Option<&Opener>,
+) -> Result<(), Fatal> {
+    let run = &contents.header.run;
+    let config = crate::config::Config::from_spec(run.config.clone())?;
+    let Some(delivery) = super::run::connect_sink(&config, run.timeout, backoff(run)).await? else {
+        return Err(anyhow!("--deliver: this run has no [sink] to deliver to")).usage();
+    };
+    let opener = opener.ok_or_else(|| anyhow!("--deliver: the run key is gone, so the confirmed passwords can only be read with a private key the export is encrypted to (hint: pass --identity KEY)")).usage()?;
+    let jobs = crate::sink::pending_jobs(&JournalState::from(contents), opener).usage()?;
+    tracing::info!(
+        rows = jobs.len(),
+        "delivering the confirmed passwords the secret store does not hold yet"
+    );
+    let writer = JournalWriter::append(&opts.out, contents.header.fsync).usage()?;
+    let delivery = Arc::new(delivery.for_run(&contents.header));
+    let mut stage = crate::sink::Stage::start(delivery, writer.clone(), Default::default());
+    jobs.into_iter().for_each(|job| stage.send(job));
+    let delivered = stage.finish().await;
+    writer.close().await.runtime()?;
+    delivered.runtime()
+}
+
+fn backoff(run: &crate::config::RunSpec) -> crate::pipeline::Backoff {
+    crate::pipeline::Backoff {
+        max_attempts: run.max_attempts,
+        max_retry_after: run.max_retry_after,
+        ..Default::default()
+    }
 }

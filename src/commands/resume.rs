@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::run::{build_lanes, check_manifest, print_summary, settings, start_session};
+use super::run::{
+    build_lanes, check_manifest, connect_sink, print_summary, settings, start_session,
+};
 use super::session::Finished;
 use super::session::{drive, Session};
 use super::{Exit, Fatal, UsageContext};
@@ -23,6 +25,7 @@ use crate::journal::{JOURNAL_FILE, KEY_FILE};
 use crate::manifest;
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct ResumeOptions {
@@ -72,6 +75,13 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     let todo = plan.rows.saturating_sub(done.len() as u64);
     confirm(&opts, todo, state.counts().uncertain, plan.rows).usage()?;
     config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+    let delivery = match connect_sink(&config, run.timeout, backoff(run)).await? {
+        Some(d) => {
+            let pending = crate::sink::pending_jobs(&state, &opener).usage()?;
+            Some((Arc::new(d.for_run(&contents.header)), pending))
+        }
+        None => None,
+    };
     let lanes = build_lanes(&config, &plan, run.timeout).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
     let journal = start_session(
@@ -96,6 +106,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         todo,
         progress: opts.progress,
         grace: opts.grace,
+        delivery,
     };
     drive(session).await
 }

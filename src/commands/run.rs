@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 
 use super::session::{drive, Finished, Session};
 use super::{Exit, Fatal, RuntimeContext, UsageContext};
@@ -74,8 +74,10 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let plan = check_manifest(&opts.manifest, opts.format, &config)?;
     check_out_dir(&opts.out).usage()?;
     confirm(&opts, &plan, &config).usage()?;
+    let mut delivery = None;
     if !opts.dry_run {
         config.sign_in(plan.rows_by_provider.keys()).await.usage()?;
+        delivery = connect_sink(&config, opts.timeout, opts.backoff).await?;
     }
     let lanes = build_lanes(&config, &plan, opts.timeout).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
@@ -107,8 +109,22 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         todo: plan.rows,
         progress: opts.progress,
         grace: opts.grace,
+        delivery: delivery.map(|d| (Arc::new(d.for_run(&header)), Vec::new())),
     };
     drive(session).await
+}
+
+/// Connects the `[sink]`, if any, before the first reset: a store that cannot be reached or
+/// refuses the credential ends the run with exit 2, nothing sent.
+pub async fn connect_sink(
+    config: &Config,
+    timeout: Duration,
+    backoff: Backoff,
+) -> Result<Option<crate::sink::Delivery>, Fatal> {
+    crate::sink::connect(config.spec.sink.as_ref(), &config.tls, timeout, backoff)
+        .await
+        .context("[sink]")
+        .usage()
 }
 
 /// A run key without a journal is left by a run killed before its journal existed: no intent

@@ -3,7 +3,9 @@
 //!
 //! Invariants: the lock is held for the whole session; the journal gets an `end` record and is
 //! closed (nothing appended after it) before the artefacts are rebuilt; the run key is removed
-//! only once the run is complete and the export holding every password is in place.
+//! only once the run is complete and the export holding every password is in place; with a
+//! `[sink]`, confirmed rows are delivered by the session's delivery stage, which ends (or, after
+//! a signal, is given the grace period) before the journal is closed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -19,6 +21,8 @@ use crate::pipeline::{self, Journal, Lane, Settings};
 use crate::progress::{Progress, ProgressMode};
 use crate::report::rebuild::rebuild;
 use crate::report::Summary;
+use crate::sink::{Delivery, Job, Stage};
+use std::sync::Arc;
 
 /// What a finished run left behind.
 #[derive(Debug)]
@@ -43,17 +47,25 @@ pub struct Session {
     pub todo: u64,
     pub progress: ProgressMode,
     pub grace: Duration,
+    /// The `[sink]` to deliver confirmed passwords to, and the rows an earlier session confirmed
+    /// but did not deliver.
+    pub delivery: Option<(Arc<Delivery>, Vec<Job>)>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
-pub async fn drive(s: Session) -> Result<Finished, Fatal> {
+pub async fn drive(mut s: Session) -> Result<Finished, Fatal> {
     let mut signals = Signals::install().runtime()?;
     let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
     let mut progress = Progress::new(s.todo, s.progress);
     let pacing = pipeline::PaceWatch::of(&s.lanes);
     let mut interrupted = None;
+    let mut stage = s.delivery.take().map(|(delivery, pending)| {
+        let stage = Stage::start(delivery, journal.writer.clone(), stop.clone());
+        pending.into_iter().for_each(|job| stage.send(job));
+        stage
+    });
     let outcome = {
-        let sink = |r: RowResult| collect(&journal, &mut progress, r);
+        let sink = |r: RowResult| collect(&journal, &mut progress, stage.as_ref(), r);
         let pipeline = pipeline::execute(s.rows, s.lanes, s.settings, sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -72,20 +84,55 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
         }
     };
     progress.finish();
-    let reason = match (interrupted, &outcome) {
-        (Some(_), _) => EndReason::Interrupted,
-        (None, Ok(())) => EndReason::Completed,
-        (None, Err(_)) => EndReason::Aborted,
+    let delivered = match stage.as_mut() {
+        Some(stage) => finish_deliveries(stage, &mut signals, &mut interrupted, &stop, grace).await,
+        None => Ok(()),
+    };
+    let reason = match (interrupted, &outcome, &delivered) {
+        (Some(_), _, _) => EndReason::Interrupted,
+        (None, Ok(()), Ok(())) => EndReason::Completed,
+        (None, _, _) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
     let finished = finish(&s.dir, &s.opener, interrupted, &pacing);
     drop(s.lock);
     outcome?;
+    delivered.runtime()?;
     finished
 }
 
-/// The collector: journal the row's final outcome, show progress, log a failure.
-fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<()> {
+/// Waits for the delivery stage; a signal meanwhile stops it within the grace period (rows not
+/// delivered by then stay pending for `resume`).
+async fn finish_deliveries(
+    stage: &mut Stage,
+    signals: &mut Signals,
+    interrupted: &mut Option<i32>,
+    stop: &pipeline::Stop,
+    grace: Duration,
+) -> Result<()> {
+    if interrupted.is_none() {
+        tokio::select! {
+            r = stage.finish() => return r,
+            sig = signals.next() => {
+                *interrupted = Some(sig);
+                stop.request();
+                tracing::warn!("{}: delivering no further passwords; waiting up to {} for deliveries in flight", signals::name(sig), humantime::format_duration(grace));
+            }
+        }
+    }
+    tokio::time::timeout(grace, stage.finish())
+        .await
+        .unwrap_or(Ok(()))
+}
+
+/// The collector: journal the row's final outcome, show progress, log a failure, and queue a
+/// confirmed row's delivery.
+fn collect(
+    journal: &Journal,
+    progress: &mut Progress,
+    stage: Option<&Stage>,
+    r: RowResult,
+) -> Result<()> {
     journal.finish(&r)?;
     let row = &r.report;
     let bad = matches!(row.status, Status::Failed | Status::Uncertain);
@@ -96,6 +143,9 @@ fn collect(journal: &Journal, progress: &mut Progress, r: RowResult) -> Result<(
             code = row.error_code.as_deref().unwrap_or(""),
             "reset {}: {}", row.status.as_str(), row.error_message.as_deref().unwrap_or("")
         );
+    }
+    if let Some(stage) = stage {
+        stage.offer(journal.session, r);
     }
     Ok(())
 }

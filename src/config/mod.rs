@@ -46,6 +46,8 @@ pub struct FileConfig {
     pub password: PasswordSection,
     #[serde(default)]
     pub providers: BTreeMap<String, Table>,
+    /// `[sink]`: the secret store confirmed passwords are delivered to.
+    pub sink: Option<crate::sink::SinkFile>,
 }
 
 /// `[password]`: the policy for generated passwords.
@@ -115,6 +117,9 @@ pub struct ConfigSpec {
     pub default_provider: Option<String>,
     /// `--ca-file`: extra trusted CA certificates for every provider and token endpoint.
     pub ca_file: Option<PathBuf>,
+    /// `[sink]`, when confirmed passwords are delivered to a secret store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<crate::sink::SinkSpec>,
 }
 
 /// The validated configuration of a run, with its credentials read.
@@ -209,11 +214,16 @@ impl ConfigSpec {
         if overrides.revoke_sessions && !providers.values().any(|p| p.kind.revokes()) {
             bail!("--revoke-sessions: none of the configured providers can revoke sign-in sessions (only kinds \"graph\" and \"graph-profile\" can)");
         }
+        let sink = file
+            .sink
+            .map(|s| crate::sink::SinkSpec::from_file(s).context("[sink]"))
+            .transpose()?;
         Ok(ConfigSpec {
             providers,
             policy,
             default_provider,
             ca_file: overrides.ca_file.clone(),
+            sink,
         })
     }
 

@@ -41,8 +41,8 @@ pub use lock::RunLock;
 pub use mac::{authenticate_header, verify_header};
 pub use reader::{read_journal, JournalContents};
 pub use record::{
-    EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord, OutcomeStatus, Record,
-    SessionCommand, SessionRecord, JOURNAL_VERSION,
+    DeliveryRecord, EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord,
+    OutcomeStatus, Record, SessionCommand, SessionRecord, JOURNAL_VERSION,
 };
 pub use seal::{Opener, Sealer};
 pub use state::{JournalState, RowState};

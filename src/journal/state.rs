@@ -13,13 +13,15 @@
 //!   `may_be_applied`) makes the row *ambiguous* until a later success confirms a password;
 //! - a row is *uncertain* while some intent has no outcome, it has no final outcome, its final
 //!   outcome is `uncertain`, or it is ambiguous without a success: `resume` resets it again and
-//!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4).
+//!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4);
+//! - a `delivery` record counts only for the reset it names: it is the row's delivery while that
+//!   reset is the row's confirmed one (a later reset needs a delivery of its own).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::reader::JournalContents;
-use super::record::{EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
+use super::record::{DeliveryRecord, EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
 use crate::outcome::ReportRow;
 
 /// One row as the journal knows it.
@@ -48,6 +50,10 @@ pub struct RowState {
     pub ambiguous: bool,
     /// 429 answers recorded for the row.
     pub throttled: u32,
+    /// (session, attempt) of the succeeded outcome that confirmed the password.
+    pub confirmed_reset: Option<(u32, u32)>,
+    /// The last delivery record of the row (see [`RowState::delivery`]).
+    last_delivery: Option<DeliveryRecord>,
     session_set: BTreeSet<u32>,
     intents: BTreeMap<(u32, u32), Option<usize>>,
 }
@@ -67,6 +73,18 @@ impl RowState {
     /// Succeeded, and nothing since.
     pub fn succeeded(&self) -> bool {
         self.final_status == Some(OutcomeStatus::Succeeded) && self.unanswered.is_empty()
+    }
+
+    /// The delivery of the row's confirmed password to the sink, if one was recorded.
+    pub fn delivery(&self) -> Option<&DeliveryRecord> {
+        let d = self.last_delivery.as_ref()?;
+        let reset = Some((d.reset_session, d.reset_attempt));
+        (self.succeeded() && reset == self.confirmed_reset).then_some(d)
+    }
+
+    /// Succeeded, and its confirmed password is not (yet) in the sink.
+    pub fn needs_delivery(&self) -> bool {
+        self.succeeded() && !self.delivery().is_some_and(|d| d.state.delivered())
     }
 
     /// The confirmed sealed password.
@@ -98,6 +116,7 @@ impl RowState {
         self.final_status = None;
         self.report = None;
         self.confirmed = None;
+        self.confirmed_reset = None;
     }
 
     fn apply_outcome(&mut self, rec: &OutcomeRecord) {
@@ -118,10 +137,14 @@ impl RowState {
             OutcomeStatus::Retry => return,
             OutcomeStatus::Succeeded => {
                 self.confirmed = server.or_else(|| self.intents.get(&key).copied().flatten());
+                self.confirmed_reset = Some(key);
                 self.unanswered.clear();
                 self.ambiguous = false;
             }
-            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.confirmed = None,
+            OutcomeStatus::Failed | OutcomeStatus::Uncertain => {
+                self.confirmed = None;
+                self.confirmed_reset = None;
+            }
         }
         self.final_status = Some(rec.status);
         self.report.clone_from(&rec.report);
@@ -190,6 +213,7 @@ impl JournalState {
                 self.note_session(o.session);
                 self.row(o.row).apply_outcome(o);
             }
+            Record::Delivery(d) => self.row(d.row).last_delivery = Some(d.clone()),
             Record::End(e) => {
                 self.note_session(e.session);
                 self.last_end = (e.session == self.max_session).then_some(e.reason);

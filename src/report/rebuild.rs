@@ -28,7 +28,12 @@ pub struct Rebuilt {
 /// Rewrites report.csv/json, summary.json and (with an opener) the export from the journal.
 pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) -> Result<Rebuilt> {
     let state = JournalState::from(contents);
-    let rows: Vec<(ReportRow, u32)> = state.rows.values().map(report_row).collect();
+    let sink = contents.header.run.config.sink.is_some();
+    let rows: Vec<(ReportRow, u32)> = state
+        .rows
+        .values()
+        .map(|r| with_delivery(report_row(r), r, sink))
+        .collect();
     let (mut files, mut summary) = write_report(dir, &rows)?;
     let export = match opener {
         Some(opener) => Some(write_export(dir, contents, &state, opener)?),
@@ -45,7 +50,7 @@ pub fn rebuild(dir: &Path, contents: &JournalContents, opener: Option<&Opener>) 
         dir.join(SUMMARY_JSON),
         &serde_json::to_vec_pretty(&summary)?,
     )?);
-    let complete = summary.pending == 0 && counts.uncertain == 0;
+    let complete = summary.pending == 0 && counts.uncertain == 0 && summary.totals.undelivered == 0;
     Ok(Rebuilt {
         summary,
         files,
@@ -86,6 +91,8 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
         provider_result: None,
         revoke_sessions: None,
         client_request_id: None,
+        delivery: None,
+        kv_version: None,
     });
     // Over every session, so a resumed row shows all the requests it cost.
     row.attempts = row.attempts.max(state.attempts);
@@ -94,6 +101,14 @@ fn report_row(state: &RowState) -> (ReportRow, u32) {
         row.status = Status::Uncertain;
     }
     (row, state.throttled)
+}
+
+/// Adds the `[sink]` delivery cells when the run has a sink.
+fn with_delivery(mut line: (ReportRow, u32), state: &RowState, sink: bool) -> (ReportRow, u32) {
+    if sink {
+        (line.0.delivery, line.0.kv_version) = crate::sink::report_cells(state);
+    }
+    line
 }
 
 fn write_export(
@@ -140,7 +155,7 @@ fn set_timing(summary: &mut Summary, contents: &JournalContents) {
             Record::Intent(i) => (i.session, &i.at),
             Record::Outcome(o) => (o.session, &o.at),
             Record::End(e) => (e.session, &e.at),
-            Record::Header(_) => continue,
+            Record::Header(_) | Record::Delivery(_) => continue,
         };
         let span = spans
             .entry(session)
