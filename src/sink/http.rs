@@ -30,20 +30,6 @@ pub enum SinkError {
     Conflict,
 }
 
-impl SinkError {
-    /// A short code for the report: `http_403`, `conflict`, `unreachable`.
-    pub fn code(&self) -> String {
-        match self {
-            SinkError::Transient { message, .. } if message.starts_with("HTTP ") => {
-                format!("http_{}", &message[5..8.min(message.len())])
-            }
-            SinkError::Transient { .. } => "unreachable".into(),
-            SinkError::Refused { status, .. } => format!("http_{status}"),
-            SinkError::Conflict => "conflict".into(),
-        }
-    }
-}
-
 /// The store's address and the client that reaches it.
 #[derive(Debug, Clone)]
 pub struct Http {
@@ -174,7 +160,13 @@ fn errors_of(body: &[u8]) -> String {
         Ok(e) if !e.errors.is_empty() => e.errors.join("; "),
         _ => "(no error message)".to_owned(),
     };
-    crate::secret::truncate(text.replace('\n', " "), 300)
+    // Vault wraps messages as "1 error occurred:\n\t* permission denied\n\n": keep the message.
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "*").collect();
+    let words = match words.as_slice() {
+        [_, "error" | "errors", "occurred:", rest @ ..] => rest,
+        all => all,
+    };
+    crate::secret::truncate(words.join(" "), 300)
 }
 
 #[cfg(test)]
@@ -182,7 +174,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_for_the_report() {
+    fn messages_for_the_report() {
         let t = SinkError::Transient {
             message: "HTTP 503: sealed".into(),
             retry_after: None,
@@ -198,5 +190,7 @@ mod tests {
         );
         assert_eq!(errors_of(br#"{"errors":["a","b"]}"#), "a; b");
         assert_eq!(errors_of(b"<html>"), "(no error message)");
+        let wrapped = br#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#;
+        assert_eq!(errors_of(wrapped), "permission denied");
     }
 }

@@ -121,7 +121,7 @@ fn record(job: &Job, outcome: Outcome) -> Option<DeliveryRecord> {
         Outcome::Stopped => return None,
         Outcome::Delivered(version) => (DeliveryState::Delivered, Some(version)),
         Outcome::Undelivered(e) => {
-            let reason = redact_and_truncate(&format!("{}: {e}", e.code()), &[&job.password]);
+            let reason = redact_and_truncate(&e.to_string(), &[&job.password]);
             tracing::warn!(row = job.row, user = %job.user, provider = %job.provider,
                 "the password was reset, but delivering it to the secret store failed: {reason}");
             (DeliveryState::Undelivered { reason }, None)
