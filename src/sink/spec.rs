@@ -251,7 +251,7 @@ mod tests {
             ("address = \"https://v\"\npath = \"x/{nope}\"\ntoken_env = \"T\"", "path: "),
             (
                 "address = \"https://v\"\ntoken_env = \"T\"\n[auth]\ntype = \"kubernetes\"\nrole = \"r\"",
-                "not both",
+                "token_file: give either",
             ),
             (
                 "address = \"https://v\"\n[auth]\ntype = \"approle\"\nrole_id = \"r\"",
