@@ -417,6 +417,18 @@ pub fn print_summary(f: &Finished) {
             s.uncertain
         );
     }
+    let undelivered = s.totals.undelivered.saturating_sub(s.totals.uncertain);
+    if undelivered > 0 {
+        let dir = f
+            .files
+            .first()
+            .and_then(|p| p.parent())
+            .unwrap_or(Path::new("."));
+        println!(
+            "undelivered: {undelivered} confirmed password(s) are not in the secret store; report.csv says why (delivery column) and the export holds them; deliver with: credrotate report --out {} --deliver",
+            dir.display()
+        );
+    }
     if s.pending > 0 || s.uncertain > 0 {
         let dir = f
             .files
