@@ -348,3 +348,49 @@ async fn approle_tokens_that_expire_mid_run_are_obtained_again() {
     assert!(logins >= 3, "signed in {logins} time(s)");
     env.assert_secrets_absent(&out, &[secret_id, role_id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_auth_signs_in_with_the_service_account_token() {
+    use reqwest::Method;
+    use serde_json::json;
+    let bao = OpenBao::start().await;
+    let jwt = openbao::service_account_jwt("rotation", "credrotate", "uid-7");
+    let k8s = openbao::TokenReviews::start(jwt.clone(), "rotation", "credrotate", "uid-7").await;
+    bao.api(
+        Method::POST,
+        "sys/auth/kubernetes",
+        Some(json!({"type": "kubernetes"})),
+    )
+    .await;
+    // A CA is required by the config; the fake API is plain http on loopback, so it goes unused.
+    let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()])
+        .unwrap()
+        .cert
+        .pem();
+    let config =
+        json!({"kubernetes_host": k8s.url, "disable_local_ca_jwt": true, "kubernetes_ca_cert": ca});
+    bao.api(Method::POST, "auth/kubernetes/config", Some(config))
+        .await;
+    bao.policy("credrotate", WRITE_POLICY).await;
+    let role = json!({"bound_service_account_names": ["credrotate"],
+        "bound_service_account_namespaces": ["rotation"], "token_policies": ["credrotate"], "token_ttl": "15m"});
+    bao.api(Method::POST, "auth/kubernetes/role/credrotate", Some(role))
+        .await;
+    let env = Env::start(sync()).await;
+    let jwt_file = env.write("sa-token", &jwt);
+    let sink = format!(
+        "[sink]\nkind = \"vault\"\naddress = \"{}\"\n[sink.auth]\ntype = \"kubernetes\"\nrole = \"credrotate\"\njwt_file = \"{}\"\n",
+        bao.address,
+        jwt_file.display()
+    );
+    let out = env
+        .run(&env.users_csv(3), &env.config("", &sink), &[])
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(assert_delivered(&env, &bao).await, 3);
+    assert!(
+        k8s.reviews.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "OpenBao reviewed the service account token"
+    );
+    env.assert_secrets_absent(&out, &[jwt]);
+}

@@ -189,3 +189,77 @@ const SECRET_ID_USES: u64 = 1000;
 pub const WRITE_POLICY: &str = r#"
 path "secret/data/credrotate/*" { capabilities = ["create", "update", "read"] }
 "#;
+
+/// A service account JWT as Kubernetes mounts it (legacy claims; OpenBao does not check its
+/// signature without configured keys: the TokenReview call is what authenticates it).
+pub fn service_account_jwt(namespace: &str, name: &str, uid: &str) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT"});
+    let claims = json!({
+        "iss": "kubernetes/serviceaccount",
+        "sub": format!("system:serviceaccount:{namespace}:{name}"),
+        "kubernetes.io/serviceaccount/namespace": namespace,
+        "kubernetes.io/serviceaccount/service-account.name": name,
+        "kubernetes.io/serviceaccount/service-account.uid": uid,
+    });
+    let part = |v: &Value| base64url(v.to_string().as_bytes());
+    format!(
+        "{}.{}.{}",
+        part(&header),
+        part(&claims),
+        base64url(b"not-checked")
+    )
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Kubernetes' TokenReview API as far as OpenBao's Kubernetes auth calls it: `jwt` is the one
+/// valid token, of service account `namespace/name` with `uid`. Counts the reviews it answered.
+pub struct TokenReviews {
+    pub url: String,
+    pub reviews: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TokenReviews {
+    pub async fn start(jwt: String, namespace: &str, name: &str, uid: &str) -> TokenReviews {
+        use axum::routing::post;
+        let reviews = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (user, uid) = (
+            format!("system:serviceaccount:{namespace}:{name}"),
+            uid.to_owned(),
+        );
+        let counter = reviews.clone();
+        let review = move |axum::Json(body): axum::Json<Value>| {
+            let ok = body["spec"]["token"] == jwt.as_str();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let status = match ok {
+                true => json!({"authenticated": true, "user": {"username": user, "uid": uid},
+                               "audiences": body["spec"]["audiences"]}),
+                false => json!({"authenticated": false, "error": "invalid token"}),
+            };
+            async move {
+                axum::Json(
+                    json!({"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "status": status}),
+                )
+            }
+        };
+        let app =
+            axum::Router::new().route("/apis/authentication.k8s.io/v1/tokenreviews", post(review));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        TokenReviews { url, reviews }
+    }
+}
