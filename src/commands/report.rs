@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 
 use super::run::print_summary;
 use super::session::Finished;
@@ -68,12 +68,22 @@ async fn deliver(
     opener: Option<&Opener>,
 ) -> Result<(), Fatal> {
     let run = &contents.header.run;
-    let config = crate::config::Config::from_spec(run.config.clone())?;
-    let Some(delivery) = super::run::connect_sink(&config, run.timeout, backoff(run)).await? else {
+    if run.config.sink.is_none() {
         return Err(anyhow!("--deliver: this run has no [sink] to deliver to")).usage();
-    };
+    }
+    let state = JournalState::from(contents);
+    if !state.rows.values().any(|r| r.needs_delivery()) {
+        tracing::info!("--deliver: every confirmed password is already in the secret store");
+        return Ok(());
+    }
     let opener = opener.ok_or_else(|| anyhow!("--deliver: the run key is gone, so the confirmed passwords can only be read with a private key the export is encrypted to (hint: pass --identity KEY)")).usage()?;
-    let jobs = crate::sink::pending_jobs(&JournalState::from(contents), opener).usage()?;
+    // Only the sink's credential is read: nothing is reset, so the providers' are not needed.
+    let tls = crate::auth::Tls::load(run.config.ca_file.as_deref()).usage()?;
+    let delivery = crate::sink::connect(run.config.sink.as_ref(), &tls, run.timeout, backoff(run));
+    let Some(delivery) = delivery.await.context("[sink]").usage()? else {
+        return Ok(());
+    };
+    let jobs = crate::sink::pending_jobs(&state, opener).usage()?;
     tracing::info!(
         rows = jobs.len(),
         "delivering the confirmed passwords the secret store does not hold yet"
