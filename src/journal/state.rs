@@ -82,9 +82,12 @@ impl RowState {
         (self.succeeded() && reset == self.confirmed_reset).then_some(d)
     }
 
-    /// Succeeded, and its confirmed password is not (yet) in the sink.
+    /// Succeeded with a known password (a server that generated one may not have said it),
+    /// and that password is not (yet) in the sink.
     pub fn needs_delivery(&self) -> bool {
-        self.succeeded() && !self.delivery().is_some_and(|d| d.state.delivered())
+        self.succeeded()
+            && self.confirmed_password().is_some()
+            && !self.delivery().is_some_and(|d| d.state.delivered())
     }
 
     /// The confirmed sealed password.

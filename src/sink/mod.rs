@@ -131,7 +131,9 @@ pub fn report_cells(row: &RowState) -> (Option<DeliveryState>, Option<u64>) {
     if let Some(d) = row.delivery() {
         return (Some(d.state.clone()), d.kv_version);
     }
-    let reason = if row.succeeded() {
+    let reason = if row.succeeded() && row.confirmed_password().is_none() {
+        return (None, None); // nothing to deliver: no password is known
+    } else if row.succeeded() {
         "pending: the run stopped before delivering it (`credrotate resume` or `credrotate report --deliver` delivers it)"
     } else if row.uncertain() {
         "uncertain reset, not written (its candidate passwords are in the export)"

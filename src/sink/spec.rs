@@ -120,7 +120,9 @@ impl SinkSpec {
     /// Checks `[sink]`; messages start with the key they are about (for `file:line:column`).
     pub fn from_file(f: SinkFile) -> Result<SinkSpec> {
         let address = check_base_url(&f.address)
-            .map_err(|e| anyhow::anyhow!("address: {e:#}"))?
+            .map_err(|e| {
+                anyhow::anyhow!("address: {}", format!("{e:#}").replacen("base_url ", "", 1))
+            })?
             .as_str()
             .trim_end_matches('/')
             .to_owned();
