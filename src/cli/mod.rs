@@ -227,6 +227,10 @@ struct ReportArgs {
     /// key), to rebuild the export of a run whose journal.key is gone.
     #[arg(long, value_name = "KEY")]
     identity: Option<PathBuf>,
+    /// First deliver the confirmed passwords the run's [sink] secret store does not hold yet
+    /// (resets nothing).
+    #[arg(long)]
+    deliver: bool,
 }
 
 /// Flags people reach for that would put a secret in argv: accepted by the parser only to be
@@ -320,6 +324,7 @@ impl Cli {
             Commands::Report(a) => Command::Report(ReportOptions {
                 out: a.out,
                 identity: a.identity,
+                deliver: a.deliver,
             }),
             Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {

@@ -5,9 +5,13 @@
 //! Invariants: the lock is held for the whole session; the journal gets an `end` record and is
 //! closed (nothing appended after it) before the artefacts are renamed into place or rebuilt;
 //! the run key is removed only once the run is complete and the export holding every password
-//! is in place.
+//! is in place; with a `[sink]`, confirmed rows are delivered by the session's delivery stage,
+//! which ends (or, after a signal, is given the grace period) before the journal is closed, and
+//! the artefacts are always rebuilt (a streamed row is written before its delivery ends, so only
+//! the journal knows its delivery cells).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
@@ -25,6 +29,7 @@ use crate::report::live::Live;
 use crate::report::rebuild::{rebuild, Rebuilt};
 use crate::report::summary::RunState;
 use crate::report::Summary;
+use crate::sink::{Delivery, Job, Stage};
 
 /// What a finished run left behind.
 #[derive(Debug)]
@@ -53,10 +58,13 @@ pub struct Session {
     pub grace: Duration,
     /// The streamed report and export (the first session of a run); `None`: rebuild at the end.
     pub live: Option<Live>,
+    /// The `[sink]` to deliver confirmed passwords to, and the rows an earlier session confirmed
+    /// but did not deliver.
+    pub delivery: Option<(Arc<Delivery>, Vec<Job>)>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
-pub async fn drive(s: Session) -> Result<Finished, Fatal> {
+pub async fn drive(mut s: Session) -> Result<Finished, Fatal> {
     let mut signals = Signals::install().runtime()?;
     let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
     let mut progress = Progress::new(s.todo, s.progress);
@@ -64,10 +72,25 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let halt = s.settings.halt.clone();
     let mut interrupted = None;
     let mut aborted = false;
-    let mut live = s.live;
+    let mut stage = s.delivery.take().map(|(delivery, pending)| {
+        let stage = Stage::start(delivery, journal.writer.clone(), stop.clone());
+        pending.into_iter().for_each(|job| stage.send(job));
+        stage
+    });
+    // With a sink the report is rebuilt at the end (see the module docs).
+    let mut live = s.live.take().filter(|_| stage.is_none());
     let mut log = FailureLog::default();
     let outcome = {
-        let mut sink = |r: RowResult| collect(&journal, &mut progress, &mut log, live.as_mut(), r);
+        let mut sink = |r: RowResult| {
+            collect(
+                &journal,
+                &mut progress,
+                &mut log,
+                live.as_mut(),
+                stage.as_ref(),
+                r,
+            )
+        };
         let pipeline = phases(s.canary, s.rows, s.lanes, s.settings, &mut sink);
         tokio::pin!(pipeline);
         tokio::select! {
@@ -87,11 +110,15 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     };
     progress.finish();
     log.close();
+    let delivered = match stage.as_mut() {
+        Some(stage) => finish_deliveries(stage, &mut signals, &mut interrupted, &stop, grace).await,
+        None => Ok(()),
+    };
     let halted = halt.get();
-    let reason = match (interrupted, &outcome, &halted) {
-        (Some(_), _, _) => EndReason::Interrupted,
-        (None, Ok(()), None) => EndReason::Completed,
-        (None, _, _) => EndReason::Aborted,
+    let reason = match (interrupted, &outcome, &halted, &delivered) {
+        (Some(_), _, _, _) => EndReason::Interrupted,
+        (None, Ok(()), None, Ok(())) => EndReason::Completed,
+        (None, _, _, _) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
     // Rows aborted in flight have intents but no result: only the journal knows them.
@@ -99,6 +126,7 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let finished = finish(&s.dir, &s.opener, live, interrupted, halted, &pacing);
     drop(s.lock);
     outcome?;
+    delivered.runtime()?;
     finished
 }
 
@@ -143,12 +171,38 @@ where
     pipeline::execute(rows, lanes, settings, sink).await
 }
 
-/// The collector: journal the row's final outcome, stream it, show progress, log a failure.
+/// Waits for the delivery stage; a signal meanwhile stops it within the grace period (rows not
+/// delivered by then stay pending for `resume`).
+async fn finish_deliveries(
+    stage: &mut Stage,
+    signals: &mut Signals,
+    interrupted: &mut Option<i32>,
+    stop: &pipeline::Stop,
+    grace: Duration,
+) -> Result<()> {
+    if interrupted.is_none() {
+        tokio::select! {
+            r = stage.finish() => return r,
+            sig = signals.next() => {
+                *interrupted = Some(sig);
+                stop.request();
+                tracing::warn!("{}: delivering no further passwords; waiting up to {} for deliveries in flight", signals::name(sig), humantime::format_duration(grace));
+            }
+        }
+    }
+    tokio::time::timeout(grace, stage.finish())
+        .await
+        .unwrap_or(Ok(()))
+}
+
+/// The collector: journal the row's final outcome, stream it, show progress, log a failure,
+/// and queue a confirmed row's delivery.
 fn collect(
     journal: &Journal,
     progress: &mut Progress,
     log: &mut FailureLog,
     live: Option<&mut Live>,
+    stage: Option<&Stage>,
     r: RowResult,
 ) -> Result<()> {
     journal.finish(&r)?;
@@ -160,6 +214,9 @@ fn collect(
     progress.row_done(bad);
     if bad {
         log.failed(row);
+    }
+    if let Some(stage) = stage {
+        stage.offer(journal.session, r);
     }
     Ok(())
 }
