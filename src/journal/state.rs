@@ -2,7 +2,8 @@
 //! pass over the journal into a compact, fixed-size entry per row (no strings, no secrets), so
 //! memory holds a few dozen bytes per row, never whole records. Where a row's report, names or
 //! confirmed password are needed, the entry points at the journal line ([`Offset`]) that holds
-//! them, and a second pass reads just those lines (see `report::rebuild`).
+//! them, and a second pass reads just those lines (see `report::rebuild`); likewise an
+//! undelivered row's reason stays on its `delivery` line (see `sink::report_cells`).
 //!
 //! Rules, applied to the records in file order:
 //! - every intent is an attempt; its sealed password (if any) is a *candidate*, and so is a

@@ -254,3 +254,35 @@ fn a_delivery_counts_only_for_the_reset_it_names() {
     let s = state(records);
     assert!(s.row(12).delivery().is_none() && s.row(12).needs_delivery());
 }
+
+#[test]
+fn an_undelivered_record_keeps_its_line_and_a_later_delivery_settles_it() {
+    let undelivered = Record::Delivery(crate::journal::DeliveryRecord {
+        row: 5,
+        reset_session: 1,
+        reset_attempt: 1,
+        at: "t".into(),
+        state: crate::outcome::DeliveryState::Undelivered {
+            reason: "403 permission denied".into(),
+        },
+        kv_version: None,
+    });
+    let mut records = vec![
+        session(1),
+        Record::Intent(intent(1, 5, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 5, 1, OutcomeStatus::Succeeded))),
+        undelivered,
+        delivered(5, (9, 9), 7), // names another reset: ignored
+    ];
+    let s = state(records.clone());
+    let d = s
+        .row(5)
+        .delivery()
+        .expect("a delivery of the confirmed reset");
+    assert_eq!((d.at, d.delivered, d.kv_version), (at(3), false, None));
+    assert!(s.row(5).needs_delivery());
+    records.push(delivered(5, (1, 1), 3));
+    let s = state(records);
+    assert!(!s.row(5).needs_delivery());
+    assert_eq!(s.row(5).delivery().and_then(|d| d.kv_version), Some(3));
+}
