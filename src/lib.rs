@@ -28,6 +28,7 @@ pub(crate) mod provider;
 pub(crate) mod report;
 pub(crate) mod secret;
 pub(crate) mod serde_table;
+pub(crate) mod sink;
 pub(crate) mod values;
 pub use cli::{parse, Parsed};
 pub use commands::execute as run;

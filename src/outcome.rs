@@ -63,6 +63,13 @@ pub struct ReportRow {
     /// provider's logs beside its `request_id`.
     #[serde(default)]
     pub client_request_id: Option<String>,
+    /// Delivery of the confirmed password to the `[sink]` secret store: `delivered`,
+    /// `undelivered: REASON`, or `None` when no sink is configured or there is nothing to deliver.
+    #[serde(default)]
+    pub delivery: Option<DeliveryState>,
+    /// The secret's KV version the delivery wrote (or found already holding the password).
+    #[serde(default)]
+    pub kv_version: Option<u64>,
 }
 
 /// What the `revokeSignInSessions` follow-up came to. Written as `succeeded` or `failed: CODE`
@@ -96,6 +103,43 @@ impl TryFrom<String> for RevokeResult {
             _ if text == "succeeded" => Ok(RevokeResult::Succeeded),
             Some(code) => Ok(RevokeResult::Failed { code: code.into() }),
             None => Err(format!("not a revoke result: {text:?}")),
+        }
+    }
+}
+
+/// Where a confirmed password stands with the `[sink]` secret store. Written as `delivered` or
+/// `undelivered: REASON` in the report and journal (a public format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum DeliveryState {
+    Delivered,
+    Undelivered { reason: String },
+}
+
+impl DeliveryState {
+    pub fn delivered(&self) -> bool {
+        matches!(self, DeliveryState::Delivered)
+    }
+}
+
+impl From<DeliveryState> for String {
+    fn from(d: DeliveryState) -> String {
+        match d {
+            DeliveryState::Delivered => "delivered".into(),
+            DeliveryState::Undelivered { reason } => format!("undelivered: {reason}"),
+        }
+    }
+}
+
+impl TryFrom<String> for DeliveryState {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.strip_prefix("undelivered: ") {
+            _ if text == "delivered" => Ok(DeliveryState::Delivered),
+            Some(reason) => Ok(DeliveryState::Undelivered {
+                reason: reason.into(),
+            }),
+            None => Err(format!("not a delivery state: {text:?}")),
         }
     }
 }

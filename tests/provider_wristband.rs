@@ -62,7 +62,7 @@ async fn three_code_forms_succeed_and_result_is_reported() {
         .lines()
         .next()
         .unwrap()
-        .ends_with("provider_result,revoke_sessions,client_request_id"));
+        .ends_with("provider_result,revoke_sessions,client_request_id,delivery,kv_version"));
     let stats = env.stats().await;
     assert_eq!(
         stats["revocations_per_user"].as_object().unwrap().len(),

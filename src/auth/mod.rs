@@ -56,6 +56,12 @@ fn required_secret(
     secret_source(file, env, "").read()
 }
 
+/// A secret from `file` (first line), else the environment variable `env` (for sections outside
+/// the providers, e.g. `[sink]`).
+pub(crate) fn secret_from(file: &Option<PathBuf>, env: &Option<String>) -> Result<SecretString> {
+    secret_source(file, env, "").read()
+}
+
 fn secret_source(file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> SecretSource {
     match (file, env) {
         (Some(f), _) => SecretSource::File(f.clone()),

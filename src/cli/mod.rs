@@ -255,6 +255,10 @@ struct ReportArgs {
     /// instead (exports stay per shard).
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "identity")]
     merge: Vec<PathBuf>,
+    /// First deliver the confirmed passwords the run's [sink] secret store does not hold yet
+    /// (resets nothing).
+    #[arg(long, conflicts_with = "merge")]
+    deliver: bool,
 }
 
 #[derive(Debug, Args)]
@@ -355,6 +359,7 @@ impl Commands {
                 out: a.out,
                 identity: a.identity,
                 merge: a.merge,
+                deliver: a.deliver,
             }),
             Commands::Sandbox(a) => Command::Sandbox(a.into_command()?),
             Commands::Demo(a) => Command::Demo(DemoOptions {

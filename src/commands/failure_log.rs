@@ -140,6 +140,8 @@ mod tests {
             provider_result: None,
             revoke_sessions: None,
             client_request_id: None,
+            delivery: None,
+            kv_version: None,
         }
     }
 

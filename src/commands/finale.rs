@@ -43,6 +43,14 @@ pub fn print_summary(f: &Finished) {
             s.uncertain
         );
     }
+    // Uncertain rows count as undelivered too; the line above already names them.
+    let undelivered = s.totals.undelivered.saturating_sub(s.totals.uncertain);
+    if undelivered > 0 {
+        println!(
+            "undelivered: {undelivered} confirmed password(s) are not in the secret store; report.csv says why (delivery column) and the export holds them; deliver with: credrotate report --out {} --deliver",
+            dir.display()
+        );
+    }
     if s.pending > 0 || s.uncertain > 0 {
         println!(
             "unfinished: {} row(s) not yet attempted, {} uncertain; {}",
@@ -132,6 +140,8 @@ mod tests {
             provider_result: None,
             revoke_sessions: None,
             client_request_id: None,
+            delivery: None,
+            kv_version: None,
         };
         s.record(&row(1, Status::Succeeded, None), 0);
         s.record(

@@ -122,7 +122,7 @@ pub async fn execute(command: Command) -> u8 {
     let result = match command {
         Command::Run(o) => run::run(o).await,
         Command::Resume(o) => resume::resume(o).await,
-        Command::Report(o) => report::report(o),
+        Command::Report(o) => report::report(o).await,
         Command::Validate(o) => validate::validate(o),
         Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::run::{build_lanes, check_manifest, print_summary, settings, start_session};
+use super::run::{
+    build_lanes, check_manifest, connect_sink, print_summary, settings, start_session,
+};
 use super::selection;
 use super::session::Finished;
 use super::session::{drive, Session};
@@ -23,6 +25,7 @@ use crate::journal::{JournalWriter, RunLock};
 use crate::journal::{JOURNAL_FILE, KEY_FILE};
 use crate::pipeline::Backoff;
 use crate::progress::ProgressMode;
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct ResumeOptions {
@@ -77,12 +80,19 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     // One bit per row is kept for the run; the per-row state is dropped before it starts.
     let done = state.rows_succeeded();
     let (next_session, uncertain) = (state.next_session(), state.counts().uncertain);
-    drop(state);
     let rules = config.manifest_rules();
     let tally = selection::tally(run, &rules, &plan.rows_by_provider).usage()?;
     let todo = tally.to_send().saturating_sub(done.len());
     confirm(&opts, todo, uncertain, tally.to_send()).usage()?;
     config.sign_in(tally.send.keys()).await.usage()?;
+    let delivery = match connect_sink(&config, run.timeout, backoff(run)).await? {
+        Some(d) => {
+            let pending = crate::sink::pending_jobs(&dir, &state, &opener).usage()?;
+            Some((Arc::new(d.for_run(&header)), pending))
+        }
+        None => None,
+    };
+    drop(state);
     let lanes = build_lanes(&config, &plan, run.timeout, run.breaker).usage()?;
     let writer = JournalWriter::append(&dir, opts.fsync).usage()?;
     let journal = start_session(
@@ -111,6 +121,7 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
         // A resume changes rows an earlier session settled: rebuild from the journal at the end.
         live: None,
         metrics: opts.metrics,
+        delivery,
     };
     drive(session).await
 }

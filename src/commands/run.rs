@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 
 pub use super::finale::print_summary;
 use super::plan::PlanView;
@@ -121,8 +121,10 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         dry_run: opts.dry_run,
     };
     confirm(&opts, &view).usage()?;
+    let mut delivery = None;
     if !opts.dry_run {
         config.sign_in(tally.send.keys()).await.usage()?;
+        delivery = connect_sink(&config, opts.timeout, opts.backoff).await?;
     }
     let lanes = build_lanes(&config, &plan, opts.timeout, spec.breaker).usage()?;
     report::prepare_out_dir(&opts.out).usage()?;
@@ -147,7 +149,12 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
     let header = header(&opts, spec, &plan, &recipients, &key, &data_key).usage()?;
     let writer = JournalWriter::create(&opts.out, &header, opts.fsync).usage()?;
     let opener = Opener::new(data_key);
-    let live = report::live::Live::create(&opts.out, &header).usage()?;
+    // With a `[sink]` the artefacts are rebuilt at the end, delivery cells included (a streamed
+    // row is written before its delivery ends; see `session`).
+    let live = match delivery {
+        None => Some(report::live::Live::create(&opts.out, &header).usage()?),
+        Some(_) => None,
+    };
     let journal = start_session(writer, opener.sealer(), 1, SessionCommand::Run)
         .await
         .usage()?;
@@ -164,10 +171,24 @@ pub async fn rotate(opts: RunOptions) -> Result<Finished, Fatal> {
         todo: tally.to_send(),
         progress: opts.progress,
         grace: opts.grace,
-        live: Some(live),
+        live,
         metrics: opts.unattended.metrics_file.clone(),
+        delivery: delivery.map(|d| (Arc::new(d.for_run(&header)), Vec::new())),
     };
     drive(session).await
+}
+
+/// Connects the `[sink]`, if any, before the first reset: a store that cannot be reached or
+/// refuses the credential ends the run with exit 2, nothing sent.
+pub async fn connect_sink(
+    config: &Config,
+    timeout: Duration,
+    backoff: Backoff,
+) -> Result<Option<crate::sink::Delivery>, Fatal> {
+    crate::sink::connect(config.spec.sink.as_ref(), &config.tls, timeout, backoff)
+        .await
+        .context("[sink]")
+        .usage()
 }
 
 /// A run key without a journal is left by a run killed before its journal existed: no intent

@@ -5,9 +5,13 @@
 //! Invariants: the lock is held for the whole session; the journal gets an `end` record and is
 //! closed (nothing appended after it) before the artefacts are renamed into place or rebuilt;
 //! the run key is removed only once the run is complete and the export holding every password
-//! is in place.
+//! is in place; with a `[sink]`, confirmed rows are delivered by the session's delivery stage,
+//! which ends (or, after a signal, is given the grace period) before the journal is closed, and
+//! the artefacts are always rebuilt (a streamed row is written before its delivery ends, so only
+//! the journal knows its delivery cells).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
@@ -26,6 +30,7 @@ use crate::report::live::Live;
 use crate::report::rebuild::{rebuild, Rebuilt};
 use crate::report::summary::RunState;
 use crate::report::Summary;
+use crate::sink::{Delivery, Job, Stage};
 
 /// What a finished run left behind.
 #[derive(Debug)]
@@ -56,10 +61,13 @@ pub struct Session {
     pub live: Option<Live>,
     /// `--metrics-file`: where to keep the Prometheus figures.
     pub metrics: Option<PathBuf>,
+    /// The `[sink]` to deliver confirmed passwords to, and the rows an earlier session confirmed
+    /// but did not deliver.
+    pub delivery: Option<(Arc<Delivery>, Vec<Job>)>,
 }
 
 /// Runs the session to its end (or interruption) and rebuilds the artefacts.
-pub async fn drive(s: Session) -> Result<Finished, Fatal> {
+pub async fn drive(mut s: Session) -> Result<Finished, Fatal> {
     let mut signals = Signals::install().runtime()?;
     let (journal, stop, grace) = (s.journal.clone(), s.settings.stop.clone(), s.grace);
     let mut progress = Progress::new(s.todo, s.progress);
@@ -67,7 +75,13 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     let halt = s.settings.halt.clone();
     let mut interrupted = None;
     let mut aborted = false;
-    let mut live = s.live;
+    let mut stage = s.delivery.take().map(|(delivery, pending)| {
+        let stage = Stage::start(delivery, journal.writer.clone(), stop.clone());
+        pending.into_iter().for_each(|job| stage.send(job));
+        stage
+    });
+    // With a sink the report is rebuilt at the end (see the module docs).
+    let mut live = s.live.take().filter(|_| stage.is_none());
     let mut log = FailureLog::default();
     let metrics = s.metrics.map(|path| MetricsFile::start(path, s.todo));
     let outcome = {
@@ -75,7 +89,14 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
             if let Some(m) = &metrics {
                 m.row(&r);
             }
-            collect(&journal, &mut progress, &mut log, live.as_mut(), r)
+            collect(
+                &journal,
+                &mut progress,
+                &mut log,
+                live.as_mut(),
+                stage.as_ref(),
+                r,
+            )
         };
         let pipeline = phases(s.canary, s.rows, s.lanes, s.settings, &mut sink);
         tokio::pin!(pipeline);
@@ -96,20 +117,25 @@ pub async fn drive(s: Session) -> Result<Finished, Fatal> {
     };
     progress.finish();
     log.close();
+    let delivered = match stage.as_mut() {
+        Some(stage) => finish_deliveries(stage, &mut signals, &mut interrupted, &stop, grace).await,
+        None => Ok(()),
+    };
     let halted = halt.get();
-    let reason = match (interrupted, &outcome, &halted) {
-        (Some(_), _, _) => EndReason::Interrupted,
-        (None, Ok(()), None) => EndReason::Completed,
-        (None, _, _) => EndReason::Aborted,
+    let reason = match (interrupted, &outcome, &halted, &delivered) {
+        (Some(_), _, _, _) => EndReason::Interrupted,
+        (None, Ok(()), None, Ok(())) => EndReason::Completed,
+        (None, _, _, _) => EndReason::Aborted,
     };
     close_journal(&s.journal, reason).await.runtime()?;
     // Rows aborted in flight have intents but no result: only the journal knows them.
     let live = live.filter(|_| !aborted && outcome.is_ok());
     let finished = finish(&s.dir, &s.opener, live, interrupted, halted, &pacing);
     drop(s.lock);
-    let result = match outcome {
-        Err(e) => Err(Fatal::from(e)),
-        Ok(()) => finished,
+    let result = match (outcome, delivered) {
+        (Err(e), _) => Err(Fatal::from(e)),
+        (Ok(()), Err(e)) => Err(e).runtime(),
+        (Ok(()), Ok(())) => finished,
     };
     if let Some(m) = metrics {
         m.finish(match &result {
@@ -161,12 +187,38 @@ where
     pipeline::execute(rows, lanes, settings, sink).await
 }
 
-/// The collector: journal the row's final outcome, stream it, show progress, log a failure.
+/// Waits for the delivery stage; a signal meanwhile stops it within the grace period (rows not
+/// delivered by then stay pending for `resume`).
+async fn finish_deliveries(
+    stage: &mut Stage,
+    signals: &mut Signals,
+    interrupted: &mut Option<i32>,
+    stop: &pipeline::Stop,
+    grace: Duration,
+) -> Result<()> {
+    if interrupted.is_none() {
+        tokio::select! {
+            r = stage.finish() => return r,
+            sig = signals.next() => {
+                *interrupted = Some(sig);
+                stop.request();
+                tracing::warn!("{}: delivering no further passwords; waiting up to {} for deliveries in flight", signals::name(sig), humantime::format_duration(grace));
+            }
+        }
+    }
+    tokio::time::timeout(grace, stage.finish())
+        .await
+        .unwrap_or(Ok(()))
+}
+
+/// The collector: journal the row's final outcome, stream it, show progress, log a failure,
+/// and queue a confirmed row's delivery.
 fn collect(
     journal: &Journal,
     progress: &mut Progress,
     log: &mut FailureLog,
     live: Option<&mut Live>,
+    stage: Option<&Stage>,
     r: RowResult,
 ) -> Result<()> {
     journal.finish(&r)?;
@@ -178,6 +230,9 @@ fn collect(
     progress.row_done(bad);
     if bad {
         log.failed(row);
+    }
+    if let Some(stage) = stage {
+        stage.offer(journal.session, r);
     }
     Ok(())
 }

@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub password: PasswordSection,
     #[serde(default)]
     pub providers: BTreeMap<String, Table>,
+    /// `[sink]`: the secret store confirmed passwords are delivered to.
+    pub sink: Option<crate::sink::SinkFile>,
 }
 
 /// `[password]`: the policy for generated passwords.
@@ -121,6 +123,9 @@ pub struct ConfigSpec {
     /// `exclude = [...]` at the top of the file: users never to reset at any provider.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// `[sink]`, when confirmed passwords are delivered to a secret store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sink: Option<crate::sink::SinkSpec>,
 }
 
 /// The validated configuration of a run, with its credentials read.
@@ -215,12 +220,17 @@ impl ConfigSpec {
         if overrides.revoke_sessions && !providers.values().any(|p| p.kind.revokes()) {
             bail!("--revoke-sessions: none of the configured providers can revoke sign-in sessions (only kinds \"graph\" and \"graph-profile\" can)");
         }
+        let sink = file
+            .sink
+            .map(|s| crate::sink::SinkSpec::from_file(s).context("[sink]"))
+            .transpose()?;
         Ok(ConfigSpec {
             providers,
             policy,
             default_provider,
             ca_file: overrides.ca_file.clone(),
             exclude: file.exclude,
+            sink,
         })
     }
 

@@ -46,10 +46,10 @@ pub use lock::RunLock;
 pub use mac::{authenticate_header, verify_header};
 #[cfg(test)]
 pub use reader::read_journal;
-pub use reader::{each_record, read_header_of};
+pub use reader::{each_record, read_header_of, read_record_at};
 pub use record::{
-    EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord, OutcomeStatus, Record,
-    SessionCommand, SessionRecord, JOURNAL_VERSION,
+    DeliveryRecord, EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord,
+    OutcomeStatus, Record, SessionCommand, SessionRecord, JOURNAL_VERSION,
 };
 pub use seal::{Opener, Sealer};
 pub use state::{JournalState, Offset, RowSet, RowState};

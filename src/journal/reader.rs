@@ -53,6 +53,23 @@ pub fn each_record(dir: &Path, visit: impl FnMut(u64, Record) -> Result<()>) -> 
     Ok(header)
 }
 
+/// Reads the one record on the line at byte offset `at` of `DIR/journal.jsonl` (an offset a
+/// scan handed out): for a detail the compact state leaves on its line.
+pub fn read_record_at(dir: &Path, at: u64) -> Result<Record> {
+    use std::io::{Seek, SeekFrom};
+    let path = dir.join(JOURNAL_FILE);
+    let mut file = BufReader::new(File::open(&path)?);
+    file.seek(SeekFrom::Start(at))?;
+    let mut line = Vec::new();
+    file.read_until(b'\n', &mut line)?;
+    parse(&line).map_err(|_| {
+        anyhow!(
+            "{}: no record at byte {at} (hint: the journal changed while it was read)",
+            path.display()
+        )
+    })
+}
+
 /// Reads only the header of `DIR/journal.jsonl`.
 pub fn read_header_of(dir: &Path) -> Result<Header> {
     read_header(&mut open(&dir.join(JOURNAL_FILE))?)

@@ -28,6 +28,8 @@ pub enum Record {
     /// Boxed: an outcome with its report is much larger than the other records.
     Outcome(Box<OutcomeRecord>),
     End(EndRecord),
+    /// A confirmed password's delivery to the `[sink]` secret store.
+    Delivery(DeliveryRecord),
 }
 
 /// The first line: what this run is, so `resume` can refuse a changed manifest or config.
@@ -158,6 +160,20 @@ impl OutcomeStatus {
     }
 }
 
+/// Durable after a delivery attempt of a confirmed reset ended, delivered or not. Names the
+/// reset by the (session, attempt) of its `succeeded` outcome, so a later reset of the row
+/// (whose password the store does not hold yet) is never taken as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub row: u64,
+    pub reset_session: u32,
+    pub reset_attempt: u32,
+    pub at: String,
+    pub state: crate::outcome::DeliveryState,
+    /// The KV version written, or found already holding the password.
+    pub kv_version: Option<u64>,
+}
+
 /// Appended when a session stops cleanly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndRecord {
@@ -278,6 +294,8 @@ pub(crate) mod tests {
             provider_result: None,
             revoke_sessions: None,
             client_request_id: None,
+            delivery: None,
+            kv_version: None,
         });
         OutcomeRecord {
             session,

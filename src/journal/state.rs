@@ -2,7 +2,8 @@
 //! pass over the journal into a compact, fixed-size entry per row (no strings, no secrets), so
 //! memory holds a few dozen bytes per row, never whole records. Where a row's report, names or
 //! confirmed password are needed, the entry points at the journal line ([`Offset`]) that holds
-//! them, and a second pass reads just those lines (see `report::rebuild`).
+//! them, and a second pass reads just those lines (see `report::rebuild`); likewise an
+//! undelivered row's reason stays on its `delivery` line (see `sink::report_cells`).
 //!
 //! Rules, applied to the records in file order:
 //! - every intent is an attempt; its sealed password (if any) is a *candidate*, and so is a
@@ -16,7 +17,9 @@
 //!   `may_be_applied`) makes the row *ambiguous* until a later success confirms a password;
 //! - a row is *uncertain* while some intent has no outcome, it has no final outcome, its final
 //!   outcome is `uncertain`, or it is ambiguous without a success: `resume` resets it again and
-//!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4).
+//!   the export keeps every candidate until one is confirmed (docs/DESIGN.md §4.4);
+//! - a `delivery` record counts only for the reset it names: it is the row's delivery while that
+//!   reset is the row's confirmed one (a later reset needs a delivery of its own).
 //!
 //! A row's attempts are sequential (one worker per row, sessions one after another), so the only
 //! intent that can still be answered is the row's last one; an intent followed by another
@@ -26,7 +29,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 
-use super::record::{EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
+use super::record::{DeliveryRecord, EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
 
 /// Byte offset of a line in `journal.jsonl` (never 0: that is the header).
 pub type Offset = u64;
@@ -58,6 +61,15 @@ pub struct RowState {
     pub ambiguous: bool,
     /// The last final outcome's status, while the row is not reopened.
     pub final_status: Option<OutcomeStatus>,
+    /// The succeeded outcome answered the last intent: the confirmed reset is `last_intent`.
+    confirmed_last: bool,
+    /// Line of the delivery record of the confirmed reset, 0 if none (an undelivered row's
+    /// reason is read back from there).
+    delivery_at: Offset,
+    /// That record says delivered.
+    delivered: bool,
+    /// The KV version it names (0: none).
+    kv_version: u32,
 }
 
 impl RowState {
@@ -83,6 +95,49 @@ impl RowState {
         self.final_status == Some(OutcomeStatus::Succeeded) && !self.open && !self.lost
     }
 
+    /// The delivery of the row's confirmed password to the sink, if one was recorded for the
+    /// reset that is the row's confirmed one.
+    pub fn delivery(&self) -> Option<DeliveryMark> {
+        (self.succeeded() && self.delivery_at != 0).then_some(DeliveryMark {
+            at: self.delivery_at,
+            delivered: self.delivered,
+            kv_version: (self.kv_version != 0).then_some(u64::from(self.kv_version)),
+        })
+    }
+
+    /// (session, attempt) of the succeeded outcome that confirmed the row's password: what a
+    /// delivery record names. (A success answering an earlier intent than the last one cannot
+    /// happen, as attempts are sequential; such a row has no reset to deliver.)
+    pub fn confirmed_reset(&self) -> Option<(u32, u32)> {
+        (self.succeeded() && self.confirmed_last).then_some(self.last_intent)
+    }
+
+    /// Succeeded with a known password (a server that generated one may not have said it),
+    /// and that password is not (yet) in the sink.
+    pub fn needs_delivery(&self) -> bool {
+        self.confirmed_reset().is_some()
+            && self.confirmed_at != 0
+            && !self.delivery().is_some_and(|d| d.delivered)
+    }
+
+    /// Clears the confirmation and its delivery (a reopened or unconfirmed row).
+    fn unconfirm(&mut self) {
+        self.confirmed_at = 0;
+        self.confirmed_last = false;
+        (self.delivery_at, self.delivered, self.kv_version) = (0, false, 0);
+    }
+
+    /// A delivery counts only for the reset it names, while that reset is the confirmed one.
+    fn apply_delivery(&mut self, rec: &DeliveryRecord, at: Offset) {
+        if self.confirmed_reset() != Some((rec.reset_session, rec.reset_attempt)) {
+            return;
+        }
+        self.delivery_at = at;
+        self.delivered = rec.state.delivered();
+        let version = rec.kv_version.unwrap_or(0);
+        self.kv_version = u32::try_from(version).unwrap_or(u32::MAX);
+    }
+
     fn apply_intent(&mut self, rec: &Intent, at: Offset) {
         self.attempts += 1;
         if self.intent_at == 0 || rec.session != self.last_intent.0 {
@@ -95,7 +150,7 @@ impl RowState {
         self.intent_sealed = rec.password.is_some();
         self.final_status = None;
         self.report_at = 0;
-        self.confirmed_at = 0;
+        self.unconfirm();
     }
 
     fn apply_outcome(&mut self, rec: &OutcomeRecord, at: Offset) {
@@ -118,13 +173,25 @@ impl RowState {
                     (false, true) if self.intent_sealed => self.intent_at,
                     _ => 0,
                 };
+                (self.confirmed_last, self.delivery_at) = (answers_last, 0);
+                (self.delivered, self.kv_version) = (false, 0);
                 (self.open, self.lost, self.ambiguous) = (false, false, false);
             }
-            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.confirmed_at = 0,
+            OutcomeStatus::Failed | OutcomeStatus::Uncertain => self.unconfirm(),
         }
         self.final_status = Some(rec.status);
         self.report_at = if rec.report.is_some() { at } else { 0 };
     }
+}
+
+/// A delivery record in fixed size; its reason (when undelivered) is on the line at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryMark {
+    /// Line of the `delivery` record.
+    pub at: Offset,
+    pub delivered: bool,
+    /// The KV version written (or found holding the password).
+    pub kv_version: Option<u64>,
 }
 
 /// Row counts of a journal.
@@ -176,6 +243,7 @@ impl JournalState {
                 self.note(o.session, &o.at);
                 self.row_mut(o.row)?.apply_outcome(o, at);
             }
+            Record::Delivery(d) => self.row_mut(d.row)?.apply_delivery(d, at),
             Record::End(e) => {
                 self.note(e.session, &e.at);
                 self.last_end = (e.session == self.max_session).then_some(e.reason);

@@ -214,3 +214,75 @@ fn a_row_outside_the_manifest_is_an_error_and_rows_stay_compact() {
     assert!(set.contains(64) && set.contains(128) && !set.contains(2));
     assert_eq!(set.len(), 4);
 }
+
+fn delivered(row: u64, reset: (u32, u32), version: u64) -> Record {
+    Record::Delivery(crate::journal::DeliveryRecord {
+        row,
+        reset_session: reset.0,
+        reset_attempt: reset.1,
+        at: "t".into(),
+        state: crate::outcome::DeliveryState::Delivered,
+        kv_version: Some(version),
+    })
+}
+
+#[test]
+fn a_delivery_counts_only_for_the_reset_it_names() {
+    let s = state(vec![
+        session(1),
+        Record::Intent(intent(1, 12, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 12, 1, OutcomeStatus::Succeeded))),
+    ]);
+    assert!(s.row(12).needs_delivery(), "confirmed, not yet delivered");
+    let mut records = vec![
+        session(1),
+        Record::Intent(intent(1, 12, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 12, 1, OutcomeStatus::Succeeded))),
+        delivered(12, (1, 1), 1),
+    ];
+    let s = state(records.clone());
+    assert!(!s.row(12).needs_delivery());
+    assert_eq!(s.row(12).delivery().and_then(|d| d.kv_version), Some(1));
+    // A later reset of the row (a new password) needs a delivery of its own.
+    records.push(Record::Intent(intent(2, 12, 1, Some("B"))));
+    records.push(Record::Outcome(Box::new(outcome(
+        2,
+        12,
+        1,
+        OutcomeStatus::Succeeded,
+    ))));
+    let s = state(records);
+    assert!(s.row(12).delivery().is_none() && s.row(12).needs_delivery());
+}
+
+#[test]
+fn an_undelivered_record_keeps_its_line_and_a_later_delivery_settles_it() {
+    let undelivered = Record::Delivery(crate::journal::DeliveryRecord {
+        row: 5,
+        reset_session: 1,
+        reset_attempt: 1,
+        at: "t".into(),
+        state: crate::outcome::DeliveryState::Undelivered {
+            reason: "403 permission denied".into(),
+        },
+        kv_version: None,
+    });
+    let mut records = vec![
+        session(1),
+        Record::Intent(intent(1, 5, 1, Some("A"))),
+        Record::Outcome(Box::new(outcome(1, 5, 1, OutcomeStatus::Succeeded))),
+        undelivered,
+        delivered(5, (9, 9), 7), // names another reset: ignored
+    ];
+    let s = state(records.clone());
+    let d = s
+        .row(5)
+        .delivery()
+        .expect("a delivery of the confirmed reset");
+    assert_eq!((d.at, d.delivered, d.kv_version), (at(3), false, None));
+    assert!(s.row(5).needs_delivery());
+    records.push(delivered(5, (1, 1), 3));
+    let s = state(records);
+    assert!(!s.row(5).needs_delivery());
+    assert_eq!(s.row(5).delivery().and_then(|d| d.kv_version), Some(3));
+}

@@ -28,11 +28,7 @@ const MAX_BATCH: usize = 4096;
 type Ack = oneshot::Sender<Result<(), String>>;
 
 enum Msg {
-    Line {
-        bytes: Vec<u8>,
-        ack: Option<Ack>,
-    },
-    #[cfg(test)]
+    Line { bytes: Vec<u8>, ack: Option<Ack> },
     Flush(Ack),
     Close(Ack),
 }
@@ -138,7 +134,6 @@ impl JournalWriter {
     }
 
     /// Resolves once everything queued before it is durable.
-    #[cfg(test)]
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
         self.send(Msg::Flush(ack))?;
@@ -277,7 +272,6 @@ fn take(msg: Msg, buf: &mut Vec<u8>, acks: &mut Vec<Ack>) -> bool {
             acks.extend(ack);
             false
         }
-        #[cfg(test)]
         Msg::Flush(ack) => {
             acks.push(ack);
             false

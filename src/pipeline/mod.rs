@@ -272,6 +272,8 @@ async fn run_isolated(
         provider_result: None,
         revoke_sessions: None,
         client_request_id: None,
+        delivery: None,
+        kv_version: None,
     };
     let (lane, settings) = (lane.clone(), settings.clone());
     let mut task = AbortOnDrop::<Option<RowResult>>(tokio::spawn(async move {

@@ -316,6 +316,8 @@ fn skeleton(target: &Target, started: SystemTime) -> ReportRow {
         provider_result: None,
         revoke_sessions: None,
         client_request_id: None,
+        delivery: None,
+        kv_version: None,
     }
 }
 

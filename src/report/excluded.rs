@@ -102,5 +102,7 @@ fn excluded_row(t: &Target) -> ReportRow {
         provider_result: None,
         revoke_sessions: None,
         client_request_id: None,
+        delivery: None,
+        kv_version: None,
     }
 }

@@ -69,6 +69,7 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
             None => None,
         },
         candidates: Candidates::default(),
+        sink: header.run.config.sink.is_some().then_some(dir),
     };
     each_record(dir, |at, rec| pass.visit(at, &rec))?;
     // Excluded rows were never sent, so the journal has nothing of them: from the manifest.
@@ -92,7 +93,7 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
     summary.sessions = state.sessions;
     summary.shard = header.run.shard.map(|s| s.to_string());
     set_timing(&mut summary, &state);
-    let complete = summary.pending == 0 && counts.uncertain == 0;
+    let complete = summary.pending == 0 && counts.uncertain == 0 && summary.totals.undelivered == 0;
     summary.run_state = match complete {
         true => super::summary::RunState::Complete,
         false => super::summary::RunState::Unfinished,
@@ -121,6 +122,8 @@ struct Pass<'a> {
     summary: Summary,
     export: Option<(Export, &'a Opener)>,
     candidates: Candidates,
+    /// The run folder, when the run has a `[sink]` (the report gains delivery cells).
+    sink: Option<&'a Path>,
 }
 
 impl Pass<'_> {
@@ -150,7 +153,7 @@ impl Pass<'_> {
                     self.export(o.row, &row, at, names, sealed, o.binding())?;
                 }
             }
-            Record::Header(_) | Record::Session(_) | Record::End(_) => {}
+            Record::Header(_) | Record::Session(_) | Record::End(_) | Record::Delivery(_) => {}
         }
         Ok(())
     }
@@ -162,6 +165,9 @@ impl Pass<'_> {
         // The journal as a whole decides: an earlier session's lost answer outweighs a refusal.
         if state.uncertain() {
             row.status = Status::Uncertain;
+        }
+        if let Some(dir) = self.sink {
+            (row.delivery, row.kv_version) = crate::sink::report_cells(dir, state)?;
         }
         self.summary.record(&row, state.throttled);
         self.report.write(&row)
@@ -218,6 +224,8 @@ fn interrupted(row: u64, [user, method, provider]: [&str; 3]) -> ReportRow {
         provider_result: None,
         revoke_sessions: None,
         client_request_id: None,
+        delivery: None,
+        kv_version: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::outcome::{ReportRow, RevokeResult, Status};
+use crate::outcome::{DeliveryState, ReportRow, RevokeResult, Status};
 
 pub const SUMMARY_JSON: &str = "summary.json";
 
@@ -37,6 +37,11 @@ pub struct Counts {
     pub span_rate: f64,
     #[serde(skip)]
     span: Option<(String, String)>,
+    /// Confirmed passwords now in the `[sink]` secret store.
+    pub delivered: u64,
+    /// Rows the sink does not hold the password of: confirmed but not (yet) delivered, or
+    /// uncertain (never written).
+    pub undelivered: u64,
 }
 
 impl Counts {
@@ -57,6 +62,11 @@ impl Counts {
         self.throttled += u64::from(throttled);
         if r.revoke_sessions.as_ref().is_some_and(RevokeResult::failed) {
             self.revoke_failed += 1;
+        }
+        match &r.delivery {
+            Some(DeliveryState::Delivered) => self.delivered += 1,
+            Some(DeliveryState::Undelivered { .. }) => self.undelivered += 1,
+            None => {}
         }
     }
 }
@@ -213,6 +223,7 @@ impl Summary {
             && self.totals.uncertain == 0
             && self.uncertain == 0
             && self.totals.revoke_failed == 0
+            && self.totals.undelivered == 0
     }
 
     /// Sets the timing figures and the derived rate.

@@ -98,6 +98,8 @@ const HEADER: &[&str] = &[
     "provider_result",
     "revoke_sessions",
     "client_request_id",
+    "delivery",
+    "kv_version",
 ];
 
 #[cfg(test)]
@@ -123,6 +125,8 @@ mod tests {
             provider_result: None,
             revoke_sessions: None,
             client_request_id: None,
+            delivery: None,
+            kv_version: None,
         }
     }
 
