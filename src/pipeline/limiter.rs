@@ -7,6 +7,10 @@
 //! achieved rate is the configured one. The interval is that of the lower of the ceiling
 //! (`--rate`) and the adaptive rate ([`Learner`]).
 //!
+//! Workers take their slots one at a time, each when the previous slot has come (a fair async
+//! queue): a slot is never reserved at an old pace, so a change of rate (a 429, a slow start
+//! doubling) applies to the very next request, not after 64 slots already handed out.
+//!
 //! Invariants: every request a worker sends first takes a slot here, so a provider sees at most
 //! the rate in force plus the burst; after a `Retry-After` pause no slot lies before the pause's
 //! end and the tolerance gives no credit for the paused time, so waiting workers leave one by
@@ -24,12 +28,22 @@ use crate::values::Rate;
 /// The least catch-up tolerance: a late wake-up of up to this much is made up for.
 const LAG: Duration = Duration::from_millis(2);
 
+/// Sleeps until `slot` unless it has come (a timer would round a past slot up to its next tick).
+async fn sleep_until(slot: Instant) {
+    if slot > Instant::now() {
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 /// A lane's pacer.
 #[derive(Debug)]
 pub struct Pacer {
     ceiling: Option<f64>,
     burst: u32,
     state: Mutex<State>,
+    /// Whose turn it is to take a slot of `ready` and of `release` (FIFO).
+    ready_turn: tokio::sync::Mutex<()>,
+    release_turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -57,20 +71,35 @@ impl Pacer {
                 learner: Learner::new(ceiling, now),
                 throttled: 0,
             }),
+            ready_turn: tokio::sync::Mutex::new(()),
+            release_turn: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Waits until one more request may leave.
     pub async fn ready(&self) {
-        if let Some(slot) = self.take_slot(Instant::now()) {
-            tokio::time::sleep_until(slot).await;
+        if !self.limited() {
+            return;
         }
+        let _turn = self.ready_turn.lock().await;
+        if let Some(slot) = self.take_slot(Instant::now()) {
+            sleep_until(slot).await;
+        }
+    }
+
+    /// Whether a rate applies (a ceiling, or a learned rate after a 429).
+    fn limited(&self) -> bool {
+        self.ceiling.is_some() || self.lock().learner.learned().is_some()
     }
 
     /// Waits until the request, its intent written, may go on the wire: the journal's group
     /// commit finishes a batch of intents at once, and this spaces their sends out again at the
     /// same rate (a second scheduler that only undoes bunching, it never lowers the rate).
     pub async fn release(&self) {
+        if !self.limited() {
+            return;
+        }
+        let _turn = self.release_turn.lock().await;
         let slot = {
             let mut s = self.lock();
             let now = Instant::now();
@@ -81,7 +110,7 @@ impl Pacer {
             })
         };
         if let Some(slot) = slot {
-            tokio::time::sleep_until(slot).await;
+            sleep_until(slot).await;
         }
     }
 
