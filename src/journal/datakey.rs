@@ -3,7 +3,7 @@
 //!
 //! A wrapped key is an armored age file (in the journal header's `data_key`), so whoever holds
 //! `journal.key` or a recipient's private key unwraps it, and with it every password of the run.
-//! A sealed password is `base64(nonce ‖ ciphertext ‖ tag)` with a random 24-byte nonce; its
+//! A sealed password is `base64(nonce ‖ ciphertext ‖ tag)` with a random 24-byte nonce (from `ThreadRng`, a CSPRNG); its
 //! associated data is a [`Binding`] (record kind, session, row, attempt), so a ciphertext moved
 //! to another row, attempt or record fails to open instead of exporting a wrong password.
 //!
@@ -145,7 +145,9 @@ impl DataKey {
     /// `base64(nonce ‖ ciphertext ‖ tag)` of `password`, bound to `to`.
     pub fn seal(&self, password: &SecretString, to: Binding) -> Result<String> {
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        // ThreadRng: ChaCha12 keyed from the OS and reseeded, one syscall per many nonces; a
+        // 24-byte random nonce from it does not repeat.
+        rand::thread_rng().fill_bytes(&mut nonce);
         let ad = to.associated_data();
         let payload = Payload {
             msg: password.expose_secret().as_bytes(),

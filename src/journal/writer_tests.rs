@@ -72,6 +72,39 @@ async fn concurrent_intents_share_fsyncs() {
     assert_eq!(lines(dir.path()), N as usize + 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_are_synced_with_the_next_waiter_or_after_quiet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = JournalWriter::create(dir.path(), &header(), true).expect("created");
+    let before = w.syncs();
+    for row in 0..50 {
+        w.outcome(outcome(1, row, 1, OutcomeStatus::Succeeded))
+            .expect("queued");
+    }
+    w.intent(intent(1, 50, 1, None)).await.expect("durable");
+    let with_intent = w.syncs() - before;
+    assert!(with_intent >= 1, "the intent's batch synced");
+    for row in 51..60 {
+        w.outcome(outcome(1, row, 1, OutcomeStatus::Succeeded))
+            .expect("queued");
+    }
+    // Bounded: the quiet sync comes within SYNC_AFTER; wait up to 5 s on a loaded machine.
+    let mut waited = 0;
+    while w.syncs() - before == with_intent && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(
+        w.syncs() - before > with_intent,
+        "outcomes synced after quiet"
+    );
+    let settled = w.syncs();
+    tokio::time::sleep(SYNC_AFTER * 3).await;
+    assert_eq!(w.syncs(), settled, "nothing to sync: no more syncs");
+    w.close().await.expect("closed");
+    assert_eq!(lines(dir.path()), 61);
+}
+
 #[tokio::test]
 async fn io_errors_reach_waiters_and_later_calls() {
     let full = OpenOptions::new()
