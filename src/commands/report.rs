@@ -77,7 +77,11 @@ async fn deliver(
         return Err(anyhow!("--deliver: this run has no [sink] to deliver to")).usage();
     }
     let (_, state) = crate::report::rebuild::scan_state(&opts.out).usage()?;
-    if !state.journaled().any(|(_, r)| r.needs_delivery()) {
+    let mut pending = false;
+    for row in state.journaled() {
+        pending |= row.usage()?.1.needs_delivery();
+    }
+    if !pending {
         tracing::info!("--deliver: every confirmed password is already in the secret store");
         return Ok(());
     }

@@ -78,8 +78,8 @@ pub async fn resume_run(opts: ResumeOptions) -> Result<Finished, Fatal> {
     }
     let plan = super::shard::narrow(plan, run.shard, &run.manifest, run.format, &config)?;
     // One bit per row is kept for the run; the per-row state is dropped before it starts.
-    let done = state.rows_succeeded();
-    let (next_session, uncertain) = (state.next_session(), state.counts().uncertain);
+    let done = state.rows_succeeded().usage()?;
+    let (next_session, uncertain) = (state.next_session(), state.counts().usage()?.uncertain);
     let rules = config.manifest_rules();
     let tally = selection::tally(run, &rules, &plan.rows_by_provider).usage()?;
     let todo = tally.to_send().saturating_sub(done.len());

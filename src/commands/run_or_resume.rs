@@ -58,7 +58,7 @@ fn found(opts: &RunOptions) -> anyhow::Result<Found> {
     }
     let (header, state) = crate::report::rebuild::scan_state(&opts.out)?;
     same_rotation(opts, &header)?;
-    let counts = state.counts();
+    let counts = state.counts()?;
     // Rows the run leaves out on purpose (exclusions, --retry-from) are never journaled.
     let left_out = crate::report::excluded::journaled(&header.run, &header.manifest.sha256);
     let settled = counts.rows + left_out.excluded.len() as u64 + left_out.unselected;

@@ -126,11 +126,13 @@ pub fn retry_from(dir: &Path, manifest_sha256: &str) -> Result<RetryFrom> {
             header.manifest.sha256
         );
     }
-    let rows: Vec<u64> = state
-        .journaled()
-        .filter(|(_, r)| !r.succeeded())
-        .map(|(n, _)| n)
-        .collect();
+    let mut rows = Vec::new();
+    for row in state.journaled() {
+        let (n, r) = row?;
+        if !r.succeeded() {
+            rows.push(n);
+        }
+    }
     if rows.is_empty() {
         bail!(
             "--retry-from {}: that run has no failed or uncertain row to retry (rows it never attempted are finished with `credrotate resume --out {}`)",

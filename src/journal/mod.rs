@@ -34,6 +34,7 @@ mod lock;
 mod mac;
 mod reader;
 mod record;
+mod rowstore;
 mod seal;
 mod state;
 mod unseal;
@@ -145,7 +146,7 @@ mod tests {
         for rec in &contents.records {
             state.apply(1, rec).expect("applies");
         }
-        assert!(state.row(1).uncertain());
+        assert!(state.row(1).unwrap().uncertain());
         let w = JournalWriter::append(dir.path(), true).expect("appends");
         w.intent(intent(
             state.next_session(),

@@ -1,6 +1,7 @@
 //! What a journal says about each row: the ground truth for `resume` and `report`, built in one
-//! pass over the journal into a compact, fixed-size entry per row (no strings, no secrets), so
-//! memory holds a few dozen bytes per row, never whole records. Where a row's report, names or
+//! pass over the journal into a compact, fixed-size entry per row (no strings, no secrets, 64
+//! bytes encoded), never whole records; for a large manifest the entries live in a temporary
+//! file paged through a small cache (`rowstore`), so memory does not grow with the run. Where a row's report, names or
 //! confirmed password are needed, the entry points at the journal line ([`Offset`]) that holds
 //! them, and a second pass reads just those lines (see `report::rebuild`); likewise an
 //! undelivered row's reason stays on its `delivery` line (see `sink::report_cells`).
@@ -26,10 +27,16 @@
 //! without an answer stays unanswered for good (`lost`).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
 use super::record::{DeliveryRecord, EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
+use super::rowstore::RowStore;
+
+#[path = "state_bytes.rs"]
+mod bytes;
+pub use bytes::ENCODED;
 
 /// Byte offset of a line in `journal.jsonl` (never 0: that is the header).
 pub type Offset = u64;
@@ -204,10 +211,10 @@ pub struct Counts {
 }
 
 /// Every row of the manifest (indexed by row number), plus the sessions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct JournalState {
-    /// `rows[n - 1]` is row `n`; rows never journaled stay at their default.
-    rows: Vec<RowState>,
+    /// Index `n - 1` is row `n`; rows never journaled stay at their default.
+    rows: RowStore,
     /// Session records seen.
     pub sessions: u32,
     /// How the last session ended, if it wrote an `end` record.
@@ -218,11 +225,25 @@ pub struct JournalState {
 }
 
 impl JournalState {
-    /// An empty state for a manifest of `rows` rows.
+    /// An empty state for a manifest of `rows` rows, in memory.
+    #[cfg(test)]
     pub fn new(rows: u64) -> JournalState {
+        JournalState::with_store(RowStore::in_memory(rows))
+    }
+
+    /// An empty state whose row states go to a temporary file in `dir` for a large manifest
+    /// (see `rowstore`): memory that does not grow with the run.
+    pub fn spilling(rows: u64, dir: &Path) -> Result<JournalState> {
+        Ok(JournalState::with_store(RowStore::spilling(rows, dir)?))
+    }
+
+    fn with_store(rows: RowStore) -> JournalState {
         JournalState {
-            rows: vec![RowState::default(); usize::try_from(rows).unwrap_or(0)],
-            ..JournalState::default()
+            rows,
+            sessions: 0,
+            last_end: None,
+            spans: BTreeMap::new(),
+            max_session: 0,
         }
     }
 
@@ -237,13 +258,13 @@ impl JournalState {
             }
             Record::Intent(i) => {
                 self.note(i.session, &i.at);
-                self.row_mut(i.row)?.apply_intent(i, at);
+                self.update(i.row, |r| r.apply_intent(i, at))?;
             }
             Record::Outcome(o) => {
                 self.note(o.session, &o.at);
-                self.row_mut(o.row)?.apply_outcome(o, at);
+                self.update(o.row, |r| r.apply_outcome(o, at))?;
             }
-            Record::Delivery(d) => self.row_mut(d.row)?.apply_delivery(d, at),
+            Record::Delivery(d) => self.update(d.row, |r| r.apply_delivery(d, at))?,
             Record::End(e) => {
                 self.note(e.session, &e.at);
                 self.last_end = (e.session == self.max_session).then_some(e.reason);
@@ -265,25 +286,26 @@ impl JournalState {
         }
     }
 
-    fn row_mut(&mut self, row: u64) -> Result<&mut RowState> {
-        let index = usize::try_from(row).unwrap_or(usize::MAX).wrapping_sub(1);
+    fn update(&mut self, row: u64, f: impl FnOnce(&mut RowState)) -> Result<()> {
+        let index = row.wrapping_sub(1);
         let rows = self.rows.len();
-        self.rows.get_mut(index).ok_or_else(|| {
+        self.rows.update(index, f)?.ok_or_else(|| {
             anyhow!("the journal names row {row}, but the manifest has {rows} rows (hint: the journal is damaged or belongs to another manifest)")
         })
     }
 
     /// Row `row`'s state (the default for a row never journaled or outside the manifest).
-    pub fn row(&self, row: u64) -> RowState {
-        let index = usize::try_from(row).unwrap_or(usize::MAX).wrapping_sub(1);
-        self.rows.get(index).copied().unwrap_or_default()
+    pub fn row(&self, row: u64) -> Result<RowState> {
+        Ok(self.rows.get(row.wrapping_sub(1))?.unwrap_or_default())
     }
 
     /// The rows the journal mentions, with their numbers, in row order.
-    pub fn journaled(&self) -> impl Iterator<Item = (u64, &RowState)> {
-        (1u64..)
-            .zip(self.rows.iter())
-            .filter(|(_, r)| r.journaled())
+    pub fn journaled(&self) -> impl Iterator<Item = Result<(u64, RowState)>> + '_ {
+        (1..=self.rows.len()).filter_map(|n| match self.rows.get(n - 1) {
+            Ok(Some(r)) if r.journaled() => Some(Ok((n, r))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
     }
 
     /// The number for the next session record (1 for a fresh journal).
@@ -292,19 +314,21 @@ impl JournalState {
     }
 
     /// Rows that succeeded and need no further reset, as a bitset (1 bit per manifest row).
-    pub fn rows_succeeded(&self) -> RowSet {
-        let mut set = RowSet::with_rows(self.rows.len() as u64);
-        for (n, r) in self.journaled() {
+    pub fn rows_succeeded(&self) -> Result<RowSet> {
+        let mut set = RowSet::with_rows(self.rows.len());
+        for row in self.journaled() {
+            let (n, r) = row?;
             if r.succeeded() {
                 set.insert(n);
             }
         }
-        set
+        Ok(set)
     }
 
-    pub fn counts(&self) -> Counts {
+    pub fn counts(&self) -> Result<Counts> {
         let mut c = Counts::default();
-        for (_, r) in self.journaled() {
+        for row in self.journaled() {
+            let (_, r) = row?;
             c.rows += 1;
             if r.uncertain() {
                 c.uncertain += 1;
@@ -314,7 +338,7 @@ impl JournalState {
                 c.failed += 1;
             }
         }
-        c
+        Ok(c)
     }
 }
 

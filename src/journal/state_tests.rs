@@ -39,12 +39,12 @@ fn succeeded_row_confirms_its_intent_password() {
         Record::Intent(intent(1, 1, 2, Some("B"))),
         Record::Outcome(Box::new(outcome(1, 1, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = s.row(1);
+    let r = s.row(1).unwrap();
     assert!(!r.uncertain() && r.succeeded());
     assert_eq!((r.attempts, r.sessions), (2, 1));
     assert_eq!((r.confirmed_at, r.report_at), (at(3), at(4)));
-    assert!(s.rows_succeeded().contains(1) && !s.rows_succeeded().contains(2));
-    assert_eq!(s.rows_succeeded().len(), 1);
+    assert!(s.rows_succeeded().unwrap().contains(1) && !s.rows_succeeded().unwrap().contains(2));
+    assert_eq!(s.rows_succeeded().unwrap().len(), 1);
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn failed_row_is_settled_without_confirmation() {
         Record::Intent(intent(1, 2, 1, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 2, 1, OutcomeStatus::Failed))),
     ]);
-    let r = s.row(2);
+    let r = s.row(2).unwrap();
     assert!(!r.uncertain() && !r.succeeded());
     assert_eq!(
         (r.confirmed_at, r.final_status, r.report_at),
@@ -66,7 +66,7 @@ fn failed_row_is_settled_without_confirmation() {
         failed: 1,
         uncertain: 0,
     };
-    assert_eq!(s.counts(), expected);
+    assert_eq!(s.counts().unwrap(), expected);
 }
 
 #[test]
@@ -79,14 +79,20 @@ fn unanswered_intents_across_sessions_stay_uncertain() {
         Record::Intent(intent(2, 4, 1, Some("C"))),
         Record::Outcome(Box::new(outcome(2, 4, 1, OutcomeStatus::Retry))),
     ]);
-    let r = s.row(3);
+    let r = s.row(3).unwrap();
     assert!(r.uncertain() && !r.succeeded());
     assert_eq!((r.attempts, r.sessions, r.confirmed_at), (2, 2, 0));
     assert_eq!((r.intent_at, r.report_at), (at(3), 0));
-    assert!(s.row(4).uncertain(), "a retry without a final outcome");
+    assert!(
+        s.row(4).unwrap().uncertain(),
+        "a retry without a final outcome"
+    );
     assert_eq!((s.sessions, s.next_session(), s.last_end), (2, 3, None));
-    assert_eq!(s.counts().uncertain, 2);
-    assert_eq!(s.journaled().map(|(n, _)| n).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(s.counts().unwrap().uncertain, 2);
+    assert_eq!(
+        s.journaled().map(|r| r.unwrap().0).collect::<Vec<_>>(),
+        [3, 4]
+    );
 }
 
 #[test]
@@ -97,7 +103,7 @@ fn a_later_success_settles_earlier_unanswered_intents() {
         Record::Intent(intent(2, 5, 2, Some("B"))),
         Record::Outcome(Box::new(outcome(2, 5, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = s.row(5);
+    let r = s.row(5).unwrap();
     assert!(r.succeeded() && !r.uncertain());
     assert_eq!(r.confirmed_at, at(2));
 }
@@ -110,7 +116,7 @@ fn server_generated_password_is_confirmed_on_its_outcome() {
         Record::Intent(intent(1, 6, 1, None)),
         Record::Outcome(Box::new(done)),
     ]);
-    let r = s.row(6);
+    let r = s.row(6).unwrap();
     assert!(r.succeeded());
     assert_eq!(r.confirmed_at, at(1));
 }
@@ -122,7 +128,7 @@ fn retrying_a_failed_row_reopens_it() {
         Record::Outcome(Box::new(outcome(1, 7, 1, OutcomeStatus::Failed))),
         Record::Intent(intent(2, 7, 1, Some("B"))),
     ]);
-    let r = s.row(7);
+    let r = s.row(7).unwrap();
     assert!(r.uncertain());
     assert_eq!((r.report_at, r.final_status), (0, None));
 }
@@ -152,9 +158,9 @@ fn an_uncertain_final_outcome_keeps_the_row_uncertain() {
         Record::Intent(intent(1, 8, 1, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 8, 1, OutcomeStatus::Uncertain))),
     ]);
-    let r = s.row(8);
+    let r = s.row(8).unwrap();
     assert!(r.uncertain() && !r.succeeded());
-    assert_eq!(s.counts().uncertain, 1);
+    assert_eq!(s.counts().unwrap().uncertain, 1);
 }
 
 #[test]
@@ -170,7 +176,7 @@ fn a_refusal_after_a_lost_answer_is_still_uncertain() {
         Record::Intent(intent(2, 9, 1, Some("B"))),
         Record::Outcome(Box::new(outcome(2, 9, 1, OutcomeStatus::Failed))),
     ]);
-    assert!(s.row(9).uncertain(), "password A may be in force");
+    assert!(s.row(9).unwrap().uncertain(), "password A may be in force");
 }
 
 #[test]
@@ -181,7 +187,10 @@ fn a_throttled_retry_then_refusal_is_failed_and_a_success_settles_ambiguity() {
         Record::Intent(intent(1, 10, 2, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 10, 2, OutcomeStatus::Failed))),
     ]);
-    assert!(!s.row(10).uncertain(), "nothing suggests A is in force");
+    assert!(
+        !s.row(10).unwrap().uncertain(),
+        "nothing suggests A is in force"
+    );
     let mut lost = outcome(1, 11, 1, OutcomeStatus::Retry);
     lost.may_be_applied = true;
     let s = state(vec![
@@ -190,7 +199,7 @@ fn a_throttled_retry_then_refusal_is_failed_and_a_success_settles_ambiguity() {
         Record::Intent(intent(1, 11, 2, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 11, 2, OutcomeStatus::Succeeded))),
     ]);
-    let r = s.row(11);
+    let r = s.row(11).unwrap();
     assert!(r.succeeded() && !r.uncertain() && !r.ambiguous);
     assert_eq!(r.confirmed_at, at(2));
 }
@@ -233,7 +242,10 @@ fn a_delivery_counts_only_for_the_reset_it_names() {
         Record::Intent(intent(1, 12, 1, Some("A"))),
         Record::Outcome(Box::new(outcome(1, 12, 1, OutcomeStatus::Succeeded))),
     ]);
-    assert!(s.row(12).needs_delivery(), "confirmed, not yet delivered");
+    assert!(
+        s.row(12).unwrap().needs_delivery(),
+        "confirmed, not yet delivered"
+    );
     let mut records = vec![
         session(1),
         Record::Intent(intent(1, 12, 1, Some("A"))),
@@ -241,8 +253,11 @@ fn a_delivery_counts_only_for_the_reset_it_names() {
         delivered(12, (1, 1), 1),
     ];
     let s = state(records.clone());
-    assert!(!s.row(12).needs_delivery());
-    assert_eq!(s.row(12).delivery().and_then(|d| d.kv_version), Some(1));
+    assert!(!s.row(12).unwrap().needs_delivery());
+    assert_eq!(
+        s.row(12).unwrap().delivery().and_then(|d| d.kv_version),
+        Some(1)
+    );
     // A later reset of the row (a new password) needs a delivery of its own.
     records.push(Record::Intent(intent(2, 12, 1, Some("B"))));
     records.push(Record::Outcome(Box::new(outcome(
@@ -252,7 +267,7 @@ fn a_delivery_counts_only_for_the_reset_it_names() {
         OutcomeStatus::Succeeded,
     ))));
     let s = state(records);
-    assert!(s.row(12).delivery().is_none() && s.row(12).needs_delivery());
+    assert!(s.row(12).unwrap().delivery().is_none() && s.row(12).unwrap().needs_delivery());
 }
 
 #[test]
@@ -277,12 +292,56 @@ fn an_undelivered_record_keeps_its_line_and_a_later_delivery_settles_it() {
     let s = state(records.clone());
     let d = s
         .row(5)
+        .unwrap()
         .delivery()
         .expect("a delivery of the confirmed reset");
     assert_eq!((d.at, d.delivered, d.kv_version), (at(3), false, None));
-    assert!(s.row(5).needs_delivery());
+    assert!(s.row(5).unwrap().needs_delivery());
     records.push(delivered(5, (1, 1), 3));
     let s = state(records);
-    assert!(!s.row(5).needs_delivery());
-    assert_eq!(s.row(5).delivery().and_then(|d| d.kv_version), Some(3));
+    assert!(!s.row(5).unwrap().needs_delivery());
+    assert_eq!(
+        s.row(5).unwrap().delivery().and_then(|d| d.kv_version),
+        Some(3)
+    );
+}
+
+#[test]
+fn a_spilled_state_settles_rows_as_the_in_memory_one_does() {
+    const ROWS: u64 = 150_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut spilled = JournalState::spilling(ROWS, dir.path()).expect("spilling");
+    let mut memory = JournalState::new(ROWS);
+    let statuses = [
+        OutcomeStatus::Succeeded,
+        OutcomeStatus::Failed,
+        OutcomeStatus::Uncertain,
+    ];
+    // Every seventh row: an intent, then (for most) an outcome, in a scattered order.
+    let rows: Vec<u64> = (1..=ROWS).step_by(7).collect();
+    let mut records = vec![session(1)];
+    for (i, &row) in rows.iter().enumerate() {
+        records.push(Record::Intent(intent(1, row, 1, Some("P"))));
+        if i % 5 != 4 {
+            let status = statuses[i % 3];
+            records.push(Record::Outcome(Box::new(outcome(1, row, 1, status))));
+        }
+    }
+    for (i, rec) in records.iter().enumerate() {
+        spilled.apply(at(i), rec).expect("applies");
+        memory.apply(at(i), rec).expect("applies");
+    }
+    assert_eq!(spilled.counts().unwrap(), memory.counts().unwrap());
+    for row in [1, 8, 9, 71_429, ROWS - 6, ROWS] {
+        assert_eq!(
+            spilled.row(row).unwrap(),
+            memory.row(row).unwrap(),
+            "row {row}"
+        );
+    }
+    let listed = |s: &JournalState| s.journaled().map(|r| r.unwrap()).collect::<Vec<_>>();
+    assert_eq!(listed(&spilled), listed(&memory));
+    assert!(spilled
+        .apply(at(0), &Record::Intent(intent(1, ROWS + 1, 1, None)))
+        .is_err());
 }

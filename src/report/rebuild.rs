@@ -3,7 +3,8 @@
 //! streamed, and what `credrotate report` rebuilds at any time.
 //!
 //! Two passes over the journal, so memory does not hold whole records per row: the first builds
-//! the compact per-row [`JournalState`] (a few dozen bytes per row, pointing at journal lines);
+//! the compact per-row [`JournalState`] (64 bytes per row, pointing at journal lines; in a
+//! temporary file in the run's folder for a large manifest, so memory stays flat);
 //! the second reads the journal again and writes each row's report line where the state points
 //! (its last final outcome, or its last intent for a row whose answer was lost), and opens only
 //! the passwords the export needs.
@@ -50,7 +51,7 @@ impl Rebuilt {
 /// The first pass: the journal's header and the state of every row.
 pub fn scan_state(dir: &Path) -> Result<(Header, JournalState)> {
     let header = crate::journal::read_header_of(dir)?;
-    let mut state = JournalState::new(header.manifest.rows);
+    let mut state = JournalState::spilling(header.manifest.rows, dir)?;
     each_record(dir, |at, rec| state.apply(at, &rec))?;
     Ok((header, state))
 }
@@ -85,7 +86,7 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
     };
     files.extend(export.clone());
     let mut summary = pass.summary;
-    let counts = state.counts();
+    let counts = state.counts()?;
     summary.manifest_rows = header.manifest.rows;
     let left = counts.rows + left_out.excluded.len() as u64 + left_out.unselected;
     summary.pending = summary.manifest_rows.saturating_sub(left);
@@ -130,7 +131,7 @@ impl Pass<'_> {
     fn visit(&mut self, at: Offset, rec: &Record) -> Result<()> {
         match rec {
             Record::Intent(i) => {
-                let row = self.state.row(i.row);
+                let row = self.state.row(i.row)?;
                 if row.report_at == 0 && row.intent_at == at {
                     let names = [i.user.as_str(), i.method.as_str(), i.provider.as_str()];
                     self.report_row(&row, interrupted(i.row, names))?;
@@ -141,7 +142,7 @@ impl Pass<'_> {
                 }
             }
             Record::Outcome(o) => {
-                let row = self.state.row(o.row);
+                let row = self.state.row(o.row)?;
                 if let (Some(report), true) = (&o.report, row.report_at == at) {
                     self.report_row(&row, report.clone())?;
                 }

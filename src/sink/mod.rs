@@ -114,7 +114,7 @@ pub fn pending_jobs(dir: &Path, state: &JournalState, opener: &Opener) -> Result
             Record::Outcome(o) => (o.row, &o.password, o.binding(), o.report.as_ref()),
             _ => return Ok(()),
         };
-        let row = state.row(n);
+        let row = state.row(n)?;
         if !row.needs_delivery() {
             return Ok(());
         }
