@@ -4,10 +4,11 @@
 //! thread takes everything queued so far, writes it in one go, calls `sync_data` once for the
 //! whole batch (when fsync is on) and only then acknowledges each line. So an `intent` resolves
 //! once it is durable, and 64 workers waiting on intents share a handful of fsyncs. A batch of
-//! lines nobody waits on (outcomes) is written but synced with the next batch someone waits on,
-//! or after `SYNC_AFTER` of quiet: an outcome lost to a power cut reads as uncertain, which is
-//! safe (DESIGN.md §4.4), and a sync per outcome batch was a third of a large run's fsyncs. A
-//! batch with a waiter gathers lines for up to `GATHER` before its sync.
+//! lines nobody waits on (outcomes without a password) is written but synced with the next batch
+//! someone waits on, or after `SYNC_AFTER` of quiet: such an outcome lost to a power cut reads as
+//! uncertain, which is safe (DESIGN.md §4.4), and a sync per outcome batch was a third of a
+//! large run's fsyncs. An outcome holding a server-generated password is its only durable home,
+//! so its batch is synced at once. A batch to sync gathers lines for up to `GATHER` first.
 //!
 //! Invariants: lines reach the file in queue order; a failed write or sync is sticky: every
 //! waiting caller and every later call gets the error, and nothing more is written (a line is
@@ -27,7 +28,7 @@ use tokio::sync::oneshot;
 use super::record::{Header, Intent, OutcomeRecord, Record};
 use super::{reader, sync_dir, JOURNAL_FILE};
 
-/// Lines nobody waits on (outcomes) are synced at the latest after this much quiet.
+/// Lines nobody waits on (outcomes without a password) are synced after at most this much quiet.
 const SYNC_AFTER: Duration = Duration::from_millis(50);
 
 /// How long a batch with a waiter gathers more lines before its sync (when fsync is on): at
@@ -41,7 +42,13 @@ const MAX_BATCH: usize = 4096;
 type Ack = oneshot::Sender<Result<(), String>>;
 
 enum Msg {
-    Line { bytes: Vec<u8>, ack: Option<Ack> },
+    /// `urgent`: the line holds a password (a server-generated one, in its outcome), so its
+    /// batch is synced at once even though nobody waits on it.
+    Line {
+        bytes: Vec<u8>,
+        ack: Option<Ack>,
+        urgent: bool,
+    },
     Flush(Ack),
     Close(Ack),
 }
@@ -127,7 +134,7 @@ impl JournalWriter {
     }
 
     /// Queues an outcome; it becomes durable with the next batch anyone waits on, or within
-    /// `SYNC_AFTER` (see [`JournalWriter::flush`]).
+    /// `SYNC_AFTER` (see [`JournalWriter::flush`]); one holding a password, with its own batch.
     pub fn outcome(&self, rec: OutcomeRecord) -> Result<()> {
         self.record(Record::Outcome(Box::new(rec)))
     }
@@ -135,7 +142,12 @@ impl JournalWriter {
     /// Queues any record without waiting.
     pub fn record(&self, rec: Record) -> Result<()> {
         let bytes = encode_appended(&rec)?;
-        self.send(Msg::Line { bytes, ack: None })
+        let urgent = holds_password(&rec);
+        self.send(Msg::Line {
+            bytes,
+            ack: None,
+            urgent,
+        })
     }
 
     /// Appends any record and resolves once it is durable.
@@ -145,6 +157,7 @@ impl JournalWriter {
         self.send(Msg::Line {
             bytes,
             ack: Some(ack),
+            urgent: true,
         })?;
         self.wait(done).await
     }
@@ -270,30 +283,30 @@ fn write_loop(mut file: File, rx: &mpsc::Receiver<Msg>, fsync: bool, shared: &Sh
             }
             Next::Gone => return,
         };
-        let mut buf = Vec::new();
-        let mut acks = Vec::new();
-        let mut closing = take(first, &mut buf, &mut acks);
+        let mut batch = Batch::default();
+        let mut closing = batch.take(first);
         let mut taken = 1;
         let gather = Instant::now() + GATHER;
         while !closing && taken < MAX_BATCH {
-            let wait = match fsync && !acks.is_empty() {
+            let wait = match fsync && batch.urgent {
                 true => gather.saturating_duration_since(Instant::now()),
                 false => Duration::ZERO,
             };
             match rx.recv_timeout(wait) {
-                Ok(msg) => closing = take(msg, &mut buf, &mut acks),
+                Ok(msg) => closing = batch.take(msg),
                 Err(_) => break,
             }
             taken += 1;
         }
-        // Only a waiter (an intent, a durable record, a flush, the close) needs the sync now.
-        let sync = fsync && !acks.is_empty();
-        let result = commit(&mut file, &buf, sync, shared);
-        dirty = fsync && !sync && (dirty || !buf.is_empty());
+        // Only a waiter (an intent, a durable record, a flush, the close) or a password needs
+        // the sync now.
+        let sync = fsync && batch.urgent;
+        let result = commit(&mut file, &batch.buf, sync, shared);
+        dirty = fsync && !sync && (dirty || !batch.buf.is_empty());
         if closing {
-            break (acks, result);
+            break (batch.acks, result);
         }
-        acknowledge(acks, &result);
+        acknowledge(batch.acks, &result);
     };
     drop(file);
     acknowledge(acks, &result);
@@ -324,22 +337,34 @@ fn acknowledge(acks: Vec<Ack>, result: &Result<(), String>) {
     }
 }
 
-/// Adds `msg` to the batch; true when it asks to close.
-fn take(msg: Msg, buf: &mut Vec<u8>, acks: &mut Vec<Ack>) -> bool {
-    match msg {
-        Msg::Line { bytes, ack } => {
-            buf.extend_from_slice(&bytes);
-            acks.extend(ack);
-            false
-        }
-        Msg::Flush(ack) => {
-            acks.push(ack);
-            false
-        }
-        Msg::Close(ack) => {
-            acks.push(ack);
-            true
-        }
+/// Whether a record holds a password nobody else holds (an outcome's server-generated one).
+fn holds_password(rec: &Record) -> bool {
+    matches!(rec, Record::Outcome(o) if o.password.is_some())
+}
+
+/// One batch: its bytes, who waits on it, and whether it must be synced at once.
+#[derive(Default)]
+struct Batch {
+    buf: Vec<u8>,
+    acks: Vec<Ack>,
+    urgent: bool,
+}
+
+impl Batch {
+    /// Adds `msg`; true when it asks to close.
+    fn take(&mut self, msg: Msg) -> bool {
+        let (ack, closing) = match msg {
+            Msg::Line { bytes, ack, urgent } => {
+                self.buf.extend_from_slice(&bytes);
+                self.urgent |= urgent;
+                (ack, false)
+            }
+            Msg::Flush(ack) => (Some(ack), false),
+            Msg::Close(ack) => (Some(ack), true),
+        };
+        self.urgent |= ack.is_some();
+        self.acks.extend(ack);
+        closing
     }
 }
 

@@ -105,6 +105,36 @@ async fn outcomes_are_synced_with_the_next_waiter_or_after_quiet() {
     assert_eq!(lines(dir.path()), 61);
 }
 
+#[test]
+fn a_batch_is_synced_at_once_for_a_waiter_or_a_password_only() {
+    let line = |rec: OutcomeRecord| {
+        let rec = Record::Outcome(Box::new(rec));
+        Msg::Line {
+            bytes: encode(&rec).expect("encoded"),
+            ack: None,
+            urgent: holds_password(&rec),
+        }
+    };
+    let plain = outcome(1, 1, 1, OutcomeStatus::Succeeded);
+    let mut with_password = outcome(1, 2, 1, OutcomeStatus::Succeeded);
+    with_password.password = Some("sealed".into());
+    let mut batch = Batch::default();
+    assert!(!batch.take(line(plain)));
+    assert!(
+        !batch.urgent,
+        "an outcome without a password waits for the next sync"
+    );
+    assert!(!batch.take(line(with_password)));
+    assert!(
+        batch.urgent,
+        "a server-generated password is synced with its own batch"
+    );
+    let mut flushed = Batch::default();
+    let (ack, _done) = oneshot::channel();
+    assert!(!flushed.take(Msg::Flush(ack)));
+    assert!(flushed.urgent && flushed.acks.len() == 1);
+}
+
 #[tokio::test]
 async fn io_errors_reach_waiters_and_later_calls() {
     let full = OpenOptions::new()
