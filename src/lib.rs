@@ -29,6 +29,8 @@ pub(crate) mod report;
 pub(crate) mod secret;
 pub(crate) mod serde_table;
 pub(crate) mod sink;
+#[doc(hidden)]
+pub mod stdout;
 pub(crate) mod values;
 pub use cli::{parse, Parsed};
 pub use commands::execute as run;

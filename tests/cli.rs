@@ -248,3 +248,28 @@ fn which_age() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// `credrotate run … | head -1`: the reader goes away before the summary is printed. The run
+/// still finishes, exits 0 and does not panic (Rust ignores SIGPIPE, so a plain `println!`
+/// would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_nothing() {
+    let env = Env::start(Options::default()).await;
+    let manifest = env.users_csv(20);
+    let config = env.config("", "");
+    let mut child = env.run_cmd().manifest(&manifest).config(&config).spawn();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        tokio::io::AsyncReadExt::read_to_string(&mut e, &mut stderr)
+            .await
+            .expect("stderr");
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(120), child.wait())
+        .await
+        .expect("ends")
+        .expect("exit status");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(env.stats().await["resets_total"], 20);
+}

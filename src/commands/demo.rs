@@ -42,7 +42,7 @@ pub async fn demo(opts: DemoOptions) -> Result<Exit, Fatal> {
     )
     .usage()?;
     let sandbox = Sandbox::start(sandbox_options()).await.usage()?;
-    println!("sandbox listening at {}", sandbox.base_url());
+    crate::say!("sandbox listening at {}", sandbox.base_url());
     let run = RunOptions {
         manifest,
         format: None,
@@ -164,7 +164,7 @@ fn print_result(
     total: usize,
 ) {
     let t = &f.summary.totals;
-    println!(
+    crate::say!(
         "demo: {} row(s): {} succeeded, {} failed; {} retries; {:.1}s at {:.1} resets/s",
         t.rows,
         t.succeeded,
@@ -173,13 +173,13 @@ fn print_result(
         f.summary.duration_seconds,
         f.summary.achieved_rate
     );
-    println!("verified at the sandbox: {ok}/{total} exported passwords sign in");
-    println!("output folder: {}", out.display());
+    crate::say!("verified at the sandbox: {ok}/{total} exported passwords sign in");
+    crate::say!("output folder: {}", out.display());
     for file in &f.files {
-        println!("  {}", file.display());
+        crate::say!("  {}", file.display());
     }
-    println!("  {} (throwaway demo identity)", key.display());
-    println!(
+    crate::say!("  {} (throwaway demo identity)", key.display());
+    crate::say!(
         "decrypt with: age -d -i {} {}",
         key.display(),
         export.display()

@@ -15,13 +15,13 @@ use crate::report;
 
 pub fn print_summary(f: &Finished) {
     let t = &f.summary.totals;
-    println!(
+    crate::say!(
         "credrotate: {} row(s): {} succeeded, {} failed, {} uncertain, {} excluded, {} dry-run; {} retries, {} throttled (429); {:.1}s, {:.1} resets/s{}",
         t.rows, t.succeeded, t.failed, t.uncertain, t.excluded, t.dry_run, t.retries, t.throttled,
         f.summary.duration_seconds, f.summary.achieved_rate, pacing_suffix(&f.summary)
     );
     for file in &f.files {
-        println!("  {}", file.display());
+        crate::say!("  {}", file.display());
     }
     crate::logging::block("per-provider summary", &provider_table(&f.summary));
     let s = &f.summary;
@@ -31,14 +31,14 @@ pub fn print_summary(f: &Finished) {
         .and_then(|p| p.parent())
         .unwrap_or(Path::new("."));
     if f.exit == Exit::Aborted {
-        println!(
+        crate::say!(
             "stopped (exit 3): {}; {}",
             s.stop_cause.as_deref().unwrap_or("stopped early"),
             finish_hint(dir).replace("finish with", "fix the cause, then finish with")
         );
     }
     if s.uncertain > 0 {
-        println!(
+        crate::say!(
             "check {} row(s): the provider may have applied their new password; report.csv says why (status uncertain) and the export holds each one's candidate passwords",
             s.uncertain
         );
@@ -46,13 +46,13 @@ pub fn print_summary(f: &Finished) {
     // Uncertain rows count as undelivered too; the line above already names them.
     let undelivered = s.totals.undelivered.saturating_sub(s.totals.uncertain);
     if undelivered > 0 {
-        println!(
+        crate::say!(
             "undelivered: {undelivered} confirmed password(s) are not in the secret store; report.csv says why (delivery column) and the export holds them; deliver with: credrotate report --out {} --deliver",
             dir.display()
         );
     }
     if s.pending > 0 || s.uncertain > 0 {
-        println!(
+        crate::say!(
             "unfinished: {} row(s) not yet attempted, {} uncertain; {}",
             s.pending,
             s.uncertain,

@@ -53,7 +53,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Exit, Fatal> {
     let json = serde_json::to_vec_pretty(&summary).runtime()?;
     files.push(write_atomic(out.join(SUMMARY_JSON), &json).runtime()?);
     let merged: Vec<String> = shards.iter().map(|s| s.shard.to_string()).collect();
-    println!(
+    crate::say!(
         "credrotate: merged shards {} into {}",
         merged.join(", "),
         out.display()

@@ -127,7 +127,7 @@ pub async fn execute(command: Command) -> u8 {
         Command::Sandbox(o) => sandbox::serve(o).await,
         Command::Demo(o) => demo::demo(o).await,
         Command::Print(text) => {
-            print!("{text}");
+            crate::say_part!("{text}");
             Ok(Exit::Success)
         }
     };

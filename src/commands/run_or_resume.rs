@@ -44,7 +44,7 @@ pub async fn run_or_resume(opts: RunOptions) -> Result<Exit, Fatal> {
         }
         Found::Finished { succeeded, failed } => {
             let dir = opts.out.display();
-            println!("credrotate: {dir} holds a finished run of this manifest ({succeeded} succeeded, {failed} failed): already complete, nothing sent");
+            crate::say!("credrotate: {dir} holds a finished run of this manifest ({succeeded} succeeded, {failed} failed): already complete, nothing sent");
             tracing::info!(out = %dir, succeeded, failed, "already complete: nothing sent");
             Ok(Exit::Success)
         }

@@ -60,14 +60,14 @@ pub fn validate(opts: ValidateOptions) -> Result<Exit, Fatal> {
         recipients: &recipients,
         dry_run: false,
     };
-    println!("manifest OK: {} row(s), sha256 {}", whole, plan.sha256);
+    crate::say!("manifest OK: {} row(s), sha256 {}", whole, plan.sha256);
     if let Some(shard) = opts.shard {
-        println!(
+        crate::say!(
             "shard {shard}: {} of the manifest's {whole} row(s)",
             plan.rows
         );
     }
-    print!("{}", view.render());
+    crate::say_part!("{}", view.render());
     Ok(Exit::Success)
 }
 
