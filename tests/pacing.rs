@@ -78,6 +78,11 @@ async fn after_a_429_the_lane_resumes_at_the_learned_rate_one_by_one() {
         line.contains("pacing: graph:") && line.contains("learned"),
         "{line}"
     );
+    // `report` rebuilds the summary from the journal alone: the pacing comes along.
+    let mut report = env.command();
+    report.args(["report", "--out", env.path("out").to_str().unwrap()]);
+    common::run_cmd::assert(report).await.code(0);
+    assert_eq!(env.summary()["pacing"], summary["pacing"]);
 }
 
 /// graph (throttled: a bucket of 5/s) and kc (Keycloak, not throttled) at 20/s each.

@@ -127,7 +127,7 @@ pub async fn drive(mut s: Session) -> Result<Finished, Fatal> {
         (None, Ok(()), None, Ok(())) => EndReason::Completed,
         (None, _, _, _) => EndReason::Aborted,
     };
-    close_journal(&s.journal, reason).await.runtime()?;
+    close_journal(&s.journal, reason, &pacing).await.runtime()?;
     // Rows aborted in flight have intents but no result: only the journal knows them.
     let live = live.filter(|_| !aborted && outcome.is_ok());
     let finished = finish(&s.dir, &s.opener, live, interrupted, halted, &pacing);
@@ -237,11 +237,19 @@ fn collect(
     Ok(())
 }
 
-async fn close_journal(journal: &Journal, reason: EndReason) -> Result<()> {
+async fn close_journal(
+    journal: &Journal,
+    reason: EndReason,
+    pacing: &[pipeline::PaceWatch],
+) -> Result<()> {
     let end = EndRecord {
         session: journal.session,
         at: timestamp(SystemTime::now()),
         reason,
+        pacing: pacing
+            .iter()
+            .map(|w| (w.lane.clone(), w.figures().into()))
+            .collect(),
     };
     journal.writer.record(Record::End(end))?;
     journal.writer.clone().close().await
@@ -262,8 +270,16 @@ fn finish(
         Some(live) => live.finish().runtime()?,
         None => None,
     };
+    // A rebuild has every session's pacing from the journal's `end` records (this session's
+    // included); streamed artefacts are the first session's, whose pacing is this one's.
     let mut rebuilt: Rebuilt = match streamed {
-        Some(done) => done,
+        Some(mut done) => {
+            done.summary.pacing = pacing
+                .iter()
+                .map(|w| (w.lane.clone(), w.figures()))
+                .collect();
+            done
+        }
         None => rebuild(dir, Some(opener)).runtime()?,
     };
     let exit = match (interrupted, &halted) {
@@ -281,10 +297,6 @@ fn finish(
         (_, Some(pipeline::Halted::Canary(_))) => RunState::StoppedByCanary,
         _ => summary.run_state,
     };
-    summary.pacing = pacing
-        .iter()
-        .map(|w| (w.lane.clone(), w.figures()))
-        .collect();
     rebuilt.write_summary(dir).runtime()?;
     if rebuilt.complete {
         RunKey::remove(dir).runtime()?;

@@ -50,7 +50,7 @@ pub use reader::read_journal;
 pub use reader::{each_record, read_header_of, read_record_at};
 pub use record::{
     DeliveryRecord, EndReason, EndRecord, Header, Intent, ManifestInfo, OutcomeRecord,
-    OutcomeStatus, Record, SessionCommand, SessionRecord, JOURNAL_VERSION,
+    OutcomeStatus, PacingRecord, Record, SessionCommand, SessionRecord, JOURNAL_VERSION,
 };
 pub use seal::{Opener, Sealer};
 pub use state::{JournalState, Offset, RowSet, RowState};

@@ -5,6 +5,7 @@
 //! leaks nothing even in plaintext mode. Optional fields are written as `null` and read back
 //! as `None` when missing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -175,11 +176,33 @@ pub struct DeliveryRecord {
 }
 
 /// Appended when a session stops cleanly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndRecord {
     pub session: u32,
     pub at: String,
     pub reason: EndReason,
+    /// Per provider, how its lane was paced in this session (absent in journals before it was
+    /// recorded): what `report` and `resume` put in the summary's `pacing`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pacing: BTreeMap<String, PacingRecord>,
+}
+
+/// One provider's pacing in one session (see `report::summary::Pacing`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PacingRecord {
+    pub throttled: u64,
+    pub paused_seconds: f64,
+    pub learned_rate: Option<f64>,
+}
+
+impl PacingRecord {
+    /// This session's figures added to an earlier one's: counts and pauses add up, the
+    /// learned rate is the latest one learned.
+    pub fn add(&mut self, later: &PacingRecord) {
+        self.throttled += later.throttled;
+        self.paused_seconds += later.paused_seconds;
+        self.learned_rate = later.learned_rate.or(self.learned_rate);
+    }
 }
 
 /// Why a session stopped.
@@ -341,11 +364,17 @@ pub(crate) mod tests {
             session: 1,
             at: "2025-01-01T00:00:03.000Z".into(),
             reason: EndReason::Interrupted,
+            pacing: BTreeMap::new(),
         }));
         assert_eq!(
             (v["type"].as_str(), v["reason"].as_str()),
             (Some("end"), Some("interrupted"))
         );
+        assert!(v.get("pacing").is_none(), "no pacing, no field: {v}");
+        let old: Record =
+            serde_json::from_str(r#"{"type":"end","session":1,"at":"t","reason":"completed"}"#)
+                .expect("an end record written before pacing was recorded");
+        assert!(matches!(old, Record::End(e) if e.pacing.is_empty()));
     }
 
     #[test]

@@ -31,7 +31,9 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 
-use super::record::{DeliveryRecord, EndReason, Intent, OutcomeRecord, OutcomeStatus, Record};
+use super::record::{
+    DeliveryRecord, EndReason, Intent, OutcomeRecord, OutcomeStatus, PacingRecord, Record,
+};
 use super::rowstore::RowStore;
 
 #[path = "state_bytes.rs"]
@@ -221,6 +223,8 @@ pub struct JournalState {
     pub last_end: Option<EndReason>,
     /// Per session, the times of its first and last record: the summary's working time.
     pub spans: BTreeMap<u32, (String, String)>,
+    /// Per provider, the pacing of every session that recorded it, added up.
+    pub pacing: BTreeMap<String, PacingRecord>,
     max_session: u32,
 }
 
@@ -243,6 +247,7 @@ impl JournalState {
             sessions: 0,
             last_end: None,
             spans: BTreeMap::new(),
+            pacing: BTreeMap::new(),
             max_session: 0,
         }
     }
@@ -268,6 +273,9 @@ impl JournalState {
             Record::End(e) => {
                 self.note(e.session, &e.at);
                 self.last_end = (e.session == self.max_session).then_some(e.reason);
+                for (lane, figures) in &e.pacing {
+                    self.pacing.entry(lane.clone()).or_default().add(figures);
+                }
             }
         }
         Ok(())

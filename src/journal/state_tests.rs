@@ -140,6 +140,7 @@ fn last_end_and_next_session() {
             session,
             at: "t".into(),
             reason,
+            pacing: BTreeMap::new(),
         })
     };
     let s = state(vec![session(1), end(1, EndReason::Interrupted)]);
@@ -344,4 +345,32 @@ fn a_spilled_state_settles_rows_as_the_in_memory_one_does() {
     assert!(spilled
         .apply(at(0), &Record::Intent(intent(1, ROWS + 1, 1, None)))
         .is_err());
+}
+
+#[test]
+fn pacing_adds_up_over_sessions_and_keeps_the_latest_learned_rate() {
+    let end = |session, throttled, paused, learned| {
+        let figures = PacingRecord {
+            throttled,
+            paused_seconds: paused,
+            learned_rate: learned,
+        };
+        Record::End(EndRecord {
+            session,
+            at: "t".into(),
+            reason: EndReason::Interrupted,
+            pacing: BTreeMap::from([("graph".to_owned(), figures)]),
+        })
+    };
+    let s = state(vec![
+        session(1),
+        end(1, 3, 2.0, Some(50.0)),
+        session(2),
+        end(2, 1, 1.0, Some(48.0)),
+        session(3),
+        end(3, 0, 0.0, None),
+    ]);
+    let graph = &s.pacing["graph"];
+    assert_eq!((graph.throttled, graph.paused_seconds), (4, 3.0));
+    assert_eq!(graph.learned_rate, Some(48.0));
 }

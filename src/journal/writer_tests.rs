@@ -32,6 +32,7 @@ async fn writes_records_in_order_and_refuses_to_overwrite() {
         session: 1,
         at: "t".into(),
         reason: EndReason::Completed,
+        pacing: std::collections::BTreeMap::new(),
     }))
     .expect("queued");
     let other = w.clone();

@@ -139,6 +139,26 @@ pub struct Pacing {
     pub learned_rate: Option<f64>,
 }
 
+impl From<Pacing> for crate::journal::PacingRecord {
+    fn from(p: Pacing) -> Self {
+        crate::journal::PacingRecord {
+            throttled: p.throttled,
+            paused_seconds: p.paused_seconds,
+            learned_rate: p.learned_rate,
+        }
+    }
+}
+
+impl From<&crate::journal::PacingRecord> for Pacing {
+    fn from(p: &crate::journal::PacingRecord) -> Self {
+        Pacing {
+            throttled: p.throttled,
+            paused_seconds: p.paused_seconds,
+            learned_rate: p.learned_rate,
+        }
+    }
+}
+
 impl Pacing {
     /// `graph: 3 throttled, paused 2.0s, learned 98.5/s` for the final line.
     pub fn describe(&self, provider: &str) -> String {
