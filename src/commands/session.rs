@@ -246,10 +246,7 @@ async fn close_journal(
         session: journal.session,
         at: timestamp(SystemTime::now()),
         reason,
-        pacing: pacing
-            .iter()
-            .map(|w| (w.lane.clone(), w.figures().into()))
-            .collect(),
+        pacing: pipeline::PaceWatch::all(pacing),
     };
     journal.writer.record(Record::End(end))?;
     journal.writer.clone().close().await
@@ -274,10 +271,7 @@ fn finish(
     // included); streamed artefacts are the first session's, whose pacing is this one's.
     let mut rebuilt: Rebuilt = match streamed {
         Some(mut done) => {
-            done.summary.pacing = pacing
-                .iter()
-                .map(|w| (w.lane.clone(), w.figures()))
-                .collect();
+            done.summary.pacing = pipeline::PaceWatch::all(pacing);
             done
         }
         None => rebuild(dir, Some(opener)).runtime()?,

@@ -187,11 +187,15 @@ pub struct EndRecord {
     pub pacing: BTreeMap<String, PacingRecord>,
 }
 
-/// One provider's pacing in one session (see `report::summary::Pacing`).
+/// One provider's pacing in one session, journaled and in the summary (`report::summary::Pacing`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PacingRecord {
+    /// 429 answers (resets and follow-ups).
     pub throttled: u64,
+    /// Time the provider's lane was paused by `Retry-After` (overlaps counted once).
     pub paused_seconds: f64,
+    /// The rate (requests/s) the provider accepted before its last 429; `null` if it never
+    /// throttled. A good `--rate` for next time is a little below it.
     pub learned_rate: Option<f64>,
 }
 

@@ -79,6 +79,14 @@ impl PaceWatch {
             learned_rate: self.pacer.learned_rate(),
         }
     }
+
+    /// Every lane's figures, by provider.
+    pub fn all(watches: &[PaceWatch]) -> BTreeMap<String, crate::report::summary::Pacing> {
+        watches
+            .iter()
+            .map(|w| (w.lane.clone(), w.figures()))
+            .collect()
+    }
 }
 
 /// Run-wide settings the workers need.

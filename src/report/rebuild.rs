@@ -92,11 +92,7 @@ pub fn rebuild(dir: &Path, opener: Option<&Opener>) -> Result<Rebuilt> {
     summary.pending = summary.manifest_rows.saturating_sub(left);
     summary.uncertain = counts.uncertain;
     summary.sessions = state.sessions;
-    summary.pacing = state
-        .pacing
-        .iter()
-        .map(|(lane, p)| (lane.clone(), p.into()))
-        .collect();
+    summary.pacing = state.pacing.clone();
     summary.shard = header.run.shard.map(|s| s.to_string());
     set_timing(&mut summary, &state);
     let complete = summary.pending == 0 && counts.uncertain == 0 && summary.totals.undelivered == 0;

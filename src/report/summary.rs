@@ -127,37 +127,8 @@ impl Default for Summary {
     }
 }
 
-/// One provider's pacing in a session.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Pacing {
-    /// 429 answers (resets and follow-ups).
-    pub throttled: u64,
-    /// Time the provider's lane was paused by `Retry-After` (overlaps counted once).
-    pub paused_seconds: f64,
-    /// The rate (requests/s) the provider accepted before its last 429; `null` if it never
-    /// throttled. A good `--rate` for next time is a little below it.
-    pub learned_rate: Option<f64>,
-}
-
-impl From<Pacing> for crate::journal::PacingRecord {
-    fn from(p: Pacing) -> Self {
-        crate::journal::PacingRecord {
-            throttled: p.throttled,
-            paused_seconds: p.paused_seconds,
-            learned_rate: p.learned_rate,
-        }
-    }
-}
-
-impl From<&crate::journal::PacingRecord> for Pacing {
-    fn from(p: &crate::journal::PacingRecord) -> Self {
-        Pacing {
-            throttled: p.throttled,
-            paused_seconds: p.paused_seconds,
-            learned_rate: p.learned_rate,
-        }
-    }
-}
+/// One provider's pacing: the figures its sessions' `end` records carry, added up.
+pub use crate::journal::PacingRecord as Pacing;
 
 impl Pacing {
     /// `graph: 3 throttled, paused 2.0s, learned 98.5/s` for the final line.
