@@ -96,11 +96,22 @@ impl RowStore {
 
     /// The state at `index`, `None` past the end.
     pub fn get(&self, index: u64) -> Result<Option<RowState>> {
-        self.update(index, |r| *r)
+        self.with(index, false, |r| *r)
     }
 
     /// Applies `f` to the state at `index`; `None` past the end.
     pub fn update<T>(&self, index: u64, f: impl FnOnce(&mut RowState) -> T) -> Result<Option<T>> {
+        self.with(index, true, f)
+    }
+
+    /// `f` on the state at `index`; a page is marked for writing back only when `writes`
+    /// (the second pass of a rebuild only reads, and evicts without writing).
+    fn with<T>(
+        &self,
+        index: u64,
+        writes: bool,
+        f: impl FnOnce(&mut RowState) -> T,
+    ) -> Result<Option<T>> {
         if index >= self.len {
             return Ok(None);
         }
@@ -109,7 +120,7 @@ impl RowStore {
             Store::Memory(rows) => Ok(rows.get_mut(index as usize).map(f)),
             Store::Paged(pager) => {
                 let page = pager.page(index / PAGE)?;
-                page.dirty = true;
+                page.dirty |= writes;
                 Ok(Some(f(&mut page.rows[(index % PAGE) as usize])))
             }
         }
