@@ -92,10 +92,15 @@ pub async fn send<T: DeserializeOwned>(req: RequestBuilder) -> Result<(StatusCod
         let body = answer.bytes().await.map_err(unreachable)?;
         let value =
             serde_json::from_slice(if body.is_empty() { b"null" } else { &body }).map_err(|e| {
+                // Where, not what: serde's message quotes the offending value, which in a
+                // secret's or a login's answer may be a password or a token.
                 SinkError::Transient {
                     message: format!(
-                        "HTTP {}: an answer that is not the expected JSON: {e}",
-                        status.as_u16()
+                        "HTTP {}: an answer that is not the expected JSON ({:?} error at line {}, column {})",
+                        status.as_u16(),
+                        e.classify(),
+                        e.line(),
+                        e.column()
                     ),
                     retry_after: None,
                 }
