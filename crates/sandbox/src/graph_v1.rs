@@ -204,7 +204,7 @@ fn throttled(sb: &Shared, wait: std::time::Duration) -> GraphError {
 
 /// The error ratio: 503 with a `Retry-After`, as Graph sends it.
 fn unavailable(sb: &Shared) -> Result<(), GraphError> {
-    if random::roll(sb.error_ratio()) {
+    if sb.error_due() {
         return Err(GraphError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "serviceNotAvailable",

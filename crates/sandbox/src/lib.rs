@@ -151,7 +151,8 @@ pub struct Faults {
     /// Send 429's `Retry-After` as an HTTP-date (rounded up to the next second) instead of
     /// delay-seconds. Both forms are allowed by RFC 9110.
     pub retry_after_http_date: bool,
-    /// Fraction (0.0..=1.0) of reset (write) requests answered 503.
+    /// Fraction (0.0..=1.0) of reset (write) requests answered 503: exactly that share, spread
+    /// evenly from a random first one (`random::Spread`), so a short run always meets some.
     pub error_ratio: f64,
     /// Fraction (0.0..=1.0) of reset (write) answers lost by closing the connection instead. The
     /// request was processed: an accepted reset still takes effect.

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::state::Shared;
-use super::{faults, observe, random};
+use super::{faults, observe};
 
 /// An error answer of a non-Graph family.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ pub(crate) fn gate(sb: &Shared, family: &'static str) -> Result<(), Fault> {
         let value = faults::retry_after_header(wait, sb.opts.faults.retry_after_http_date);
         return Err(Fault::Throttled(value));
     }
-    if random::roll(sb.error_ratio()) {
+    if sb.error_due() {
         return Err(Fault::Unavailable);
     }
     Ok(())

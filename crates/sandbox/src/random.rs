@@ -59,6 +59,37 @@ pub(crate) fn password() -> String {
     chars.into_iter().map(char::from).collect()
 }
 
+/// Error diffusion for a ratio of answers: each draw adds the ratio to a credit and fires when
+/// the credit reaches 1, so `n` draws at ratio `p` fire `floor(p·n)` or `ceil(p·n)` times,
+/// evenly spaced. The credit starts at a random point, so which request fires first varies.
+#[derive(Debug)]
+pub(crate) struct Spread {
+    credit: f64,
+}
+
+impl Spread {
+    pub(crate) fn new() -> Self {
+        Spread {
+            credit: rand::thread_rng().gen::<f64>(),
+        }
+    }
+
+    pub(crate) fn next(&mut self, p: f64) -> bool {
+        if p.is_nan() || p <= 0.0 {
+            return false;
+        }
+        if p >= 1.0 {
+            return true;
+        }
+        self.credit += p;
+        if self.credit >= 1.0 {
+            self.credit -= 1.0;
+            return true;
+        }
+        false
+    }
+}
+
 /// True with probability `p`; `p <= 0` (or NaN) is never, `p >= 1` always.
 pub(crate) fn roll(p: f64) -> bool {
     if p.is_nan() || p <= 0.0 {
@@ -110,5 +141,21 @@ mod tests {
         assert!(!roll(-1.0));
         assert!(roll(1.0));
         assert!(roll(7.0));
+    }
+
+    #[test]
+    fn a_spread_fires_its_ratio_evenly_from_any_start() {
+        for _ in 0..200 {
+            let mut s = Spread::new();
+            let fired: Vec<bool> = (0..40).map(|_| s.next(0.15)).collect();
+            let n = fired.iter().filter(|f| **f).count();
+            assert!((6..=7).contains(&n), "{n} of 40 at 15 %");
+            // Evenly spaced: never two 503s within six draws of each other at 15 %.
+            let at: Vec<usize> = (0..40).filter(|i| fired[*i]).collect();
+            assert!(at.windows(2).all(|w| w[1] - w[0] >= 6), "{at:?}");
+        }
+        let mut s = Spread::new();
+        assert!((0..10).all(|_| !s.next(0.0) && s.next(1.0)));
+        assert!(!s.next(f64::NAN));
     }
 }

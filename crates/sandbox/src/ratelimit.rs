@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 
 use super::plain_wire::PlainError;
 use super::state::Shared;
-use super::{random, Options, WindowLimit};
+use super::{Options, WindowLimit};
 
 /// The header names of one provider.
 #[derive(Debug, Clone, Copy)]
@@ -188,7 +188,7 @@ pub(crate) fn admit(
     if let Err(wait) = sb.take_token(family) {
         return Err(Some(limits.bucket_throttled(family, wait)));
     }
-    if random::roll(sb.error_ratio()) {
+    if sb.error_due() {
         return Err(None);
     }
     Ok(window)

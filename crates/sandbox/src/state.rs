@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     /// `POST /_sandbox/faults {"error_ratio": R}`: replaces `--error-ratio` from now on (a
     /// storm that starts or ends during a run).
     error_ratio: Mutex<Option<f64>>,
+    /// The 503 dice ([`Shared::error_due`]).
+    errors: Mutex<random::Spread>,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the counters and passwords
@@ -71,6 +73,7 @@ impl Shared {
             accounts: Mutex::new(Accounts::default()),
             in_flight: InFlight::default(),
             error_ratio: Mutex::new(None),
+            errors: Mutex::new(random::Spread::new()),
         }
     }
 
@@ -81,6 +84,14 @@ impl Shared {
 
     pub(crate) fn set_error_ratio(&self, ratio: f64) {
         *lock(&self.error_ratio) = Some(ratio);
+    }
+
+    /// Whether this reset write is answered 503: exactly the error ratio of writes, spread
+    /// evenly from a random start ([`random::Spread`]), so a test's few dozen requests at 15 %
+    /// always meet some 503s while a long storm still has no fixed pattern to lock onto.
+    pub(crate) fn error_due(&self) -> bool {
+        let ratio = self.error_ratio();
+        lock(&self.errors).next(ratio)
     }
 
     /// The directory, with every operation that has fallen due already applied (and its user
