@@ -12,7 +12,7 @@ pub const ROOT: &str = "credrotate-test-root";
 
 pub struct OpenBao {
     pub address: String,
-    _server: tokio::process::Child,
+    server: tokio::process::Child,
     client: reqwest::Client,
 }
 
@@ -57,9 +57,9 @@ impl OpenBao {
                 .kill_on_drop(true)
                 .spawn()
                 .expect("bao starts");
-            let bao = OpenBao {
+            let mut bao = OpenBao {
                 address: format!("http://127.0.0.1:{port}"),
-                _server: server,
+                server: server,
                 client: reqwest::Client::new(),
             };
             if bao.ready().await {
@@ -69,8 +69,13 @@ impl OpenBao {
         panic!("the OpenBao dev server did not start");
     }
 
-    async fn ready(&self) -> bool {
+    /// Whether the server answers its health check; false at once when it has exited (its port
+    /// was taken between the probe and its bind), so the caller tries another port.
+    async fn ready(&mut self) -> bool {
         for _ in 0..600 {
+            if !matches!(self.server.try_wait(), Ok(None)) {
+                return false;
+            }
             let health = self
                 .client
                 .get(format!("{}/v1/sys/health", self.address))
