@@ -59,7 +59,7 @@ impl OpenBao {
                 .expect("bao starts");
             let mut bao = OpenBao {
                 address: format!("http://127.0.0.1:{port}"),
-                server: server,
+                server,
                 client: reqwest::Client::new(),
             };
             if bao.ready().await {
