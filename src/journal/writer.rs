@@ -1,25 +1,28 @@
 //! Appending to `journal.jsonl` with group commit.
 //!
-//! One background thread owns the file. Callers serialise their record and queue the line; the
-//! thread takes everything queued so far, writes it in one go, calls `sync_data` once for the
-//! whole batch (when fsync is on) and only then acknowledges each line. So an `intent` resolves
-//! once it is durable, and 64 workers waiting on intents share a handful of fsyncs. A batch of
-//! lines nobody waits on (outcomes without a password) is written but synced with the next batch
-//! someone waits on, or after `SYNC_AFTER` of quiet: such an outcome lost to a power cut reads as
-//! uncertain, which is safe (DESIGN.md §4.4), and a sync per outcome batch was a third of a
-//! large run's fsyncs. An outcome holding a server-generated password is its only durable home,
-//! so its batch is synced at once. A batch to sync gathers lines for up to `GATHER` first.
+//! One background thread owns the file. Callers serialise their record and append the line to a
+//! shared queue; the thread takes everything queued so far, writes it in one go, calls
+//! `sync_data` once for the whole batch (when fsync is on) and only then acknowledges each line.
+//! So an `intent` resolves once it is durable, and 64 workers waiting on intents share a handful
+//! of fsyncs. A line nobody waits on (an outcome without a password) does not wake the thread: it
+//! is written with the next batch someone waits on, or within `WRITE_AFTER`, and synced with the
+//! next batch someone waits on, or after `SYNC_AFTER` of quiet. Such an outcome lost to a crash
+//! reads as uncertain, which is safe (DESIGN.md §4.4); a wake-up and a sync per outcome were a
+//! large share of a big run's CPU. An outcome holding a server-generated password is its only
+//! durable home, so it wakes the thread and its batch is synced at once. A batch to sync gathers
+//! lines for `GATHER` first.
 //!
 //! Invariants: lines reach the file in queue order; a failed write or sync is sticky: every
 //! waiting caller and every later call gets the error, and nothing more is written (a line is
-//! never dropped silently). After `close`, every call fails.
+//! never dropped silently). After `close`, every call fails; once every writer is dropped, the
+//! thread writes what is queued and ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -28,7 +31,9 @@ use tokio::sync::oneshot;
 use super::record::{Header, Intent, OutcomeRecord, Record};
 use super::{reader, sync_dir, JOURNAL_FILE};
 
-/// Lines nobody waits on (outcomes without a password) are synced after at most this much quiet.
+/// Lines nobody waits on are written (to the OS) within this much, and synced after at most
+/// `SYNC_AFTER` of quiet.
+const WRITE_AFTER: Duration = Duration::from_millis(5);
 const SYNC_AFTER: Duration = Duration::from_millis(50);
 
 /// How long a batch with a waiter gathers more lines before its sync (when fsync is on): at
@@ -36,38 +41,78 @@ const SYNC_AFTER: Duration = Duration::from_millis(50);
 /// intent.
 const GATHER: Duration = Duration::from_micros(300);
 
-/// Most messages taken per batch, so acknowledgements are not held back by an endless queue.
-const MAX_BATCH: usize = 4096;
+/// Queued bytes that wake the thread even when nobody waits on them, bounding the queue.
+const WAKE_BYTES: usize = 256 * 1024;
 
 type Ack = oneshot::Sender<Result<(), String>>;
-
-enum Msg {
-    /// `urgent`: the line holds a password (a server-generated one, in its outcome), so its
-    /// batch is synced at once even though nobody waits on it.
-    Line {
-        bytes: Vec<u8>,
-        ack: Option<Ack>,
-        urgent: bool,
-    },
-    Flush(Ack),
-    Close(Ack),
-}
 
 /// State shared by the callers and the writer thread.
 struct Shared {
     path: PathBuf,
-    /// `None` once closed. The lock orders `close` after every line queued before it.
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    queue: Mutex<Queue>,
+    /// Signalled when the queue needs the thread: a waiter, a password, a close, the last
+    /// writer dropped, or `WAKE_BYTES`.
+    wake: Condvar,
     /// The first I/O error; once set, nothing more is written.
     failure: OnceLock<String>,
     batches: AtomicU64,
     syncs: AtomicU64,
 }
 
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What callers have handed over and the thread has not taken yet.
+#[derive(Default)]
+struct Queue {
+    batch: Batch,
+    /// `close` was called: its acknowledgement, once everything before it is durable.
+    closing: Option<Ack>,
+    /// `close` was called (later calls fail).
+    closed: bool,
+    /// Every writer was dropped: write what is queued and end.
+    abandoned: bool,
+    /// The thread sleeps on `wake` (a caller that needs it must signal).
+    idle: bool,
+    /// ... with no timeout: the first line queued must signal too, to start `WRITE_AFTER`.
+    idle_unbounded: bool,
+}
+
+impl Queue {
+    /// Whether the thread has something to do now.
+    fn due(&self) -> bool {
+        self.batch.urgent
+            || self.closing.is_some()
+            || self.abandoned
+            || self.batch.buf.len() >= WAKE_BYTES
+    }
+
+    /// Whether a caller that just added to the queue must wake the thread.
+    fn needs_wake(&self) -> bool {
+        self.idle && (self.due() || (self.idle_unbounded && !self.batch.buf.is_empty()))
+    }
+}
+
+/// Ends the writer thread's wait when the last clone of a [`JournalWriter`] goes.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.queue().abandoned = true;
+        self.shared.wake.notify_one();
+    }
+}
+
 /// The journal's appender: cheap to clone, shared by every worker.
 #[derive(Clone)]
 pub struct JournalWriter {
     shared: Arc<Shared>,
+    _owner: Arc<Owner>,
 }
 
 impl JournalWriter {
@@ -110,10 +155,10 @@ impl JournalWriter {
 
     /// Starts the writer thread on an open file.
     fn spawn(file: File, path: PathBuf, fsync: bool) -> Result<JournalWriter> {
-        let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             path,
-            tx: Mutex::new(Some(tx)),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
             failure: OnceLock::new(),
             batches: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -121,9 +166,15 @@ impl JournalWriter {
         let thread_shared = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || write_loop(file, &rx, fsync, &thread_shared))
+            .spawn(move || write_loop(file, fsync, &thread_shared))
             .context("cannot start the journal writer thread")?;
-        Ok(JournalWriter { shared })
+        let owner = Arc::new(Owner {
+            shared: Arc::clone(&shared),
+        });
+        Ok(JournalWriter {
+            shared,
+            _owner: owner,
+        })
     }
 
     /// Appends an intent and resolves once it is durable: only then may the request leave.
@@ -143,29 +194,21 @@ impl JournalWriter {
     pub fn record(&self, rec: Record) -> Result<()> {
         let bytes = encode_appended(&rec)?;
         let urgent = holds_password(&rec);
-        self.send(Msg::Line {
-            bytes,
-            ack: None,
-            urgent,
-        })
+        self.send(|batch| batch.line(&bytes, None, urgent))
     }
 
     /// Appends any record and resolves once it is durable.
     pub async fn record_durable(&self, rec: Record) -> Result<()> {
         let bytes = encode_appended(&rec)?;
         let (ack, done) = oneshot::channel();
-        self.send(Msg::Line {
-            bytes,
-            ack: Some(ack),
-            urgent: true,
-        })?;
+        self.send(|batch| batch.line(&bytes, Some(ack), true))?;
         self.wait(done).await
     }
 
     /// Resolves once everything queued before it is durable.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
-        self.send(Msg::Flush(ack))?;
+        self.send(|batch| batch.line(&[], Some(ack), true))?;
         self.wait(done).await
     }
 
@@ -173,13 +216,10 @@ impl JournalWriter {
     pub async fn close(self) -> Result<()> {
         let (ack, done) = oneshot::channel();
         {
-            let mut tx = self
-                .shared
-                .tx
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let sender = tx.take().ok_or_else(|| self.closed())?;
-            sender.send(Msg::Close(ack)).map_err(|_| self.stopped())?;
+            let mut queue = self.usable()?;
+            queue.closed = true;
+            queue.closing = Some(ack);
+            self.signal(queue);
         }
         self.wait(done).await
     }
@@ -202,17 +242,33 @@ impl JournalWriter {
         &self.shared.path
     }
 
-    fn send(&self, msg: Msg) -> Result<()> {
-        let tx = self
-            .shared
-            .tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Adds to the queue (under its lock, so lines keep their order) and wakes the thread when
+    /// the queue needs it.
+    fn send(&self, add: impl FnOnce(&mut Batch)) -> Result<()> {
+        let mut queue = self.usable()?;
+        add(&mut queue.batch);
+        self.signal(queue);
+        Ok(())
+    }
+
+    /// The queue, unless the journal failed or was closed.
+    fn usable(&self) -> Result<MutexGuard<'_, Queue>> {
+        let queue = self.shared.queue();
         if let Some(failure) = self.shared.failure.get() {
             return Err(anyhow!("{failure}"));
         }
-        let sender = tx.as_ref().ok_or_else(|| self.closed())?;
-        sender.send(msg).map_err(|_| self.stopped())
+        if queue.closed {
+            return Err(self.closed());
+        }
+        Ok(queue)
+    }
+
+    fn signal(&self, queue: MutexGuard<'_, Queue>) {
+        let wake = queue.needs_wake();
+        drop(queue);
+        if wake {
+            self.shared.wake.notify_one();
+        }
     }
 
     async fn wait(&self, done: oneshot::Receiver<Result<(), String>>) -> Result<()> {
@@ -267,67 +323,82 @@ fn encode(rec: &Record) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The writer thread: batch, write, sync once, acknowledge; until closed or every writer dropped.
-fn write_loop(mut file: File, rx: &mpsc::Receiver<Msg>, fsync: bool, shared: &Shared) {
-    // Written since the last sync: synced by the next batch someone waits on, or after
-    // `SYNC_AFTER` of quiet.
-    let mut dirty = false;
-    let (acks, result) = loop {
-        let first = match next(rx, dirty) {
-            Next::Msg(msg) => msg,
-            Next::Quiet => {
-                // A failure is sticky: the next caller hears of it.
-                let _ = commit(&mut file, &[], true, shared);
-                dirty = false;
-                continue;
-            }
-            Next::Gone => return,
-        };
-        let mut batch = Batch::default();
-        let mut closing = batch.take(first);
-        let mut taken = 1;
-        let gather = Instant::now() + GATHER;
-        while !closing && taken < MAX_BATCH {
-            let wait = match fsync && batch.urgent {
-                true => gather.saturating_duration_since(Instant::now()),
-                false => Duration::ZERO,
-            };
-            match rx.recv_timeout(wait) {
-                Ok(msg) => closing = batch.take(msg),
-                Err(_) => break,
-            }
-            taken += 1;
-        }
-        // Only a waiter (an intent, a durable record, a flush, the close) or a password needs
-        // the sync now.
-        let sync = fsync && batch.urgent;
+/// The writer thread: take the queue, write it, sync once, acknowledge; until closed or every
+/// writer dropped.
+fn write_loop(mut file: File, fsync: bool, shared: &Shared) {
+    // When the oldest line written but not synced was written: it is synced with the next
+    // batch someone waits on, or `SYNC_AFTER` later.
+    let mut unsynced: Option<Instant> = None;
+    loop {
+        let (batch, closing, ended) = take(shared, fsync, unsynced);
+        // Only a waiter (an intent, a durable record, a flush, the close), a password, the end
+        // or lines left unsynced for `SYNC_AFTER` need the sync now.
+        let overdue = unsynced.is_some_and(|t| t.elapsed() >= SYNC_AFTER);
+        let sync = fsync && (batch.urgent || overdue || ended || closing.is_some());
         let result = commit(&mut file, &batch.buf, sync, shared);
-        dirty = fsync && !sync && (dirty || !batch.buf.is_empty());
-        if closing {
-            break (batch.acks, result);
+        if sync {
+            unsynced = None;
+        } else if fsync && !batch.buf.is_empty() {
+            unsynced = unsynced.or_else(|| Some(Instant::now()));
+        }
+        if let Some(ack) = closing {
+            drop(file);
+            acknowledge(batch.acks, &result);
+            let _ = ack.send(result);
+            return;
         }
         acknowledge(batch.acks, &result);
-    };
-    drop(file);
-    acknowledge(acks, &result);
+        if ended {
+            return;
+        }
+    }
 }
 
-enum Next {
-    Msg(Msg),
-    /// Unsynced lines and `SYNC_AFTER` without a message.
-    Quiet,
-    Gone,
+/// Waits until the queue is due (or `WRITE_AFTER` passed with lines queued, or unsynced lines
+/// reach `SYNC_AFTER`), gathers for `GATHER` when the batch will be synced, and takes the
+/// queue: (the batch, the close's acknowledgement, whether every writer is gone).
+fn take(shared: &Shared, fsync: bool, unsynced: Option<Instant>) -> (Batch, Option<Ack>, bool) {
+    let mut queue = shared.queue();
+    while !queue.due() {
+        let wait = match (queue.batch.buf.is_empty(), unsynced) {
+            (false, _) => Some(WRITE_AFTER),
+            (true, Some(t)) => Some(SYNC_AFTER.saturating_sub(t.elapsed())),
+            (true, None) => None,
+        };
+        queue.idle = true;
+        queue.idle_unbounded = wait.is_none();
+        let (q, timeout) = match wait {
+            None => (wait_for(shared, queue), false),
+            Some(wait) => {
+                let (q, t) = shared
+                    .wake
+                    .wait_timeout(queue, wait)
+                    .unwrap_or_else(PoisonError::into_inner);
+                (q, t.timed_out())
+            }
+        };
+        queue = q;
+        queue.idle = false;
+        queue.idle_unbounded = false;
+        if timeout {
+            break;
+        }
+    }
+    if fsync && queue.batch.urgent && queue.closing.is_none() {
+        // Let more lines join this sync; callers append meanwhile without waking anyone.
+        drop(queue);
+        std::thread::sleep(GATHER);
+        queue = shared.queue();
+    }
+    let batch = std::mem::take(&mut queue.batch);
+    (batch, queue.closing.take(), queue.abandoned)
 }
 
-fn next(rx: &mpsc::Receiver<Msg>, dirty: bool) -> Next {
-    if !dirty {
-        return rx.recv().map_or(Next::Gone, Next::Msg);
-    }
-    match rx.recv_timeout(SYNC_AFTER) {
-        Ok(msg) => Next::Msg(msg),
-        Err(mpsc::RecvTimeoutError::Timeout) => Next::Quiet,
-        Err(mpsc::RecvTimeoutError::Disconnected) => Next::Gone,
-    }
+fn wait_for<'a>(shared: &Shared, queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+    shared
+        .wake
+        .wait(queue)
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 fn acknowledge(acks: Vec<Ack>, result: &Result<(), String>) {
@@ -351,20 +422,11 @@ struct Batch {
 }
 
 impl Batch {
-    /// Adds `msg`; true when it asks to close.
-    fn take(&mut self, msg: Msg) -> bool {
-        let (ack, closing) = match msg {
-            Msg::Line { bytes, ack, urgent } => {
-                self.buf.extend_from_slice(&bytes);
-                self.urgent |= urgent;
-                (ack, false)
-            }
-            Msg::Flush(ack) => (Some(ack), false),
-            Msg::Close(ack) => (Some(ack), true),
-        };
-        self.urgent |= ack.is_some();
+    /// Adds a line (empty for a flush); a waiter or a password makes the batch urgent.
+    fn line(&mut self, bytes: &[u8], ack: Option<Ack>, urgent: bool) {
+        self.buf.extend_from_slice(bytes);
+        self.urgent |= urgent || ack.is_some();
         self.acks.extend(ack);
-        closing
     }
 }
 

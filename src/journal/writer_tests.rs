@@ -108,31 +108,27 @@ async fn outcomes_are_synced_with_the_next_waiter_or_after_quiet() {
 
 #[test]
 fn a_batch_is_synced_at_once_for_a_waiter_or_a_password_only() {
-    let line = |rec: OutcomeRecord| {
+    let line = |batch: &mut Batch, rec: OutcomeRecord| {
         let rec = Record::Outcome(Box::new(rec));
-        Msg::Line {
-            bytes: encode(&rec).expect("encoded"),
-            ack: None,
-            urgent: holds_password(&rec),
-        }
+        batch.line(&encode(&rec).expect("encoded"), None, holds_password(&rec));
     };
     let plain = outcome(1, 1, 1, OutcomeStatus::Succeeded);
     let mut with_password = outcome(1, 2, 1, OutcomeStatus::Succeeded);
     with_password.password = Some("sealed".into());
     let mut batch = Batch::default();
-    assert!(!batch.take(line(plain)));
+    line(&mut batch, plain);
     assert!(
         !batch.urgent,
         "an outcome without a password waits for the next sync"
     );
-    assert!(!batch.take(line(with_password)));
+    line(&mut batch, with_password);
     assert!(
         batch.urgent,
         "a server-generated password is synced with its own batch"
     );
     let mut flushed = Batch::default();
     let (ack, _done) = oneshot::channel();
-    assert!(!flushed.take(Msg::Flush(ack)));
+    flushed.line(&[], Some(ack), false);
     assert!(flushed.urgent && flushed.acks.len() == 1);
 }
 
