@@ -16,12 +16,16 @@ use crate::secret::{ExposeSecret, SecretString};
 
 const ATTRIBUTE: &[u8] = b"unicodePwd";
 
-/// `"password"` (with the quotes) as UTF-16LE bytes.
+/// `"password"` (with the quotes) as UTF-16LE bytes, encoded straight from the secret: no
+/// quoted copy of the password is left behind in freed memory.
 pub fn encode(password: &str) -> Vec<u8> {
-    format!("\"{password}\"")
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect()
+    // UTF-16 never needs more units than UTF-8 has bytes, so this never reallocates (which
+    // would leave a copy of the password in the freed buffer).
+    let mut value = Vec::with_capacity(2 * (password.len() + 2));
+    for part in ["\"", password, "\""] {
+        value.extend(part.encode_utf16().flat_map(u16::to_le_bytes));
+    }
+    value
 }
 
 /// One modify of `unicodePwd`: a replace, or with `old` a delete-then-add (a change).
@@ -57,5 +61,8 @@ mod tests {
         // Outside the BMP: a surrogate pair, little-endian.
         assert_eq!(encode("😀")[2..6], [0x3d, 0xd8, 0x00, 0xde]);
         assert_eq!(encode("é"), vec![b'"', 0, 0xe9, 0, b'"', 0]);
+        for p in ["ab", "😀x", "éé", ""] {
+            assert_eq!(encode(p).capacity(), 2 * (p.len() + 2), "{p}: reallocated");
+        }
     }
 }
