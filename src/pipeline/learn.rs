@@ -67,6 +67,8 @@ const SLOW_START: f64 = 3.0;
 /// What a 429 at the end of a slow start measures: the accepted rate over this last stretch.
 const SLOW_SPAN: Duration = Duration::from_millis(500);
 
+/// One 429 episode lowers a measured learned rate to no less than this share of it.
+const FLOOR: f64 = 0.5;
 /// How far the bucket model may stray from the accepted rate (a factor either way).
 const MODEL_BOUND: f64 = 1.25;
 /// The bucket model reads the last this much of a stretch, sampled every `MODEL_STEP` s.
@@ -105,6 +107,10 @@ impl Meter {
             self.bins[((self.head + i) % BINS) as usize] = 0;
         }
         self.head = self.head.max(tick);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bins.iter().all(|b| *b == 0)
     }
 
     fn add(&mut self, now: Instant) {
@@ -176,6 +182,13 @@ impl Learner {
     }
 
     pub fn on_success(&mut self, now: Instant) {
+        if self.learned.is_none() && self.meter.is_empty() {
+            // The lane's first success: before it, the lane sent one request at a time (the
+            // breaker's probe) or was refused, which says nothing about the provider's rate; the
+            // first stretch starts here.
+            self.resumed = now;
+            self.accepted_in_stretch = 0;
+        }
         self.meter.add(now);
         if now >= self.resumed {
             self.accepted_in_stretch += 1;
@@ -191,7 +204,8 @@ impl Learner {
         let stretch = now.duration_since(self.resumed);
         let learned = match self.burst {
             // The first 429 came too soon to measure a rate; what got through is the burst.
-            None if stretch < Duration::from_secs(1) => {
+            // Nothing got through yet: no rate to read, only that the start was too fast.
+            None if stretch < Duration::from_secs(1) || self.accepted_in_stretch == 0 => {
                 self.burst = Some(Some(FirstBurst {
                     accepted: self.accepted_in_stretch as f64,
                     sent_at: self.rate(now).or(self.ceiling).unwrap_or(f64::INFINITY),
@@ -221,10 +235,27 @@ impl Learner {
     fn measured(&mut self, sent: Instant, now: Instant, span: Duration) -> f64 {
         let (accepted, covered) = self.meter.accepted_over(now, span);
         let metered = accepted / covered;
-        match self.bucket_rate(sent) {
-            Some(r) => r.clamp(metered / MODEL_BOUND, metered * MODEL_BOUND),
+        // A stretch shorter than the meter's window (a 429 soon after resuming) reads low: the
+        // window reaches back into the pause, when nothing was sent. What the stretch itself
+        // got through reads high (the pause refilled the bucket). The bucket model may range
+        // between the two; without a model, the lane cuts to at most half its rate (`FLOOR`)
+        // rather than believe a near-zero reading (which collapsed a lane to `MIN_RATE` in a
+        // storm of 503s and timeouts).
+        let stretch = now.saturating_duration_since(self.resumed).as_secs_f64();
+        let upper = match stretch < covered {
+            true => metered.max(self.accepted_in_stretch as f64 / stretch.max(0.1)),
+            false => metered,
+        };
+        // Only a measured rate sets the floor: a first guess (unsure) may be far too high.
+        let floor = match self.learned {
+            Some((l, true)) => l * FLOOR,
+            _ => MIN_RATE,
+        };
+        let rate = match self.bucket_rate(sent) {
+            Some(r) => r.clamp(metered / MODEL_BOUND, upper * MODEL_BOUND),
             None => metered,
-        }
+        };
+        rate.max(floor)
     }
 
     /// Solves `∫ max(0, rate(t) − r) dt = burst(r)` over the stretch up to `sent` (its last
@@ -342,6 +373,26 @@ mod tests {
             Some(1000.0),
             "never above the ceiling"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_soon_after_resuming_reads_the_stretch_not_the_pause() {
+        let t0 = Instant::now();
+        let mut l = Learner::new(None, t0);
+        for i in 0..300 {
+            l.on_success(t0 + secs(f64::from(i) / 100.0));
+        }
+        let now = t0 + secs(3.0);
+        let until = now + secs(1.0);
+        let learned = l.on_throttle(now, now, until).unwrap();
+        assert!((learned - 100.0).abs() <= 10.0, "{learned}");
+        // Resumed at 90 rows/s; 0.2 s later, after 18 successes, another 429.
+        for i in 0..18 {
+            l.on_success(until + secs(f64::from(i) / 90.0));
+        }
+        let soon = until + secs(0.2);
+        let again = l.on_throttle(soon, soon, soon + secs(1.0)).unwrap();
+        assert!(again >= learned * FLOOR, "{again} after {learned}");
     }
 
     #[tokio::test(start_paused = true)]
