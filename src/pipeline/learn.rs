@@ -334,10 +334,11 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn learns_the_accepted_rate_and_resumes_below_it() {
+    /// A lane that got 100 successes/s for 3 s, then a 429 with a 1 s pause: the learner, the
+    /// rate it learned (checked to be about 100/s) and the end of the pause.
+    fn throttled_after_three_seconds_at_100(ceiling: Option<f64>) -> (Learner, f64, Instant) {
         let t0 = Instant::now();
-        let mut l = Learner::new(Some(1000.0), t0);
+        let mut l = Learner::new(ceiling, t0);
         assert_eq!(l.rate(t0), None, "no 429 yet: the ceiling only");
         for i in 0..300 {
             l.on_success(t0 + secs(f64::from(i) / 100.0));
@@ -346,6 +347,13 @@ mod tests {
         let until = now + secs(1.0);
         let learned = l.on_throttle(now, now, until).unwrap();
         assert!((learned - 100.0).abs() <= 10.0, "{learned}");
+        (l, learned, until)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn learns_the_accepted_rate_and_resumes_below_it() {
+        let (mut l, learned, until) = throttled_after_three_seconds_at_100(Some(1000.0));
+        let now = until - secs(1.0);
         assert_eq!(l.on_throttle(now, now, until), None, "same episode");
         let resume = l.rate(until).unwrap();
         assert!(resume <= learned * 0.91, "{resume}");
@@ -377,15 +385,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_soon_after_resuming_reads_the_stretch_not_the_pause() {
-        let t0 = Instant::now();
-        let mut l = Learner::new(None, t0);
-        for i in 0..300 {
-            l.on_success(t0 + secs(f64::from(i) / 100.0));
-        }
-        let now = t0 + secs(3.0);
-        let until = now + secs(1.0);
-        let learned = l.on_throttle(now, now, until).unwrap();
-        assert!((learned - 100.0).abs() <= 10.0, "{learned}");
+        let (mut l, learned, until) = throttled_after_three_seconds_at_100(None);
         // Resumed at 90 rows/s; 0.2 s later, after 18 successes, another 429.
         for i in 0..18 {
             l.on_success(until + secs(f64::from(i) / 90.0));
