@@ -406,9 +406,7 @@ impl Feed {
         self.waiting.push(target);
         let full = match self.tx.try_reserve_many(self.waiting.len()) {
             Ok(permits) => {
-                permits
-                    .zip(self.waiting.drain(..))
-                    .for_each(|(p, t)| p.send(t));
+                hand_over(permits, &mut self.waiting);
                 return Fed::Open;
             }
             Err(mpsc::error::TrySendError::Closed(())) => return Fed::Closed,
@@ -429,12 +427,15 @@ impl Feed {
             tokio::runtime::Handle::current().block_on(self.tx.reserve_many(self.waiting.len()));
         match reserved {
             Ok(permits) => {
-                permits
-                    .zip(self.waiting.drain(..))
-                    .for_each(|(p, t)| p.send(t));
+                hand_over(permits, &mut self.waiting);
                 Fed::Open
             }
             Err(_) => Fed::Closed,
         }
     }
+}
+
+/// Queues the waiting rows, in order, into the slots reserved for them (one per row).
+fn hand_over(permits: mpsc::PermitIterator<'_, Target>, waiting: &mut Vec<Target>) {
+    permits.zip(waiting.drain(..)).for_each(|(p, t)| p.send(t));
 }
