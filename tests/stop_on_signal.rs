@@ -97,3 +97,73 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
     assert_eq!(env.summary()["uncertain"], 4);
     assert_eq!(env.export().len(), 4, "each row's candidate is exported");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_waiting_for_a_request_slot_is_not_sent_after_sigterm_and_resume_resets_it() {
+    // Answers take 400 ms and the lane has 4 request slots: while 4 requests are on the wire,
+    // 4 more rows have durable intents and wait for a slot (pipeline::wire).
+    let env = Env::start(Options {
+        faults: Faults {
+            latency: Duration::from_millis(400),
+            ..Faults::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let users = 40;
+    let (manifest, config) = (env.users_csv(users), env.config("", ""));
+    let extra = ["--rate", "unlimited", "--concurrency", "4"];
+    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
+    wait_for_requests(&env, 6).await;
+    common::signal(&child, "-TERM");
+    let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
+    let done = child.wait_with_output().await.unwrap();
+    assert_exit(&done, 143);
+    let stats = env.stats().await;
+    assert!(stats["reset_requests_total"].as_u64().unwrap() - at_signal <= 1);
+    assert!(stats["peak_concurrency"].as_u64().unwrap() <= 4);
+
+    // The rows that waited for a slot: failed, nothing sent, nothing exported, no candidate.
+    let report = env.report_json();
+    let stopped: Vec<&serde_json::Value> = report
+        .iter()
+        .filter(|r| r["error_code"] == "stopped")
+        .collect();
+    assert!(!stopped.is_empty(), "no row waited for a slot: {report:?}");
+    let applied = &stats["resets_per_user"];
+    for row in &stopped {
+        assert_eq!(row["status"], "failed", "{row}");
+        assert!(applied.get(row["user"].as_str().unwrap()).is_none());
+    }
+    assert_eq!(
+        env.summary()["uncertain"],
+        0,
+        "no intent is left unanswered"
+    );
+    let exported: Vec<String> = env.export().into_iter().map(|r| r[0].clone()).collect();
+    assert!(stopped
+        .iter()
+        .all(|r| !exported.contains(&r["user"].as_str().unwrap().to_owned())));
+
+    // Resume resets every row that is not done, each user exactly once in all.
+    let out = env.path("out");
+    let resumed = env
+        .credrotate(
+            &[
+                "resume",
+                "--out",
+                out.to_str().unwrap(),
+                "--yes",
+                "--progress",
+                "never",
+            ],
+            &[],
+        )
+        .await;
+    assert_exit(&resumed, 0);
+    let stats = env.stats().await;
+    let applied = stats["resets_per_user"].as_object().unwrap();
+    assert_eq!(applied.len(), users, "{stats}");
+    assert!(applied.values().all(|n| n == 1), "{stats}");
+    assert_eq!(env.summary()["succeeded"], users);
+}

@@ -26,7 +26,7 @@ use crate::manifest::{self, Format, ManifestError, Plan};
 use crate::outcome::ReportRow;
 use crate::outcome::{timestamp, RowResult};
 use crate::pipeline::{self, Backoff, Breaker, BreakerSettings, Gate, Halt, Journal, Lane};
-use crate::pipeline::{Pacer, Settings, Stop};
+use crate::pipeline::{Pacer, Settings, Stop, Wire};
 use crate::progress::ProgressMode;
 use crate::provider;
 use crate::report;
@@ -478,6 +478,7 @@ pub fn build_lanes(
             pacer: Arc::new(Pacer::new(shared.rate, shared.burst)),
             gate: Arc::new(Gate::default()),
             concurrency: shared.concurrency,
+            wire: Arc::new(Wire::new(shared.concurrency)),
             generate: shared.generate,
             breaker: Arc::new(Breaker::new(name, breaker)),
         });

@@ -3,8 +3,8 @@
 //!
 //! Invariants: a follow-up runs only after the reset succeeded and never changes the row's
 //! status, password or export: its result is its own report column. Its requests are paced and
-//! gated like resets (the lane's pacer and Retry-After gate, so they count against the same
-//! provider limit) and retried by the same policy ([`super::retry::Retries`]).
+//! gated like resets (the lane's pacer, Retry-After gate and request slots, so they count
+//! against the same provider limits) and retried by the same policy ([`super::retry::Retries`]).
 
 use crate::manifest::Target;
 use crate::outcome::{RevokeResult, RowResult, Status};
@@ -48,16 +48,20 @@ pub async fn revoke_sessions(
         return None;
     }
     let mut retries = Retries::default();
+    let stopped = Failure {
+        code: "stopped".into(),
+        ..Failure::default()
+    };
     loop {
         retries.ready(lane).await;
         if settings.stop.requested() {
-            let stopped = Failure {
-                code: "stopped".into(),
-                ..Failure::default()
-            };
             return Some(failed(target, &stopped, retries.throttled));
         }
+        let Ok(slot) = lane.wire.take(&settings.stop).await else {
+            return Some(failed(target, &stopped, retries.throttled));
+        };
         let attempt = lane.provider.revoke_sessions(target).await?;
+        drop(slot);
         let next = retries.next(lane.into(), &settings.backoff, &attempt);
         match (next, attempt.failure()) {
             (_, None) => return Some(done(RevokeResult::Succeeded, retries.throttled)),

@@ -1,9 +1,10 @@
 //! The pipeline: one feeder, a lane of workers per provider, one collector.
 //!
 //! ```text
-//! manifest rows ──feeder──▶ lane "graph": N workers (gate → pacer → provider → retry) ─┐
-//!                      └──▶ lane "ping":  M workers ...                                 ├─▶ collector (sink)
+//! manifest rows ──feeder──▶ lane "graph": 2N workers (gate → pacer → intent → slot → provider → retry) ─┐
+//!                      └──▶ lane "ping":  2M workers ...                                                 ├─▶ collector (sink)
 //! ```
+//! (N slots: at most `concurrency` requests per provider at once, see [`wire`].)
 //! Invariants: rows go to the lane of their provider; each lane has its own rate, burst,
 //! concurrency and Retry-After gate, so a 429 from one provider pauses only that provider; the
 //! sink sees every row exactly once, in completion order; per-row failures are data, never errors.
@@ -17,6 +18,7 @@ pub mod journaling;
 pub mod learn;
 pub mod limiter;
 pub mod retry;
+pub mod wire;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ pub use gate::Gate;
 pub use halt::{CanaryMiss, Halt, Halted};
 pub use journaling::Journal;
 pub use limiter::Pacer;
+pub use wire::Wire;
 
 /// One provider's share of the run (a clone shares its pacer, gate and breaker).
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ pub struct Lane {
     pub pacer: Arc<Pacer>,
     pub gate: Arc<Gate>,
     pub concurrency: usize,
+    /// At most `concurrency` requests at once; the lane runs more rows than that (see [`wire`]).
+    pub wire: Arc<Wire>,
     pub generate: Generate,
     /// Trips on a run of 401/403 answers or too many failures (see [`breaker`]).
     pub breaker: Arc<Breaker>,
@@ -249,7 +254,7 @@ fn spawn_workers(
     results: &mpsc::Sender<RowResult>,
 ) {
     let rx = Arc::new(Mutex::new(rx));
-    for _ in 0..lane.concurrency {
+    for _ in 0..lane.concurrency * wire::ROWS_PER_SLOT {
         let (lane, settings, rx, results) =
             (lane.clone(), settings.clone(), rx.clone(), results.clone());
         workers.spawn(async move {

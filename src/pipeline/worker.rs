@@ -1,13 +1,15 @@
 //! One row, start to finish: pace, journal the intent, send, classify, retry, and turn the last
 //! attempt into a [`RowResult`].
 //!
-//! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first, and
-//! on its durable journal intent; a row's password is chosen once and reused by all
-//! its retries (each intent seals it for its own attempt), so however the provider orders a timed-out attempt and its retry, the password in
+//! Invariants: every request waits on the lane's gate (Retry-After) and pacer (rate) first,
+//! then on its durable journal intent, then on a request slot of the lane ([`super::wire`]); a
+//! row's password is chosen once and reused by all its retries (each intent seals it for its own
+//! attempt), so however the provider orders a timed-out attempt and its retry, the password in
 //! force is one the journal holds; a row whose password may be in force (any attempt uncertain,
 //! and none confirmed) ends `uncertain` with that password beside it, never `failed`; after a
-//! stop no new request leaves (a row stopped before its first request yields no result); error
-//! messages are redacted of the row's secrets, then truncated.
+//! stop no new request leaves (a row stopped before its first intent yields no result; one
+//! stopped between an intent and its request ends with that attempt `stopped`, nothing sent);
+//! error messages are redacted of the row's secrets, then truncated.
 
 use std::time::{Duration, SystemTime};
 
@@ -99,8 +101,12 @@ async fn attempt_loop(
         if let Err(failure) = write_intent(settings, target, retries.attempts + 1, password).await {
             return answered(Attempt::NotApplied(failure), earlier_maybe, retries);
         }
+        let Ok(slot) = lane.wire.take(&settings.stop).await else {
+            return not_sent(lane, settings, earlier_maybe, retries);
+        };
         retries.release(lane).await;
         let attempt = lane.provider.reset(target, password.value.as_ref()).await;
+        drop(slot);
         if let Some(trip) = lane.breaker.observe(&attempt) {
             settings
                 .halt
@@ -124,6 +130,26 @@ async fn attempt_loop(
             return answered(attempt, earlier_maybe, retries);
         }
     }
+}
+
+/// A stop came while the row's intent was durable but its request had not left (it waited for
+/// a request slot): the attempt the intent announced ends refused here, so the journal holds no
+/// unanswered intent for it, and the row is `failed` (nothing sent) unless an earlier attempt's
+/// password may be in force. `resume` resets it again.
+fn not_sent(
+    lane: &Lane,
+    settings: &Settings,
+    earlier_maybe: bool,
+    mut retries: Retries,
+) -> Option<Ended> {
+    let attempt = Attempt::NotApplied(Failure {
+        code: "stopped".into(),
+        message: "the run was stopped before this row's request was sent; nothing was sent, and `credrotate resume` resets the row".into(),
+        ..Failure::default()
+    });
+    // Counts the attempt, so the outcome answers the intent just written.
+    retries.next(lane.into(), &settings.backoff, &attempt);
+    answered(attempt, earlier_maybe, retries)
 }
 
 /// Records a transient answer that will be retried.
