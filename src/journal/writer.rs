@@ -318,7 +318,9 @@ fn encode_appended(rec: &Record) -> Result<Vec<u8>> {
 
 /// One JSON line, newline included.
 fn encode(rec: &Record) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec(rec).context("cannot serialise a journal record")?;
+    // Sized for an outcome with its report line (about 750 bytes), so it is not regrown.
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, rec).context("cannot serialise a journal record")?;
     bytes.push(b'\n');
     Ok(bytes)
 }

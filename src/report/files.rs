@@ -132,6 +132,9 @@ impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.temp.write(buf)
     }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.temp.write_all(buf)
+    }
     fn flush(&mut self) -> std::io::Result<()> {
         self.temp.flush()
     }

@@ -20,6 +20,9 @@ pub const REPORT_JSON: &str = "report.json";
 pub struct ReportWriter {
     csv: csv::Writer<AtomicFile>,
     json: AtomicFile,
+    /// One row's JSON, serialised here and written in one piece (serde_json writes token by
+    /// token).
+    line: Vec<u8>,
     rows: u64,
 }
 
@@ -31,7 +34,12 @@ impl ReportWriter {
         let csv = csv::Writer::from_writer(AtomicFile::create(dir.join(REPORT_CSV))?);
         let mut json = AtomicFile::create(dir.join(REPORT_JSON))?;
         json.write_all(b"[")?;
-        Ok(ReportWriter { csv, json, rows: 0 })
+        Ok(ReportWriter {
+            csv,
+            json,
+            line: Vec::with_capacity(1024),
+            rows: 0,
+        })
     }
 
     pub fn write(&mut self, row: &ReportRow) -> Result<()> {
@@ -41,8 +49,10 @@ impl ReportWriter {
         self.csv
             .write_record(cells(row).iter().map(|c| c.as_bytes()))?;
         let sep: &[u8] = if self.rows == 0 { b"\n  " } else { b",\n  " };
-        self.json.write_all(sep)?;
-        serde_json::to_writer(&mut self.json, row)?;
+        self.line.clear();
+        self.line.extend_from_slice(sep);
+        serde_json::to_writer(&mut self.line, row)?;
+        self.json.write_all(&self.line)?;
         self.rows += 1;
         Ok(())
     }
