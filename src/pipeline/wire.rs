@@ -41,17 +41,13 @@ impl Wire {
         if let Ok(permit) = self.slots.try_acquire() {
             return Ok(permit);
         }
-        let permit = tokio::select! {
+        // Biased: a stop that came while waiting wins over a slot freed at the same moment.
+        tokio::select! {
             biased;
-            _ = stop.requested_wait() => return Err(Stopped),
-            permit = self.slots.acquire() => permit,
-        };
-        // The semaphore is never closed.
-        let permit = permit.map_err(|_| Stopped)?;
-        if stop.requested() {
-            return Err(Stopped);
+            _ = stop.requested_wait() => Err(Stopped),
+            // The semaphore is never closed.
+            permit = self.slots.acquire() => permit.map_err(|_| Stopped),
         }
-        Ok(permit)
     }
 }
 
