@@ -49,22 +49,6 @@ async fn wait_for_journal(env: &Env, n: usize) {
     panic!("the run did not start");
 }
 
-async fn resume(env: &Env) -> std::process::Output {
-    let out = env.path("out");
-    env.credrotate(
-        &[
-            "resume",
-            "--out",
-            out.to_str().unwrap(),
-            "--yes",
-            "--progress",
-            "never",
-        ],
-        &[],
-    )
-    .await
-}
-
 async fn assert_complete_and_verified(env: &Env, users: usize) {
     let report = env.report_json();
     assert_eq!(
@@ -138,7 +122,7 @@ async fn sigterm_finishes_in_flight_requests_then_resume_completes() {
         text(&again.stderr)
     );
 
-    assert_exit(&resume(&env).await, 0);
+    assert_exit(&env.resume(&[]).await, 0);
     assert_complete_and_verified(&env, 400).await;
     let stats = env.stats().await;
     assert!(stats["resets_per_user"]
@@ -167,7 +151,7 @@ async fn a_second_sigint_aborts_at_once_and_nothing_is_lost() {
     signal(&child, "-INT");
     let first = child.wait_with_output().await.unwrap();
     assert_exit(&first, 130);
-    assert_exit(&resume(&env).await, 0);
+    assert_exit(&env.resume(&[]).await, 0);
     assert_complete_and_verified(&env, 100).await;
 }
 
@@ -187,7 +171,7 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
         [original.as_slice(), b"late.user@example.test\n"].concat(),
     )
     .unwrap();
-    let refused = resume(&env).await;
+    let refused = env.resume(&[]).await;
     assert_exit(&refused, 2);
     assert!(
         text(&refused.stderr).contains("manifest") && text(&refused.stderr).contains("changed")
@@ -197,7 +181,7 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
     let toml = std::fs::read_to_string(&config).unwrap();
     // `burst` is not overridden on the command line, so this changes the effective config.
     std::fs::write(&config, format!("{toml}burst = 3\n")).unwrap();
-    let refused = resume(&env).await;
+    let refused = env.resume(&[]).await;
     assert_exit(&refused, 2);
     assert!(
         text(&refused.stderr).contains("config changed"),
@@ -210,7 +194,7 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
     let held = std::fs::File::create(out.join("run.lock")).unwrap();
     held.try_lock().unwrap();
     std::fs::write(out.join("run.lock"), "pid 7\nhost elsewhere\nsince then\n").unwrap();
-    let refused = resume(&env).await;
+    let refused = env.resume(&[]).await;
     assert_exit(&refused, 2);
     assert!(
         text(&refused.stderr).contains("(pid 7 on host elsewhere) holds"),
@@ -219,7 +203,7 @@ async fn resume_refuses_a_changed_manifest_or_config_and_a_held_lock() {
     );
     // Released (the holder ended): the file it left behind does not block.
     drop(held);
-    assert_exit(&resume(&env).await, 0);
+    assert_exit(&env.resume(&[]).await, 0);
     assert_complete_and_verified(&env, 200).await;
 }
 
@@ -309,6 +293,6 @@ async fn a_journal_torn_mid_record_is_read_up_to_its_last_whole_record() {
         "{}",
         text(&report.stderr)
     );
-    assert_exit(&resume(&env).await, 0);
+    assert_exit(&env.resume(&[]).await, 0);
     assert_complete_and_verified(&env, 150).await;
 }

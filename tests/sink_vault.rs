@@ -280,20 +280,7 @@ async fn killed_then_resumed(stall: &str) {
     }
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let out_dir = env.path("out");
-    let resumed = env
-        .credrotate(
-            &[
-                "resume",
-                "--out",
-                out_dir.to_str().unwrap(),
-                "--yes",
-                "--progress",
-                "never",
-            ],
-            &[],
-        )
-        .await;
+    let resumed = env.resume(&[]).await;
     assert_exit(&resumed, 0);
     assert_eq!(assert_delivered(&env, &bao).await, n);
     let stats = env.stats().await;
@@ -301,7 +288,7 @@ async fn killed_then_resumed(stall: &str) {
         stats["families"]["graph"]["requests"], n as u64,
         "resume reset nothing again"
     );
-    let journal = std::fs::read_to_string(out_dir.join("journal.jsonl")).unwrap();
+    let journal = std::fs::read_to_string(env.path("out").join("journal.jsonl")).unwrap();
     assert_eq!(
         journal.matches(r#""type":"delivery""#).count(),
         n,

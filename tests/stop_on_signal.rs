@@ -24,18 +24,23 @@ async fn wait_for_requests(env: &Env, n: u64) {
     panic!("the run did not start");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_new_request_leaves_after_sigterm() {
-    // Answers take 400 ms, so at any moment about `concurrency` requests are on the wire and
-    // twice as many rows wait in the lane's queue.
-    let env = Env::start(Options {
+/// A sandbox whose answers take 400 ms, so a run has requests on the wire when a signal comes.
+async fn answering_in_400ms() -> Env {
+    Env::start(Options {
         faults: Faults {
             latency: Duration::from_millis(400),
             ..Faults::default()
         },
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_new_request_leaves_after_sigterm() {
+    // Answers take 400 ms, so at any moment about `concurrency` requests are on the wire and
+    // twice as many rows wait in the lane's queue.
+    let env = answering_in_400ms().await;
     let (manifest, config) = (env.users_csv(2000), env.config("", ""));
     let extra = ["--rate", "unlimited", "--concurrency", "8"];
     let child = env.spawn(&env.run_args(&manifest, &config, &extra));
@@ -102,14 +107,7 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
 async fn a_row_waiting_for_a_request_slot_is_not_sent_after_sigterm_and_resume_resets_it() {
     // Answers take 400 ms and the lane has 4 request slots: while 4 requests are on the wire,
     // 4 more rows have durable intents and wait for a slot (pipeline::wire).
-    let env = Env::start(Options {
-        faults: Faults {
-            latency: Duration::from_millis(400),
-            ..Faults::default()
-        },
-        ..Options::default()
-    })
-    .await;
+    let env = answering_in_400ms().await;
     let users = 40;
     let (manifest, config) = (env.users_csv(users), env.config("", ""));
     let extra = ["--rate", "unlimited", "--concurrency", "4"];
@@ -146,20 +144,7 @@ async fn a_row_waiting_for_a_request_slot_is_not_sent_after_sigterm_and_resume_r
         .all(|r| !exported.contains(&r["user"].as_str().unwrap().to_owned())));
 
     // Resume resets every row that is not done, each user exactly once in all.
-    let out = env.path("out");
-    let resumed = env
-        .credrotate(
-            &[
-                "resume",
-                "--out",
-                out.to_str().unwrap(),
-                "--yes",
-                "--progress",
-                "never",
-            ],
-            &[],
-        )
-        .await;
+    let resumed = env.resume(&[]).await;
     assert_exit(&resumed, 0);
     let stats = env.stats().await;
     let applied = stats["resets_per_user"].as_object().unwrap();

@@ -123,6 +123,21 @@ body = '{{"type": "password", "value": "{{password}}", "temporary": false}}'
             .args_vec()
     }
 
+    /// `resume` of the out folder `out`, without a prompt or a progress bar, plus `extra`.
+    pub async fn resume(&self, extra: &[&str]) -> Output {
+        let out = self.path("out");
+        let mut args = vec![
+            "resume",
+            "--out",
+            out.to_str().unwrap(),
+            "--yes",
+            "--progress",
+            "never",
+        ];
+        args.extend_from_slice(extra);
+        self.credrotate(&args, &[]).await
+    }
+
     /// `run` with the usual flags and whatever `extra` adds.
     pub async fn run(&self, manifest: &Path, config: &Path, extra: &[&str]) -> Output {
         self.run_cmd()
