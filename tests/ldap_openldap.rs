@@ -259,17 +259,7 @@ async fn slapd_killed_mid_run_and_restarted_loses_no_password() {
 async fn resume(env: &Env) -> std::process::Output {
     let key = age::secrecy::ExposeSecret::expose_secret(&env.identity.to_string()).to_owned();
     let identity = env.write("key.txt", &key);
-    let out = env.path("out");
-    let args = [
-        "resume",
-        "--out",
-        out.to_str().unwrap(),
-        "--yes",
-        "--progress",
-        "never",
-    ];
-    let identity_args = ["--identity", identity.to_str().unwrap()];
-    env.credrotate(&[&args[..], &identity_args[..]].concat(), &[])
+    env.resume(&["--identity", identity.to_str().unwrap()])
         .await
 }
 
