@@ -125,23 +125,53 @@ impl Policy {
         union(&self.classes())
     }
 
-    /// Generates one password. The policy must have passed [`Policy::check`].
+    /// Generates one password. The policy must have passed [`Policy::check`]. A run builds a
+    /// [`Generator`] once instead.
+    pub fn generate(&self) -> SecretString {
+        Generator::new(self).generate()
+    }
+}
+
+/// A checked policy's alphabets, sorted and filtered once, so that generating a password does
+/// no work that is the same for every password.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    length: usize,
+    /// Each class's minimum count and characters (after exclusions).
+    minimums: Vec<(usize, Vec<u8>)>,
+    /// The union of all classes: the alphabet for the positions no minimum claims.
+    alphabet: Vec<u8>,
+}
+
+impl Generator {
+    /// The generator for `policy`, which must have passed [`Policy::check`].
+    pub fn new(policy: &Policy) -> Generator {
+        let classes = policy.classes();
+        Generator {
+            length: policy.length,
+            alphabet: union(&classes),
+            minimums: classes
+                .into_iter()
+                .map(|(_, min, set)| (min, set))
+                .collect(),
+        }
+    }
+
+    /// Generates one password.
     pub fn generate(&self) -> SecretString {
         let mut rng = StdRng::from_rng(OsRng).expect("the OS random source failed");
         let mut buf = Zeroizing::new(Vec::with_capacity(self.length));
-        let classes = self.classes();
-        for (_, min, set) in &classes {
+        for (min, set) in &self.minimums {
             for _ in 0..*min {
                 buf.push(set[uniform(&mut rng, set.len())]);
             }
         }
-        let alphabet = union(&classes);
         while buf.len() < self.length {
-            buf.push(alphabet[uniform(&mut rng, alphabet.len())]);
+            buf.push(self.alphabet[uniform(&mut rng, self.alphabet.len())]);
         }
         shuffle(&mut rng, &mut buf);
-        let text = Zeroizing::new(String::from_utf8_lossy(&buf).into_owned());
-        secret(text.to_string())
+        // Every byte is printable ASCII (see `classes`), so this is a copy, never a repair.
+        secret(String::from_utf8_lossy(&buf).into_owned())
     }
 }
 

@@ -16,7 +16,7 @@ mod device;
 mod oauth;
 mod section;
 mod source;
-mod tls;
+pub(crate) mod tls;
 mod token_endpoint;
 
 use std::path::PathBuf;

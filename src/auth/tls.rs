@@ -3,18 +3,24 @@
 //!
 //! Invariant: a CA file that cannot be read or holds no certificate is a start-up error; every
 //! HTTP client that carries a credential (providers, token endpoints) is built through
-//! [`Tls::apply`], so all of them trust the same roots.
+//! [`Tls::apply`] or (the providers' direct client) [`Tls::rustls_config`], so all of them trust
+//! the same roots: the bundled Mozilla roots, the system's, and the CA file's.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 
 /// Extra trust anchors for HTTPS clients.
 #[derive(Clone, Default)]
 pub struct Tls {
     ca_file: Option<PathBuf>,
     certs: Vec<reqwest::Certificate>,
+    /// The same certificates, for rustls.
+    ders: Vec<CertificateDer<'static>>,
 }
 
 impl fmt::Debug for Tls {
@@ -48,9 +54,18 @@ impl Tls {
                 path.display()
             );
         }
+        let ders = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| {
+                format!(
+                    "the CA file {} is not a PEM certificate bundle",
+                    path.display()
+                )
+            })?;
         Ok(Tls {
             ca_file: Some(path.to_owned()),
             certs,
+            ders,
         })
     }
 
@@ -75,6 +90,35 @@ impl Tls {
         }
         builder
     }
+
+    /// The same trust as [`Tls::apply`], for a rustls client: the bundled Mozilla roots, the
+    /// system's (unreadable ones skipped) and the CA file's.
+    pub(crate) fn rustls_config(&self) -> Result<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        for cert in &self.ders {
+            roots.add(cert.clone()).with_context(|| {
+                format!(
+                    "the CA file {}: a certificate is not usable as a trust anchor",
+                    self.ca_file.as_deref().unwrap_or(Path::new("?")).display()
+                )
+            })?;
+        }
+        client_config(roots)
+    }
+}
+
+/// A rustls client configuration (ring, TLS 1.2 and 1.3, no client certificate) trusting `roots`.
+pub(crate) fn client_config(roots: RootCertStore) -> Result<ClientConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 #[cfg(test)]
@@ -104,6 +148,8 @@ mod tests {
         std::fs::write(&path, cert.pem()).unwrap();
         let tls = Tls::with_ca_file(&path).unwrap();
         assert_eq!(tls.certs.len(), 1);
+        assert_eq!(tls.ders.len(), 1);
         assert!(tls.apply(reqwest::Client::builder()).build().is_ok());
+        assert!(tls.rustls_config().is_ok());
     }
 }

@@ -211,7 +211,7 @@ pub fn settings(
 ) -> Settings {
     Settings {
         backoff,
-        policy: config.spec.policy.clone(),
+        passwords: crate::password::Generator::new(&config.spec.policy),
         dry_run,
         journal,
         stop: Stop::default(),

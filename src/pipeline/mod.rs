@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::manifest::{Problem, Target};
 use crate::outcome::{timestamp, ReportRow, RowResult, Status};
-use crate::password::{Generate, Policy};
+use crate::password::{Generate, Generator};
 use crate::provider::Provider;
 
 pub use backoff::Backoff;
@@ -98,7 +98,8 @@ impl PaceWatch {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub backoff: Backoff,
-    pub policy: Policy,
+    /// Generates the passwords of rows that bring none (built once from the run's policy).
+    pub passwords: Generator,
     pub dry_run: bool,
     /// The write-ahead journal (absent only for dry runs, which send nothing).
     pub journal: Option<Journal>,

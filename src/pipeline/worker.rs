@@ -76,7 +76,7 @@ fn choose_password(
             target
                 .new_password
                 .take()
-                .unwrap_or_else(|| settings.policy.generate()),
+                .unwrap_or_else(|| settings.passwords.generate()),
         ),
     };
     Ok(RowPassword { value })

@@ -79,12 +79,14 @@ fn target() -> Target {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+fn client() -> crate::provider::http_util::Client {
+    crate::provider::http_util::Client::new(&crate::provider::http_util::Options {
+        https_only: false,
+        timeout: Duration::from_secs(5),
+        idle_per_host: 8,
+        tls: &crate::auth::Tls::default(),
+    })
+    .unwrap()
 }
 
 fn header() -> impl Strategy<Value = (&'static str, String)> {

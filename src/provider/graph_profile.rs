@@ -10,8 +10,9 @@
 //! Invariants: the client always sends the password (Graph does not generate one here; the
 //! config refuses `generate = "server"` for this kind); any 2xx is success, no polling.
 
+use crate::provider::http_util::Client;
 use anyhow::Result;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -62,7 +63,10 @@ impl GraphProfile {
         });
         let url = user_url(&self.base, &target.user, &[]);
         let (request, id) = traced(secret_json(self.client.patch(url), body));
-        with_client_request_id(send_expecting_2xx(&self.credential, request).await, id)
+        with_client_request_id(
+            send_expecting_2xx(&self.client, &self.credential, request).await,
+            id,
+        )
     }
 }
 

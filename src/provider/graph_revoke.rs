@@ -5,7 +5,8 @@
 //! one request (the pipeline's follow-up step paces and retries it); it never touches the
 //! password, so its failure cannot undo or hide the reset it follows.
 
-use reqwest::{Client, Url};
+use crate::provider::http_util::Client;
+use reqwest::Url;
 
 use super::graph::address::{traced, user_url, with_client_request_id};
 use super::http_util::send_expecting_2xx;
@@ -34,6 +35,9 @@ impl Revoke {
         let url = user_url(&self.base, user, &["revokeSignInSessions"]);
         // Graph actions take a JSON body; this one has no parameters.
         let (request, id) = traced(self.client.post(url).json(&serde_json::json!({})));
-        with_client_request_id(send_expecting_2xx(&self.credential, request).await, id)
+        with_client_request_id(
+            send_expecting_2xx(&self.client, &self.credential, request).await,
+            id,
+        )
     }
 }

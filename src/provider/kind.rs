@@ -65,7 +65,7 @@ pub struct KindRules {
 #[derive(Debug, Clone)]
 pub struct Parts {
     /// No redirects, the run's timeout and trust (see [`super::build`]).
-    pub client: reqwest::Client,
+    pub client: super::http_util::Client,
     pub credential: Credential,
     /// The run's `--timeout`, for clients that do not speak HTTP (LDAP).
     pub timeout: std::time::Duration,

@@ -20,8 +20,9 @@
 //! a row that still breaks it fails here without a request. The password is never generated
 //! by the server for this kind. Error bodies are classified and read by `http_util`.
 
+use crate::provider::http_util::Client;
 use anyhow::{bail, Result};
-use reqwest::{Client, Method, Url};
+use reqwest::{Method, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -59,7 +60,7 @@ impl PingOne {
         };
         let request = self.client.request(self.method.clone(), self.url.clone());
         let request = secret_json(request, body);
-        let response = match send(&self.credential, request).await {
+        let response = match send(&self.client, &self.credential, request).await {
             Ok(r) => r,
             Err(a) => return a,
         };

@@ -155,16 +155,12 @@ pub fn build(
     timeout: Duration,
 ) -> Result<Provider> {
     let shared = &spec.shared;
-    // Never follow a redirect: the body holds a password, and a 307/308 would carry it to
-    // whatever host the Location names (docs/DESIGN.md §5). A 3xx is reported as not applied.
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .https_only(shared.base_url.scheme() == "https")
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .pool_max_idle_per_host(shared.concurrency)
-        .user_agent(concat!("credrotate/", env!("CARGO_PKG_VERSION")));
-    let client = tls.apply(builder).build()?;
+    let client = super::http_util::Client::new(&super::http_util::Options {
+        https_only: shared.base_url.scheme() == "https",
+        timeout,
+        idle_per_host: shared.concurrency,
+        tls,
+    })?;
     let parts = Parts {
         client,
         credential,

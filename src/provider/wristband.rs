@@ -19,8 +19,9 @@
 //! `NotApplied` unless its status is a refusal. Wristband itself revokes the user's sessions on
 //! reset.
 
+use crate::provider::http_util::Client;
 use anyhow::{bail, Result};
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -76,7 +77,7 @@ impl Wristband {
         body.insert(o.password_field.clone(), password.expose_secret().into());
         body.insert(o.suppress_email_field.clone(), o.suppress_email.into());
         let request = secret_json(self.client.post(self.url.clone()), Value::Object(body));
-        let response = match send(&self.credential, request).await {
+        let response = match send(&self.client, &self.credential, request).await {
             Ok(r) => r,
             Err(a) => return a,
         };
@@ -287,7 +288,14 @@ mod tests {
         };
         let base = Url::parse("https://tenant.example").unwrap();
         let credential = Credential::from_bearer(secret("t".into()));
-        Wristband::new(Client::new(), &base, credential, options)
+        let client = Client::new(&crate::provider::http_util::Options {
+            https_only: false,
+            timeout: std::time::Duration::from_secs(5),
+            idle_per_host: 1,
+            tls: &crate::auth::Tls::default(),
+        })
+        .unwrap();
+        Wristband::new(client, &base, credential, options)
     }
 
     #[test]

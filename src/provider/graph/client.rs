@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, Response, StatusCode, Url};
+use crate::provider::http_util::Client;
+use reqwest::{Response, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -120,7 +121,7 @@ impl Graph {
 
     /// Signs and sends a request (one resend after a refreshed 401).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Attempt> {
-        send(&self.credential, request).await
+        send(&self.client, &self.credential, request).await
     }
 
     fn reset_url(&self, user: &str, method: &str) -> Url {

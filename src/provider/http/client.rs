@@ -8,8 +8,9 @@
 //! path values are percent-encoded, body values JSON-escaped. Credentials come from the
 //! provider's `[auth]` table, never from the headers table.
 
+use crate::provider::http_util::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method, StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
 use super::HttpSection;
@@ -100,7 +101,7 @@ impl Http {
         if let Some(body) = &self.body {
             request = secret_json(request, body.render(&values));
         }
-        let response = match send(&self.credential, request).await {
+        let response = match send(&self.client, &self.credential, request).await {
             Ok(r) => r,
             Err(a) => return a,
         };

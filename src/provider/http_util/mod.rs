@@ -8,6 +8,7 @@
 //! as `redirect_refused`; bodies are read up to [`BODY_MAX`] bytes and hints are bounded.
 
 mod answer;
+mod client;
 mod hints;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
@@ -21,6 +22,7 @@ use crate::auth::Credential;
 use crate::secret::truncate;
 
 pub use answer::{error_fields, request_id, ErrorFields};
+pub use client::{Client, Options};
 pub use hints::{retry_after, throttle_hint};
 
 /// Longest body read from an answer: enough for any error or operation document, small enough
@@ -28,19 +30,27 @@ pub use hints::{retry_after, throttle_hint};
 pub const BODY_MAX: usize = 64 * 1024;
 
 /// Signs and sends a request; on a 401 asks the credential for a fresh one and sends once more.
-pub async fn send(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
+pub async fn send(
+    client: &Client,
+    credential: &Credential,
+    request: RequestBuilder,
+) -> Result<Response, Attempt> {
     let retry = request.try_clone();
-    let response = signed(credential, request).await?;
+    let response = signed(client, credential, request).await?;
     if response.status() != StatusCode::UNAUTHORIZED || !credential.on_unauthorized().await {
         return Ok(response);
     }
     match retry {
-        Some(again) => signed(credential, again).await,
+        Some(again) => signed(client, credential, again).await,
         None => Ok(response),
     }
 }
 
-async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Response, Attempt> {
+async fn signed(
+    client: &Client,
+    credential: &Credential,
+    request: RequestBuilder,
+) -> Result<Response, Attempt> {
     let request = credential.apply(request).await.map_err(|e| {
         Attempt::NotApplied(Failure {
             code: "credential".into(),
@@ -48,13 +58,17 @@ async fn signed(credential: &Credential, request: RequestBuilder) -> Result<Resp
             ..Failure::default()
         })
     })?;
-    request.send().await.map_err(failure_from_error)
+    client.execute(request).await
 }
 
 /// Sends a request whose only answer worth reading is its status: any 2xx is success (with its
 /// request id), anything else is classified by [`failure`].
-pub async fn send_expecting_2xx(credential: &Credential, request: RequestBuilder) -> Attempt {
-    let response = match send(credential, request).await {
+pub async fn send_expecting_2xx(
+    client: &Client,
+    credential: &Credential,
+    request: RequestBuilder,
+) -> Attempt {
+    let response = match send(client, credential, request).await {
         Ok(r) => r,
         Err(a) => return a,
     };
@@ -270,15 +284,16 @@ fn transport_failure(err: reqwest::Error, code: &str) -> Failure {
         http_status: err.status().map(|s| s.as_u16()),
         code: code.to_owned(),
         // Without the URL: it holds user ids, which belong in the report row, not every message.
-        message: error_chain(&err.without_url()),
+        message: chain(&err.without_url()),
         request_id: None,
         client_request_id: None,
     }
 }
 
-fn error_chain(err: &reqwest::Error) -> String {
+/// An error and its sources, `: `-separated, cut to the longest message.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());

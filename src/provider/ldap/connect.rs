@@ -93,12 +93,7 @@ pub fn tls_config(ca_files: &[&Path]) -> Result<Arc<ClientConfig>> {
             bail!("ca_file {} holds no PEM certificate (hint: it must contain -----BEGIN CERTIFICATE----- blocks)", path.display());
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS setup")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = crate::auth::tls::client_config(roots)?;
     Ok(Arc::new(config))
 }
 
