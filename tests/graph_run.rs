@@ -188,3 +188,36 @@ async fn permanent_errors_are_reported_with_the_providers_code() {
     }
     assert_export_verifies(&env, 8).await;
 }
+
+/// A proxy the environment names carries the requests: the base URL's port has no server, and
+/// the sandbox, standing in as the proxy, receives every reset. (Answering 204: an operation's
+/// Location would name the sandbox's origin, not the base URL's, and is rightly not polled.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_the_environment_carries_the_requests() {
+    let env = Env::start(Options {
+        graph_mode: GraphMode::Sync204,
+        ..Options::default()
+    })
+    .await;
+    let manifest = env.users_csv(20);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}/v1.0", closed.local_addr().unwrap());
+    drop(closed);
+    let config = env.write(
+        "credrotate.toml",
+        &format!("[providers.graph]\nkind = \"graph\"\nbase_url = \"{nowhere}\"\npoll_interval = \"10ms\"\n"),
+    );
+    let out = env
+        .run_cmd()
+        .manifest(&manifest)
+        .config(&config)
+        .args(&["--rate", "unlimited", "--max-attempts", "1"])
+        .env("HTTP_PROXY", &env.sandbox.base_url())
+        .output()
+        .await;
+    assert_exit(&out, 0);
+    let stats = env.stats().await;
+    let resets = stats["resets_per_user"].as_object().unwrap();
+    assert_eq!(resets.len(), 20, "every reset went through the proxy");
+    assert_export_verifies(&env, 20).await;
+}

@@ -187,12 +187,16 @@ fn connect_timeout(timeout: Duration) -> Duration {
 /// Does the environment name a proxy reqwest would use? (It reads these, either case; `NO_PROXY`
 /// only narrows them, so reqwest's own sending is right whenever one is set.)
 fn proxy_in_environment() -> bool {
+    proxy_named(|name| std::env::var_os(name))
+}
+
+fn proxy_named(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
     ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
         .iter()
         .any(|name| {
             [name.to_string(), name.to_lowercase()]
                 .iter()
-                .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+                .any(|n| var(n).is_some_and(|v| !v.is_empty()))
         })
 }
 
@@ -273,5 +277,139 @@ impl HttpBody for Deadline {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Applied;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn client(timeout: Duration) -> Client {
+        Client::new(&Options {
+            https_only: false,
+            timeout,
+            idle_per_host: 2,
+            tls: &Tls::default(),
+        })
+        .unwrap()
+    }
+
+    /// A server that reads one request, hands its text back through the channel, and answers
+    /// `answer` (then keeps the connection open, silent).
+    async fn server(answer: &'static str) -> (String, tokio::sync::oneshot::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/users/u1", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 4096];
+            let n = socket.read(&mut buf).await.unwrap();
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        });
+        (url, rx)
+    }
+
+    #[tokio::test]
+    async fn a_request_carries_the_runs_headers_and_its_own() {
+        let (url, seen) = server("HTTP/1.1 204 No Content\r\n\r\n").await;
+        let c = client(Duration::from_secs(5));
+        let request = c.post(&url).header("authorization", "Bearer t").body("{}");
+        let response = c.execute(request).await.unwrap();
+        assert_eq!(response.status(), 204);
+        let seen = seen.await.unwrap().to_ascii_lowercase();
+        assert!(seen.starts_with("post /users/u1 http/1.1\r\n"), "{seen}");
+        for header in [
+            "host: 127.0.0.1:",
+            "user-agent: credrotate/",
+            "accept: */*",
+            "authorization: bearer t",
+            "content-length: 2",
+        ] {
+            assert!(seen.contains(header), "no {header} in {seen}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_answer_within_the_timeout_may_have_applied() {
+        let (url, _seen) = server("").await;
+        let c = client(Duration::from_millis(300));
+        let a = c.execute(c.post(&url).body("{}")).await.unwrap_err();
+        let Attempt::Transient {
+            failure, applied, ..
+        } = a
+        else {
+            panic!("expected transient: {a:?}")
+        };
+        assert_eq!(failure.code, "timeout");
+        assert_eq!(applied, Applied::Maybe);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_arriving_fails_at_the_deadline() {
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\"";
+        let (url, _seen) = server(answer).await;
+        let c = client(Duration::from_millis(300));
+        let started = Instant::now();
+        let response = c.execute(c.post(&url).body("{}")).await.unwrap();
+        let a = super::super::read_json(response).await.unwrap_err();
+        assert!(matches!(a, Attempt::Uncertain { .. }), "{a:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_sent_nothing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        let c = client(Duration::from_secs(5));
+        let a = c.execute(c.post(&url).body("{}")).await.unwrap_err();
+        let Attempt::Transient {
+            failure, applied, ..
+        } = a
+        else {
+            panic!("expected transient: {a:?}")
+        };
+        assert_eq!(failure.code, "connect");
+        assert_eq!(applied, Applied::No);
+    }
+
+    #[tokio::test]
+    async fn an_https_client_refuses_plain_http() {
+        let (url, _seen) = server("HTTP/1.1 204 No Content\r\n\r\n").await;
+        let c = Client::new(&Options {
+            https_only: true,
+            timeout: Duration::from_secs(5),
+            idle_per_host: 1,
+            tls: &Tls::default(),
+        })
+        .unwrap();
+        let a = c.execute(c.post(&url).body("{}")).await.unwrap_err();
+        assert!(
+            matches!(
+                &a,
+                Attempt::NotApplied(_)
+                    | Attempt::Transient {
+                        applied: Applied::No,
+                        ..
+                    }
+            ),
+            "nothing is sent over plain HTTP: {a:?}"
+        );
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_is_found_in_either_case() {
+        let only =
+            |set: &'static str| move |n: &str| (n == set).then(|| "http://proxy:3128".into());
+        assert!(proxy_named(only("HTTPS_PROXY")));
+        assert!(proxy_named(only("all_proxy")));
+        assert!(proxy_named(only("http_proxy")));
+        assert!(!proxy_named(only("NO_PROXY")));
+        assert!(!proxy_named(|_| Some("".into())));
     }
 }
