@@ -211,7 +211,7 @@ async fn a_proxy_in_the_environment_carries_the_requests() {
         .run_cmd()
         .manifest(&manifest)
         .config(&config)
-        .args(&["--rate", "unlimited", "--max-attempts", "1"])
+        .args(["--rate", "unlimited", "--max-attempts", "1"])
         .env("HTTP_PROXY", &env.sandbox.base_url())
         .output()
         .await;
