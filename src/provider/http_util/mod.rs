@@ -1,5 +1,6 @@
-//! HTTP plumbing shared by the HTTP providers: classifying statuses and transport errors, the
-//! wait hints of throttled answers (`hints`: `Retry-After`, rate-limit reset headers), request
+//! HTTP plumbing shared by the HTTP providers: their client (`client`: requests built with
+//! reqwest's builder, sent by hyper's pooled client), classifying statuses and transport errors,
+//! the wait hints of throttled answers (`hints`: `Retry-After`, rate-limit reset headers), request
 //! ids and error bodies (`answer`: the providers' documented error shapes).
 //!
 //! Invariants: a response or error becomes exactly one [`Attempt`] here, with the same rules for
