@@ -84,13 +84,18 @@ impl Client {
             .connect_timeout(connect_timeout(options.timeout))
             .pool_max_idle_per_host(options.idle_per_host)
             .user_agent(USER_AGENT_TEXT);
-        let build = options.tls.apply(builder).build()?;
-        let wire = if proxy_in_environment() {
-            Wire::Reqwest
-        } else {
-            Wire::Direct(Arc::new(Direct::new(options)?))
-        };
-        Ok(Client { build, wire })
+        if proxy_in_environment() {
+            return Ok(Client {
+                build: options.tls.apply(builder).build()?,
+                wire: Wire::Reqwest,
+            });
+        }
+        // This reqwest client only builds requests, so it needs no trust of its own: loading
+        // the system's roots twice would only slow the start.
+        Ok(Client {
+            build: builder.tls_built_in_root_certs(false).build()?,
+            wire: Wire::Direct(Arc::new(Direct::new(options)?)),
+        })
     }
 
     pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
