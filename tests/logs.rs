@@ -48,18 +48,26 @@ async fn piped_stderr_has_no_ansi_escapes() {
     );
 }
 
+/// `run` of `manifest` with `--log-format json`.
+async fn run_logging_json(
+    env: &Env,
+    manifest: &std::path::Path,
+    config: &std::path::Path,
+) -> std::process::Output {
+    env.run_cmd()
+        .manifest(manifest)
+        .config(config)
+        .global("--log-format")
+        .global("json")
+        .output()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_ending_with_the_summary() {
     let env = with_unknown_users(2).await;
     let (manifest, config) = (env.users_csv(6), env.config("", ""));
-    let out = env
-        .run_cmd()
-        .manifest(&manifest)
-        .config(&config)
-        .global("--log-format")
-        .global("json")
-        .output()
-        .await;
+    let out = run_logging_json(&env, &manifest, &config).await;
     assert_exit(&out, 1);
     let lines = json_lines(&out.stderr);
     let last = lines.last().expect("log lines");
@@ -80,14 +88,7 @@ async fn a_fatal_error_is_a_json_line_with_its_exit_code() {
     let env = Env::start(Options::default()).await;
     let manifest = env.write("bad.csv", "user,colour\nalice@example.test,blue\n");
     let config = env.config("", "");
-    let out = env
-        .run_cmd()
-        .manifest(&manifest)
-        .config(&config)
-        .global("--log-format")
-        .global("json")
-        .output()
-        .await;
+    let out = run_logging_json(&env, &manifest, &config).await;
     assert_exit(&out, 2);
     let lines = json_lines(&out.stderr);
     let fatal = lines.last().expect("log lines");
