@@ -80,13 +80,7 @@ fn target() -> Target {
 }
 
 fn client() -> crate::provider::http_util::Client {
-    crate::provider::http_util::Client::new(&crate::provider::http_util::Options {
-        https_only: false,
-        timeout: Duration::from_secs(5),
-        idle_per_host: 8,
-        tls: &crate::auth::Tls::default(),
-    })
-    .unwrap()
+    crate::provider::http_util::Client::plain(Duration::from_secs(5))
 }
 
 fn header() -> impl Strategy<Value = (&'static str, String)> {

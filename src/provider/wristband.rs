@@ -288,13 +288,7 @@ mod tests {
         };
         let base = Url::parse("https://tenant.example").unwrap();
         let credential = Credential::from_bearer(secret("t".into()));
-        let client = Client::new(&crate::provider::http_util::Options {
-            https_only: false,
-            timeout: std::time::Duration::from_secs(5),
-            idle_per_host: 1,
-            tls: &crate::auth::Tls::default(),
-        })
-        .unwrap();
+        let client = Client::plain(std::time::Duration::from_secs(5));
         Wristband::new(client, &base, credential, options)
     }
 

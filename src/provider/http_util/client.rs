@@ -98,6 +98,18 @@ impl Client {
         })
     }
 
+    /// A client for unit tests: plain HTTP allowed, system trust only, `timeout`.
+    #[cfg(test)]
+    pub(crate) fn plain(timeout: Duration) -> Client {
+        Client::new(&Options {
+            https_only: false,
+            timeout,
+            idle_per_host: 8,
+            tls: &Tls::default(),
+        })
+        .expect("a plain HTTP client builds")
+    }
+
     pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
         self.build.get(url)
     }
@@ -292,16 +304,6 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    fn client(timeout: Duration) -> Client {
-        Client::new(&Options {
-            https_only: false,
-            timeout,
-            idle_per_host: 2,
-            tls: &Tls::default(),
-        })
-        .unwrap()
-    }
-
     /// A server that reads one request, hands its text back through the channel, and answers
     /// `answer` (then keeps the connection open, silent).
     async fn server(answer: &'static str) -> (String, tokio::sync::oneshot::Receiver<String>) {
@@ -322,7 +324,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_carries_the_runs_headers_and_its_own() {
         let (url, seen) = server("HTTP/1.1 204 No Content\r\n\r\n").await;
-        let c = client(Duration::from_secs(5));
+        let c = Client::plain(Duration::from_secs(5));
         let request = c.post(&url).header("authorization", "Bearer t").body("{}");
         let response = c.execute(request).await.unwrap();
         assert_eq!(response.status(), 204);
@@ -341,7 +343,7 @@ mod tests {
 
     /// POSTs `{}` to `url`: the transient failure's code and whether it may have applied.
     async fn transient(url: &str, timeout: Duration) -> (String, Applied) {
-        let c = client(timeout);
+        let c = Client::plain(timeout);
         let a = c.execute(c.post(url).body("{}")).await.unwrap_err();
         let Attempt::Transient {
             failure, applied, ..
@@ -363,7 +365,7 @@ mod tests {
     async fn a_body_that_stops_arriving_fails_at_the_deadline() {
         let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\"";
         let (url, _seen) = server(answer).await;
-        let c = client(Duration::from_millis(300));
+        let c = Client::plain(Duration::from_millis(300));
         let started = Instant::now();
         let response = c.execute(c.post(&url).body("{}")).await.unwrap();
         let a = super::super::read_json(response).await.unwrap_err();
