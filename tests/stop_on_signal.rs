@@ -24,6 +24,26 @@ async fn wait_for_requests(env: &Env, n: u64) {
     panic!("the run did not start");
 }
 
+/// Starts `run` of `users` users with `extra`, sends SIGTERM once the sandbox has seen
+/// `requests` resets, and waits for the exit, which must be 143: the resets the sandbox had
+/// counted at the signal, and how long the exit took after it.
+async fn terminated_after(
+    env: &Env,
+    users: usize,
+    extra: &[&str],
+    requests: u64,
+) -> (u64, Duration) {
+    let (manifest, config) = (env.users_csv(users), env.config("", ""));
+    let child = env.spawn(&env.run_args(&manifest, &config, extra));
+    wait_for_requests(env, requests).await;
+    common::signal(&child, "-TERM");
+    let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
+    let started = std::time::Instant::now();
+    let done = child.wait_with_output().await.unwrap();
+    assert_exit(&done, 143);
+    (at_signal, started.elapsed())
+}
+
 /// A sandbox whose answers take 400 ms, so a run has requests on the wire when a signal comes.
 async fn answering_in_400ms() -> Env {
     Env::start(Options {
@@ -41,14 +61,8 @@ async fn no_new_request_leaves_after_sigterm() {
     // Answers take 400 ms, so at any moment about `concurrency` requests are on the wire and
     // twice as many rows wait in the lane's queue.
     let env = answering_in_400ms().await;
-    let (manifest, config) = (env.users_csv(2000), env.config("", ""));
     let extra = ["--rate", "unlimited", "--concurrency", "8"];
-    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
-    wait_for_requests(&env, 20).await;
-    common::signal(&child, "-TERM");
-    let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
-    let done = child.wait_with_output().await.unwrap();
-    assert_exit(&done, 143);
+    let (at_signal, _) = terminated_after(&env, 2000, &extra, 20).await;
     let after = env.stats().await["reset_requests_total"].as_u64().unwrap();
     assert!(
         after - at_signal <= 2,
@@ -73,7 +87,6 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
         ..Options::default()
     })
     .await;
-    let (manifest, config) = (env.users_csv(4), env.config("", ""));
     let extra = [
         "--rate",
         "unlimited",
@@ -82,15 +95,9 @@ async fn a_retry_waiting_for_its_backoff_is_not_sent_after_sigterm() {
         "--max-failure-rate",
         "1",
     ];
-    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
-    wait_for_requests(&env, 8).await;
-    common::signal(&child, "-TERM");
-    let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
-    let started = std::time::Instant::now();
-    let done = child.wait_with_output().await.unwrap();
-    assert_exit(&done, 143);
+    let (at_signal, exit_took) = terminated_after(&env, 4, &extra, 8).await;
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        exit_took < Duration::from_secs(10),
         "the backoff sleeps were cut short"
     );
     let after = env.stats().await["reset_requests_total"].as_u64().unwrap();
@@ -109,14 +116,8 @@ async fn a_row_waiting_for_a_request_slot_is_not_sent_after_sigterm_and_resume_r
     // 4 more rows have durable intents and wait for a slot (pipeline::wire).
     let env = answering_in_400ms().await;
     let users = 40;
-    let (manifest, config) = (env.users_csv(users), env.config("", ""));
     let extra = ["--rate", "unlimited", "--concurrency", "4"];
-    let child = env.spawn(&env.run_args(&manifest, &config, &extra));
-    wait_for_requests(&env, 6).await;
-    common::signal(&child, "-TERM");
-    let at_signal = env.stats().await["reset_requests_total"].as_u64().unwrap();
-    let done = child.wait_with_output().await.unwrap();
-    assert_exit(&done, 143);
+    let (at_signal, _) = terminated_after(&env, users, &extra, 6).await;
     let stats = env.stats().await;
     assert!(stats["reset_requests_total"].as_u64().unwrap() - at_signal <= 1);
     assert!(stats["peak_concurrency"].as_u64().unwrap() <= 4);
